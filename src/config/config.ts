@@ -1,0 +1,223 @@
+/**
+ * Configuration: the environment is parsed once, validated with zod, and
+ * turned into a typed nested object. A bad value fails fast with a message
+ * that names the variable and the fix. `.env.example` lists every variable.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+/**
+ * Default price in USD per 1M input tokens, by embedding model.
+ * Source: ../shared/openai/FACTS.md, "Embeddings" (prices change: override
+ * with EMBEDDING_PRICE_USD_PER_MTOK).
+ */
+export const EMBEDDING_PRICES_USD_PER_MTOK: Readonly<Record<string, number>> = {
+  'text-embedding-3-small': 0.02,
+  'text-embedding-3-large': 0.13,
+  'text-embedding-ada-002': 0.1,
+};
+
+/** Default dimensions by model (FACTS.md, "Embeddings"). */
+export const EMBEDDING_DEFAULT_DIMENSIONS: Readonly<Record<string, number>> = {
+  'text-embedding-3-small': 1536,
+  'text-embedding-3-large': 3072,
+  'text-embedding-ada-002': 1536,
+};
+
+const EnvSchema = z.object({
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATA_DIR: z.string().default('.data'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]+$/).default('sluice'),
+  DATABASE_URL: optionalString,
+  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('sluice'),
+  DATABASE_POOL_MAX: int(10, 1),
+  PGLITE_PORT: int(0, 0),
+  OPENAI_API_KEY: optionalString,
+  OPENAI_BASE_URL: optionalString.pipe(z.string().url().optional()),
+  OPENAI_TIMEOUT_MS: int(60_000, 1),
+  OPENAI_MAX_RETRIES: int(0, 0),
+  EMBEDDING_MODEL: z.string().min(1).default('text-embedding-3-small'),
+  EMBEDDING_DIMENSIONS: z.coerce.number().int().min(1).optional(),
+  EMBEDDING_MAX_INPUTS: int(2048, 1),
+  EMBEDDING_MAX_REQUEST_TOKENS: int(300_000, 1),
+  EMBEDDING_MAX_INPUT_TOKENS: int(8191, 1),
+  EMBEDDING_PRICE_USD_PER_MTOK: z.coerce.number().min(0).optional(),
+  EMBEDDING_RPM: int(3000, 1),
+  EMBEDDING_TPM: int(1_000_000, 1),
+  CHUNK_MAX_TOKENS: int(512, 16),
+  CHUNK_OVERLAP_TOKENS: int(64, 0),
+  CRAWL_MAX_PAGES: int(5000, 1),
+  CRAWL_MAX_DEPTH: int(25, 0),
+  CRAWL_MAX_BYTES: int(5_000_000, 1),
+  CRAWL_TIMEOUT_MS: int(15_000, 1),
+  CRAWL_MAX_REDIRECTS: int(5, 0),
+  CRAWL_USER_AGENT: z.string().default('SluiceBot/0.1 (+https://github.com/sluice)'),
+  CRAWL_ALLOW_PRIVATE_NETWORKS: bool(false),
+  CRAWL_CONCURRENCY: int(8, 1),
+  EMBED_CONCURRENCY: int(4, 1),
+  JOB_ATTEMPTS: int(5, 1),
+  JOB_BACKOFF_MS: int(2000, 0),
+  KEEP_COMPLETED_SECONDS: int(3600, 0),
+  KEEP_COMPLETED_COUNT: int(1000, 0),
+  KEEP_FAILED_SECONDS: int(7 * 24 * 3600, 0),
+  KEEP_FAILED_COUNT: int(10_000, 0),
+  SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
+  TTL_DAYS: int(30, 1),
+});
+
+export type Env = z.input<typeof EnvSchema>;
+
+/** The validated, typed configuration of one Sluice process. */
+export interface Config {
+  logLevel: string;
+  /** Directory for embedded data (PGlite) and kept source bytes. Absolute. */
+  dataDir: string;
+  redis: {
+    url: string;
+    /** BullMQ key prefix: isolates deployments (and tests) sharing one Redis. */
+    prefix: string;
+  };
+  db: {
+    /** Postgres URL; undefined means the embedded PGlite default. */
+    url: string | undefined;
+    /** Schema holding Sluice's tables (search_path is `schema, public`). */
+    schema: string;
+    poolMax: number;
+    /** Loopback port for the embedded PGlite socket server (0 = any free port). */
+    pgliteport: number;
+  };
+  openai: {
+    /** undefined with no base URL means: start the built-in emulator. */
+    apiKey: string | undefined;
+    baseURL: string | undefined;
+    /** Per-request timeout, ms. */
+    timeoutMs: number;
+    /** The SDK's own retries. 0 by default: Sluice owns retry decisions. */
+    maxRetries: number;
+  };
+  embedding: {
+    model: string;
+    dimensions: number;
+    /** Inputs per request (FACTS.md: ≤ 2048). */
+    maxInputs: number;
+    /** Tokens per request, summed over inputs (FACTS.md: ≤ 300,000). */
+    maxRequestTokens: number;
+    /** Tokens per input (FACTS.md: 8192, use 8191). */
+    maxInputTokens: number;
+    /** USD per 1M tokens (FACTS.md prices; changes). */
+    priceUsdPerMTok: number;
+    /** Requests per minute shared by every worker (FACTS.md tier 1: 3,000). */
+    rpm: number;
+    /** Tokens per minute shared by every worker (FACTS.md tier 1: 1,000,000). */
+    tpm: number;
+  };
+  chunk: {
+    /** Upper bound of a chunk, tokens (cl100k_base). */
+    maxTokens: number;
+    /** Tokens repeated from the previous chunk of the same section. */
+    overlapTokens: number;
+  };
+  crawl: {
+    maxPages: number;
+    maxDepth: number;
+    /** Largest page body accepted, bytes. */
+    maxBytes: number;
+    timeoutMs: number;
+    maxRedirects: number;
+    userAgent: string;
+    allowPrivateNetworks: boolean;
+  };
+  workers: { crawlConcurrency: number; embedConcurrency: number; shutdownTimeoutMs: number };
+  jobs: {
+    attempts: number;
+    /** First exponential backoff delay, ms. */
+    backoffMs: number;
+    keepCompleted: { age: number; count: number };
+    keepFailed: { age: number; count: number };
+  };
+  ttlDays: number;
+}
+
+/** Thrown when the environment holds an invalid value; the message names it. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Parses and validates the environment.
+ * @throws ConfigError naming each bad variable, its value and what is expected.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]);
+      return `${name}=${JSON.stringify(env[name])}: ${issue.message}. Fix it in the environment or .env (see .env.example).`;
+    });
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  const dimensions = e.EMBEDDING_DIMENSIONS ?? EMBEDDING_DEFAULT_DIMENSIONS[e.EMBEDDING_MODEL];
+  if (dimensions === undefined) {
+    throw new ConfigError(
+      `EMBEDDING_DIMENSIONS is required for EMBEDDING_MODEL=${e.EMBEDDING_MODEL}: its default dimensions are unknown.`,
+    );
+  }
+  if (e.EMBEDDING_DIMENSIONS !== undefined && e.EMBEDDING_MODEL === 'text-embedding-ada-002' && dimensions !== 1536) {
+    throw new ConfigError('EMBEDDING_DIMENSIONS: text-embedding-ada-002 has fixed 1536 dimensions; unset it.');
+  }
+  if (e.CHUNK_OVERLAP_TOKENS >= e.CHUNK_MAX_TOKENS / 2) {
+    throw new ConfigError(`CHUNK_OVERLAP_TOKENS=${e.CHUNK_OVERLAP_TOKENS} must be below half of CHUNK_MAX_TOKENS=${e.CHUNK_MAX_TOKENS}.`);
+  }
+  if (e.CHUNK_MAX_TOKENS > e.EMBEDDING_MAX_INPUT_TOKENS) {
+    throw new ConfigError(`CHUNK_MAX_TOKENS=${e.CHUNK_MAX_TOKENS} exceeds EMBEDDING_MAX_INPUT_TOKENS=${e.EMBEDDING_MAX_INPUT_TOKENS}.`);
+  }
+  const price = e.EMBEDDING_PRICE_USD_PER_MTOK ?? EMBEDDING_PRICES_USD_PER_MTOK[e.EMBEDDING_MODEL] ?? 0;
+  return {
+    logLevel: e.LOG_LEVEL,
+    dataDir: path.resolve(e.DATA_DIR),
+    redis: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
+    db: { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA, poolMax: e.DATABASE_POOL_MAX, pgliteport: e.PGLITE_PORT },
+    openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL, timeoutMs: e.OPENAI_TIMEOUT_MS, maxRetries: e.OPENAI_MAX_RETRIES },
+    embedding: {
+      model: e.EMBEDDING_MODEL,
+      dimensions,
+      maxInputs: e.EMBEDDING_MAX_INPUTS,
+      maxRequestTokens: e.EMBEDDING_MAX_REQUEST_TOKENS,
+      maxInputTokens: e.EMBEDDING_MAX_INPUT_TOKENS,
+      priceUsdPerMTok: price,
+      rpm: e.EMBEDDING_RPM,
+      tpm: e.EMBEDDING_TPM,
+    },
+    chunk: { maxTokens: e.CHUNK_MAX_TOKENS, overlapTokens: e.CHUNK_OVERLAP_TOKENS },
+    crawl: {
+      maxPages: e.CRAWL_MAX_PAGES,
+      maxDepth: e.CRAWL_MAX_DEPTH,
+      maxBytes: e.CRAWL_MAX_BYTES,
+      timeoutMs: e.CRAWL_TIMEOUT_MS,
+      maxRedirects: e.CRAWL_MAX_REDIRECTS,
+      userAgent: e.CRAWL_USER_AGENT,
+      allowPrivateNetworks: e.CRAWL_ALLOW_PRIVATE_NETWORKS,
+    },
+    workers: { crawlConcurrency: e.CRAWL_CONCURRENCY, embedConcurrency: e.EMBED_CONCURRENCY, shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS },
+    jobs: {
+      attempts: e.JOB_ATTEMPTS,
+      backoffMs: e.JOB_BACKOFF_MS,
+      keepCompleted: { age: e.KEEP_COMPLETED_SECONDS, count: e.KEEP_COMPLETED_COUNT },
+      keepFailed: { age: e.KEEP_FAILED_SECONDS, count: e.KEEP_FAILED_COUNT },
+    },
+    ttlDays: e.TTL_DAYS,
+  };
+}
