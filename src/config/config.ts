@@ -75,6 +75,8 @@ const EnvSchema = z.object({
   KEEP_FAILED_COUNT: int(10_000, 0),
   SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
   TTL_DAYS: int(30, 1),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  METRICS_HOST: z.string().default('127.0.0.1'),
 });
 
 export type Env = z.input<typeof EnvSchema>;
@@ -148,6 +150,11 @@ export interface Config {
     keepFailed: { age: number; count: number };
   };
   ttlDays: number;
+  metrics: {
+    /** Port of /metrics and /healthz for worker processes; undefined = off. */
+    port: number | undefined;
+    host: string;
+  };
 }
 
 /** Thrown when the environment holds an invalid value; the message names it. */
@@ -219,5 +226,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keepFailed: { age: e.KEEP_FAILED_SECONDS, count: e.KEEP_FAILED_COUNT },
     },
     ttlDays: e.TTL_DAYS,
+    metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },
   };
 }

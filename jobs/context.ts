@@ -1,0 +1,20 @@
+/**
+ * What every processor gets: configuration, logger, database, producer (to
+ * fan out), run tracker and the OpenAI client. Built once per process by
+ * src/runtime/runtime.ts.
+ */
+import type { Config } from '../src/config/config.ts';
+import type { Db } from '../src/db/db.ts';
+import type { Logger } from '../src/log/logger.ts';
+import type { OpenAI } from '../src/openai/client.ts';
+import type { Producer } from '../src/queue/producer.ts';
+import type { RunTracker } from '../src/runs/tracker.ts';
+
+export interface JobContext {
+  config: Config;
+  logger: Logger;
+  db: Db;
+  producer: Producer;
+  tracker: RunTracker;
+  openai: OpenAI;
+}

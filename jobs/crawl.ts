@@ -1,0 +1,236 @@
+/**
+ * The crawl processor: fetch (or read) one document, extract sections,
+ * chunk them by tokens, hash, write the document and its chunks, enqueue an
+ * embed job for chunk hashes that have no embedding yet, and fan out to the
+ * in-scope links (URLs) or files (directories) it found.
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Job } from 'bullmq';
+import { chunkDocument } from '../src/chunk/chunker.ts';
+import { fetchDocument, type FetchResult } from '../src/crawl/fetch.ts';
+import { extractInline } from '../src/crawl/inline.ts';
+import { sameScope } from '../src/crawl/links.ts';
+import { listLocalSource, readLocalDocument } from '../src/crawl/local.ts';
+import { RobotsCache } from '../src/crawl/robots.ts';
+import { extractHtml, extractMarkdown, extractText } from '../src/extract/index.ts';
+import type { ExtractedDocument } from '../src/extract/types.ts';
+import { sha256Hex } from '../src/hash/index.ts';
+import { PermanentError } from '../src/queue/errors.ts';
+import { idHash } from '../src/runs/tracker.ts';
+import { ensureCollection, findDocument, touchDocument, writeDocument, documentStats, type ChunkRow } from '../src/store/documents.ts';
+import { missingForDocument, touchForDocument } from '../src/store/embeddings.ts';
+import type { JobContext } from './context.ts';
+import type { CrawlPayload } from './payloads.ts';
+
+/** Result of a crawl job, kept on the completed job for inspection. */
+export interface CrawlResult {
+  uri: string;
+  status: 'written' | 'unchanged' | 'not-modified' | 'listed';
+  chunks: number;
+  tokens: number;
+  embedJob?: string;
+  children: number;
+}
+
+/** Deterministic id of the crawl job for one URL or file of a run. */
+export function crawlJobId(runId: string, key: string): string {
+  return `crawl-${runId}-${idHash(key)}`;
+}
+
+/** The text of a fetched or read document, before extraction. */
+interface LoadedText {
+  uri: string;
+  kind: 'html' | 'markdown' | 'text';
+  text: string;
+  bytes: number;
+  etag?: string | undefined;
+  lastModified?: string | undefined;
+}
+
+// One robots.txt cache per process: robots rules change rarely.
+let robotsCache: RobotsCache | undefined;
+function robotsFor(ctx: JobContext): RobotsCache {
+  robotsCache ??= new RobotsCache();
+  return robotsCache;
+}
+
+function extract(loaded: LoadedText): ExtractedDocument {
+  if (loaded.kind === 'html') return extractHtml(loaded.text, loaded.uri);
+  if (loaded.kind === 'markdown') return extractMarkdown(loaded.text, loaded.uri);
+  return extractText(loaded.text, loaded.uri);
+}
+
+function toChunkRows(uri: string, doc: ExtractedDocument, ctx: JobContext): ChunkRow[] {
+  const drafts = chunkDocument(doc, ctx.config.chunk);
+  return drafts.map((d) => ({
+    ordinal: d.ordinal,
+    chunkHash: d.chunkHash,
+    url: d.anchor ? `${uri}#${d.anchor}` : uri,
+    headingPath: d.headingPath,
+    text: d.text,
+    tokenCount: d.tokenCount,
+  }));
+}
+
+/**
+ * Writes an extracted document, enqueues embedding for its new chunk hashes
+ * and records it in the run.
+ */
+async function indexDocument(
+  job: Job,
+  p: CrawlPayload,
+  ctx: JobContext,
+  collectionId: number,
+  loaded: LoadedText,
+  doc: ExtractedDocument,
+  links: string[],
+  metadata: Record<string, unknown> = {},
+): Promise<CrawlResult> {
+  const chunks = toChunkRows(loaded.uri, doc, ctx);
+  if (!chunks.length) {
+    throw new PermanentError(`${loaded.uri}: the document has no text to index (empty after extraction)`);
+  }
+  const { id, changed } = await writeDocument(ctx.db.pool, {
+    collectionId,
+    uri: loaded.uri,
+    kind: loaded.kind,
+    title: doc.title,
+    contentHash: sha256Hex(loaded.text),
+    bytes: loaded.bytes,
+    etag: loaded.etag,
+    lastModified: loaded.lastModified,
+    links,
+    metadata,
+    chunks,
+  });
+  const result = await finishDocument(job, p, ctx, loaded.uri, id);
+  return { ...result, status: changed ? 'written' : 'unchanged' };
+}
+
+/** Shared tail of every document: embed what is missing, record stats. */
+async function finishDocument(job: Job, p: CrawlPayload, ctx: JobContext, uri: string, documentId: number): Promise<CrawlResult> {
+  const key = { model: ctx.config.embedding.model, dimensions: ctx.config.embedding.dimensions };
+  const missing = await missingForDocument(ctx.db.pool, documentId, key);
+  let embedJob: string | undefined;
+  if (missing.length) {
+    [embedJob] = await ctx.producer.add(
+      'embed',
+      [{
+        jobId: `embed-${p.runId}-${idHash(uri, ...missing)}`,
+        payload: { runId: p.runId, collection: p.collection, source: uri, ...key, chunkHashes: missing },
+      }],
+      p.runId,
+    );
+  }
+  await touchForDocument(ctx.db.pool, documentId, key);
+  const stats = await documentStats(ctx.db.pool, documentId);
+  await ctx.tracker.recordDocument(p.runId, uri, stats);
+  return { uri, status: 'written', ...stats, ...(embedJob ? { embedJob } : {}), children: 0 };
+}
+
+/** Claims and enqueues crawl jobs for child URLs or files. */
+async function fanOut(job: Job, p: CrawlPayload, ctx: JobContext, children: Array<{ key: string; source: CrawlPayload['source'] }>): Promise<number> {
+  if (!children.length) return 0;
+  const { claimed } = await ctx.tracker.claimUrls(p.runId, String(job.id), p.limits.maxPages, children.map((c) => c.key));
+  const wanted = new Set(claimed);
+  const jobs = children
+    .filter((c) => wanted.has(c.key))
+    .map((c) => ({ jobId: crawlJobId(p.runId, c.key), payload: { ...p, source: c.source } }));
+  await ctx.producer.add('crawl', jobs, p.runId);
+  return jobs.length;
+}
+
+async function crawlUrl(job: Job, p: CrawlPayload, ctx: JobContext, source: Extract<CrawlPayload['source'], { type: 'url' }>): Promise<CrawlResult> {
+  const cfg = ctx.config.crawl;
+  const trustedHosts = new Set(p.trustedHosts);
+  const fetchOptions = {
+    maxBytes: cfg.maxBytes,
+    timeoutMs: cfg.timeoutMs,
+    maxRedirects: cfg.maxRedirects,
+    userAgent: cfg.userAgent,
+    allowPrivateNetworks: cfg.allowPrivateNetworks,
+    trustedHosts,
+  };
+  if (!(await robotsFor(ctx).isAllowed(source.url, fetchOptions))) {
+    throw new PermanentError(`GET ${source.url}: disallowed by ${new URL('/robots.txt', source.url)} for user agent "${cfg.userAgent}"`);
+  }
+  const collectionId = await ensureCollection(ctx.db.pool, p.collection);
+  const known = await findDocument(ctx.db.pool, collectionId, source.url);
+  const fetched: FetchResult = await fetchDocument(source.url, {
+    ...fetchOptions,
+    ...(known?.etag ? { etag: known.etag } : {}),
+    ...(known?.lastModified ? { lastModified: known.lastModified } : {}),
+  });
+
+  let result: CrawlResult;
+  let links: string[];
+  if (fetched.status === 'not-modified') {
+    if (!known) throw new Error(`GET ${source.url}: 304 Not Modified for a document Sluice has not stored`);
+    await touchDocument(ctx.db.pool, known.id);
+    links = known.links;
+    result = { ...(await finishDocument(job, p, ctx, source.url, known.id)), status: 'not-modified' };
+  } else {
+    // A redirect inside the scope is indexed under the URL that was asked for,
+    // so the run's claims (by requested URL) and documents line up.
+    const loaded: LoadedText = { uri: source.url, kind: fetched.kind, text: fetched.text, bytes: fetched.bytes, etag: fetched.etag, lastModified: fetched.lastModified };
+    const doc = extract({ ...loaded, uri: fetched.url });
+    links = doc.links.filter((l) => sameScope(source.scope, l));
+    result = await indexDocument(job, p, ctx, collectionId, loaded, doc, links);
+  }
+  if (source.depth < p.limits.maxDepth) {
+    result.children = await fanOut(
+      job, p, ctx,
+      links.map((url) => ({ key: url, source: { type: 'url' as const, url, scope: source.scope, depth: source.depth + 1 } })),
+    );
+  }
+  return result;
+}
+
+async function crawlPath(job: Job, p: CrawlPayload, ctx: JobContext, filePath: string): Promise<CrawlResult> {
+  const files = await listLocalSource(filePath);
+  const uri = pathToFileURL(filePath).toString();
+  if (files.length === 1 && path.resolve(files[0]!) === path.resolve(filePath)) {
+    const read = await readLocalDocument(filePath, ctx.config.crawl.maxBytes);
+    const collectionId = await ensureCollection(ctx.db.pool, p.collection);
+    const loaded: LoadedText = { uri: read.uri, kind: read.kind, text: read.text, bytes: Buffer.byteLength(read.text) };
+    return indexDocument(job, p, ctx, collectionId, loaded, extract(loaded), []);
+  }
+  if (!files.length) throw new PermanentError(`${filePath}: no supported files (.html .htm .md .markdown .txt .rst) found`);
+  const children = files.map((f) => ({ key: pathToFileURL(f).toString(), source: { type: 'path' as const, path: f } }));
+  return { uri, status: 'listed', chunks: 0, tokens: 0, children: await fanOut(job, p, ctx, children) };
+}
+
+async function crawlInline(job: Job, p: CrawlPayload, ctx: JobContext, source: Extract<CrawlPayload['source'], { type: 'inline' }>): Promise<CrawlResult> {
+  const d = source.document;
+  const doc = extractInline(d);
+  const text = d.text ?? d.html ?? d.markdown ?? '';
+  const kind = d.html !== undefined ? 'html' : d.markdown !== undefined ? 'markdown' : 'text';
+  const loaded: LoadedText = { uri: `inline:${d.id}`, kind, text, bytes: Buffer.byteLength(text) };
+  const collectionId = await ensureCollection(ctx.db.pool, p.collection);
+  return indexDocument(job, p, ctx, collectionId, loaded, doc, [], d.metadata ?? {});
+}
+
+/** Processes one crawl job. Errors are classified by the worker wrapper. */
+export async function processCrawl(job: Job, p: CrawlPayload, ctx: JobContext): Promise<CrawlResult> {
+  const s = p.source;
+  switch (s.type) {
+    case 'url':
+      return crawlUrl(job, p, ctx, s);
+    case 'path':
+      return crawlPath(job, p, ctx, s.path);
+    case 'inline':
+      return crawlInline(job, p, ctx, s);
+    case 'invalid':
+      throw new PermanentError(s.reason);
+  }
+}
+
+/** A human name for the source of a crawl payload, for failure reports. */
+export function describeCrawlSource(p: CrawlPayload): string {
+  const s = p.source;
+  if (s.type === 'url') return s.url;
+  if (s.type === 'path') return s.path;
+  if (s.type === 'inline') return `inline:${s.document.id}`;
+  return s.input;
+}

@@ -1,0 +1,38 @@
+/**
+ * One typed map from queue name to processor, shared by every worker
+ * process. A queue with no processor cannot be started: boot fails with a
+ * message naming it instead of leaving its jobs to pile up unseen.
+ */
+import type { Job } from 'bullmq';
+import type { QueueName } from '../src/queue/queues.ts';
+import type { JobContext } from './context.ts';
+import { describeCrawlSource, processCrawl } from './crawl.ts';
+import { processEmbed } from './embed.ts';
+import type { Payloads } from './payloads.ts';
+
+export interface ProcessorEntry<Q extends QueueName> {
+  process: (job: Job, payload: Payloads[Q], ctx: JobContext) => Promise<unknown>;
+  /** Names the source of a job in failure reports. */
+  describe: (payload: Payloads[Q]) => string;
+}
+
+export type ProcessorRegistry = { [Q in QueueName]?: ProcessorEntry<Q> };
+
+export const PROCESSORS: ProcessorRegistry = {
+  crawl: { process: processCrawl, describe: describeCrawlSource },
+  embed: { process: processEmbed, describe: (p) => p.source },
+};
+
+/** Thrown at boot for a queue without a processor. */
+export class NoProcessorError extends Error {
+  override name = 'NoProcessorError';
+}
+
+export function processorFor<Q extends QueueName>(queue: Q): ProcessorEntry<Q> {
+  const entry = PROCESSORS[queue] as ProcessorEntry<Q> | undefined;
+  if (!entry) {
+    const have = Object.keys(PROCESSORS).join(', ');
+    throw new NoProcessorError(`No processor is registered for queue "${queue}" in this version (available: ${have}).`);
+  }
+  return entry;
+}

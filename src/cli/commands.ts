@@ -1,0 +1,190 @@
+/**
+ * The actions behind each `sluice` command. Each opens only what it needs
+ * and closes it; output goes to stdout, logs to stderr.
+ */
+import cliProgress from 'cli-progress';
+import { loadConfig, type Config } from '../config/config.ts';
+import { startEmulator, emulatorSettingsFromEnv } from '../emulator/index.ts';
+import { exportCollection } from '../export/export.ts';
+import { enqueueIngest, summarizeRun, waitForRun, type IngestSummary } from '../ingest/ingest.ts';
+import { createLogger, type Logger } from '../log/logger.ts';
+import { QUEUE_NAMES, isQueueName } from '../queue/queues.ts';
+import { getStatus } from '../runs/status.ts';
+import { openRuntime, type Runtime } from '../runtime/runtime.ts';
+import { onShutdown } from '../runtime/signals.ts';
+import { runWorkerProcess, parseQueues } from '../runtime/worker-process.ts';
+import { startWorkers } from '../runtime/workers.ts';
+import { search } from '../search/search.ts';
+import { connectDb } from '../db/db.ts';
+import { migrate } from '../db/migrate.ts';
+
+/** CLI commands log warnings only unless LOG_LEVEL is set: stdout is for results. */
+function cliLogger(config: Config): Logger {
+  return createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn');
+}
+
+async function withRuntime<T>(role: string, fn: (rt: Runtime) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const rt = await openRuntime(config, cliLogger(config), { role });
+  try {
+    return await fn(rt);
+  } finally {
+    await rt.close();
+  }
+}
+
+function printSummary(s: IngestSummary): void {
+  const lines = [
+    `collection ${s.collection}: ${s.documents} documents, ${s.chunks} chunks in ${s.durationSeconds} s${s.resumed ? ' (resumed run)' : ''}`,
+    `embedded ${s.chunksEmbedded} chunks (${s.tokensEmbedded} tokens); deduplicated ${s.chunksDeduplicated} chunks (${s.tokensDeduplicated} tokens)`,
+    `embeddings from ${s.embeddingsFrom}`,
+  ];
+  if (s.pagesSkipped) lines.push(`${s.pagesSkipped} pages not crawled: page limit reached (--max-pages)`);
+  if (s.failed.length) {
+    lines.push(`${s.failed.length} failed:`);
+    for (const f of s.failed) lines.push(`  ${f.source}: ${f.error}`);
+  } else {
+    lines.push('nothing failed');
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+export interface IngestOptions {
+  collection: string;
+  maxPages?: number;
+  maxDepth?: number;
+  json?: boolean;
+}
+
+/** `sluice ingest`: enqueue, run all workers here, wait, summarise. Exit 1 when anything failed. */
+export async function ingestCommand(sources: string[], opts: IngestOptions): Promise<number> {
+  const config = loadConfig();
+  const logger = cliLogger(config);
+  const rt = await openRuntime(config, logger, { role: 'ingest' });
+  const workers = startWorkers(rt, parseQueues(['all']));
+  const abort = new AbortController();
+  onShutdown(logger, config.workers.shutdownTimeoutMs, async () => {
+    abort.abort(new Error('interrupted'));
+    await workers.close();
+    await rt.close();
+    process.stderr.write('sluice: interrupted; run the same command again to resume this run\n');
+  });
+  if (rt.emulator && !opts.json) process.stderr.write(`sluice: OPENAI_API_KEY is not set: embedding with the built-in OpenAI emulator at ${rt.emulator.url}\n`);
+  const bar = process.stderr.isTTY && !opts.json
+    ? new cliProgress.SingleBar({ format: 'ingest |{bar}| {value}/{total} jobs | {failed} failed | {duration_formatted}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
+    : undefined;
+  const startedAt = Date.now();
+  try {
+    const run = await enqueueIngest(rt, { collection: opts.collection, sources, ...(opts.maxPages ? { maxPages: opts.maxPages } : {}), ...(opts.maxDepth ? { maxDepth: opts.maxDepth } : {}) });
+    bar?.start(1, 0, { failed: 0 });
+    await waitForRun(rt, run.runId, {
+      signal: abort.signal,
+      onProgress: (p) => {
+        bar?.setTotal(Math.max(1, p.jobs));
+        bar?.update(p.finished, { failed: p.failed });
+      },
+    });
+    bar?.stop();
+    await rt.tracker.clearActiveRun(run.runKey, run.runId);
+    const summary = await summarizeRun(rt, run, startedAt);
+    if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
+    else printSummary(summary);
+    return summary.failed.length ? 1 : 0;
+  } finally {
+    bar?.stop();
+    if (!abort.signal.aborted) {
+      await workers.close();
+      await rt.close();
+    }
+  }
+}
+
+/** `sluice enqueue`: enqueue only. */
+export async function enqueueCommand(sources: string[], opts: IngestOptions): Promise<number> {
+  return withRuntime('enqueue', async (rt) => {
+    const run = await enqueueIngest(rt, { collection: opts.collection, sources, ...(opts.maxPages ? { maxPages: opts.maxPages } : {}), ...(opts.maxDepth ? { maxDepth: opts.maxDepth } : {}) });
+    if (opts.json) process.stdout.write(JSON.stringify({ runId: run.runId, collection: run.collection, resumed: run.resumed, jobIds: run.jobIds }) + '\n');
+    else process.stdout.write(`run ${run.runId}${run.resumed ? ' (resumed)' : ''}\n${run.jobIds.join('\n')}\n`);
+    return 0;
+  });
+}
+
+export async function workerCommand(queues: string[]): Promise<void> {
+  await runWorkerProcess(queues);
+}
+
+export async function searchCommand(query: string, opts: { collection: string; k: number; json?: boolean }): Promise<number> {
+  return withRuntime('search', async (rt) => {
+    const hits = await search(rt, query, { collection: opts.collection, k: opts.k });
+    if (opts.json) process.stdout.write(JSON.stringify(hits) + '\n');
+    else {
+      for (const h of hits) {
+        const excerpt = h.text.replace(/\s+/g, ' ').slice(0, 160);
+        process.stdout.write(`${h.score.toFixed(3)}  ${h.url}\n       ${h.headingPath.join(' › ')}\n       ${excerpt}\n`);
+      }
+    }
+    return 0;
+  });
+}
+
+export async function exportCommand(collection: string, opts: { embeddings?: boolean }): Promise<number> {
+  return withRuntime('export', async (rt) => {
+    for await (const chunk of exportCollection(rt, collection, opts.embeddings ?? false)) {
+      if (!process.stdout.write(JSON.stringify(chunk) + '\n')) await new Promise((r) => process.stdout.once('drain', r));
+    }
+    return 0;
+  });
+}
+
+export async function migrateCommand(): Promise<number> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const db = await connectDb(config, logger, 'migrate');
+  try {
+    const applied = await migrate(db, logger, config.embedding.dimensions);
+    process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'schema is up to date\n');
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
+export async function statusCommand(opts: { json?: boolean }): Promise<number> {
+  return withRuntime('status', async (rt) => {
+    const status = await getStatus(rt);
+    if (opts.json) {
+      process.stdout.write(JSON.stringify(status) + '\n');
+      return 0;
+    }
+    const lines = [`database ${status.database.mode} ${status.database.url}`,
+      `  ${status.database.collections} collections, ${status.database.documents} documents, ${status.database.chunks} chunks, ${status.database.embeddings} embeddings; spent $${status.spentUsd.toFixed(6)}`,
+      'queues (waiting/active/delayed/failed/completed):'];
+    for (const [q, c] of Object.entries(status.queues)) {
+      lines.push(`  ${q.padEnd(10)} ${c.waiting ?? 0}/${c.active ?? 0}/${c.delayed ?? 0}/${c.failed ?? 0}/${c.completed ?? 0}`);
+    }
+    process.stdout.write(lines.join('\n') + '\n');
+    return 0;
+  });
+}
+
+/** `sluice retry-failed [queue]`: moves failed jobs back to waiting. */
+export async function retryFailedCommand(queue: string | undefined): Promise<number> {
+  if (queue !== undefined && !isQueueName(queue)) throw new Error(`unknown queue "${queue}": use one of ${QUEUE_NAMES.join(', ')}`);
+  return withRuntime('retry-failed', async (rt) => {
+    const names = queue ? [queue] : [...QUEUE_NAMES];
+    for (const name of names) {
+      const q = rt.queues[name as keyof typeof rt.queues];
+      const failed = await q.getJobCountByTypes('failed');
+      if (failed) await q.retryJobs({ state: 'failed', count: 1000 });
+      process.stdout.write(`${name}: ${failed} failed jobs re-enqueued\n`);
+    }
+    return 0;
+  });
+}
+
+export async function emulatorCommand(opts: { port: number; host: string }): Promise<void> {
+  const logger = createLogger(process.env.LOG_LEVEL ?? 'info', 'sluice-emulator');
+  const emu = await startEmulator({ host: opts.host, port: opts.port, logger, ...emulatorSettingsFromEnv() });
+  process.stdout.write(`${emu.url}\n`);
+  onShutdown(logger, 5000, () => emu.close());
+}

@@ -1,0 +1,31 @@
+/**
+ * Runs a CLI action: known errors (configuration, unreachable services, bad
+ * input) print one line naming the input and the fix; exit codes are
+ * 0 success, 1 something failed, 2 bad usage or environment.
+ */
+import { ZodError } from 'zod';
+import { ConfigError } from '../config/config.ts';
+import { DatabaseUnavailableError } from '../db/db.ts';
+import { UnsupportedDatabaseError } from '../db/migrate.ts';
+import { describeZodError, PermanentError } from '../queue/errors.ts';
+import { RedisUnavailableError } from '../queue/redis.ts';
+
+const USAGE_ERRORS = [ConfigError, RedisUnavailableError, DatabaseUnavailableError, UnsupportedDatabaseError, PermanentError];
+
+export async function runCommand(action: () => Promise<number | void>, opts: { keepAlive?: boolean } = {}): Promise<void> {
+  try {
+    const code = await action();
+    if (!opts.keepAlive) process.exit(code ?? 0);
+  } catch (err) {
+    if (err instanceof ZodError) {
+      process.stderr.write(`sluice: invalid input: ${describeZodError(err)}\n`);
+      process.exit(2);
+    }
+    if (USAGE_ERRORS.some((E) => err instanceof E)) {
+      process.stderr.write(`sluice: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`sluice: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(1);
+  }
+}

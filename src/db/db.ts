@@ -1,0 +1,94 @@
+/**
+ * One `pg` code path for both modes: a real Postgres (DATABASE_URL) or the
+ * embedded PGlite default, which is served on a loopback port by
+ * pglite-socket so the same pool, SQL and transactions work against it.
+ */
+import pg from 'pg';
+import type { Config } from '../config/config.ts';
+import type { Logger } from '../log/logger.ts';
+import { redactUrl } from '../log/logger.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+
+/** A connected database handle. */
+export interface Db {
+  pool: pg.Pool;
+  /** `postgres` for DATABASE_URL, `embedded` for the PGlite default. */
+  mode: 'postgres' | 'embedded';
+  /** Connection URL with the password redacted, for logs and messages. */
+  displayUrl: string;
+  schema: string;
+  close(): Promise<void>;
+}
+
+/** Thrown when the database cannot be reached; the message says how to fix it. */
+export class DatabaseUnavailableError extends Error {
+  override name = 'DatabaseUnavailableError';
+}
+
+/**
+ * Connects to Postgres, or starts (or joins) the embedded PGlite server.
+ * Every connection gets `search_path = <schema>, public` and an
+ * `application_name` naming the process role.
+ * @throws DatabaseUnavailableError when the server does not answer.
+ */
+export async function connectDb(config: Config, logger: Logger, role = 'sluice'): Promise<Db> {
+  let embedded: EmbeddedPostgres | undefined;
+  let url = config.db.url;
+  if (!url) {
+    embedded = await startEmbeddedPostgres(config, logger);
+    url = embedded.url;
+  }
+  const schema = config.db.schema;
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: config.db.poolMax,
+    application_name: `sluice-${role}`,
+    connectionTimeoutMillis: 10_000,
+  });
+  pool.on('error', (err) => logger.warn({ err }, 'idle database connection failed'));
+  pool.on('connect', (client) => {
+    // Queued before any user query on this client, so it always runs first.
+    client.query(`SET search_path TO "${schema}", public`).catch((err: unknown) => logger.error({ err }, 'set search_path failed'));
+    if (embedded) client.query(`SET sluice.embedded = 'on'`).catch(() => {});
+  });
+  try {
+    await pool.query('SELECT 1');
+  } catch (err) {
+    await pool.end().catch(() => {});
+    await embedded?.close();
+    throw new DatabaseUnavailableError(
+      `Cannot reach Postgres at ${redactUrl(url)}: ${(err as Error).message}. ` +
+        `Start it (pg_ctlcluster --skip-systemctl-redirect 15 main start) or unset DATABASE_URL to use the embedded PGlite default.`,
+      { cause: err },
+    );
+  }
+  return {
+    pool,
+    mode: embedded ? 'embedded' : 'postgres',
+    displayUrl: embedded ? `pglite:${embedded.dataDir} (${url})` : redactUrl(url),
+    schema,
+    async close() {
+      await pool.end();
+      await embedded?.close();
+    },
+  };
+}
+
+/** Runs `fn` in a transaction on one client; rolls back on any error. */
+export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}

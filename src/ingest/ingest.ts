@@ -1,0 +1,178 @@
+/**
+ * The producer API: enqueue a run of crawl jobs, wait for every job of the
+ * run (including the embed jobs and links it fans out to), and summarise.
+ * An identical unfinished request resumes its run instead of starting over,
+ * so an ingest killed midway and run again picks up where it stopped.
+ */
+import { createHash } from 'node:crypto';
+import { crawlJobId } from '../../jobs/crawl.ts';
+import type { CrawlPayload } from '../../jobs/payloads.ts';
+import { CollectionNameSchema } from '../../jobs/payloads.ts';
+import type { InlineDocument } from '../crawl/inline.ts';
+import { parseJobKey } from '../queue/producer.ts';
+import type { RunFailure, RunProgress } from '../runs/tracker.ts';
+import { newRunId } from '../runs/tracker.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+import { resolveSource } from './sources.ts';
+
+export interface IngestRequest {
+  /** Collection name: letters, digits, "_", "." and "-". Default `default`. */
+  collection?: string;
+  /** URLs, local paths, inline JSON strings or inline document objects. */
+  sources: Array<string | InlineDocument>;
+  /** Pages (or files) per run, over all sources. Default CRAWL_MAX_PAGES. */
+  maxPages?: number;
+  /** Link depth from each start URL. Default CRAWL_MAX_DEPTH. */
+  maxDepth?: number;
+}
+
+export interface EnqueuedRun {
+  runId: string;
+  collection: string;
+  /** True when an unfinished identical run was resumed. */
+  resumed: boolean;
+  jobIds: string[];
+  runKey: string;
+}
+
+/** The summary `sluice ingest --json` prints. Token counts are cl100k_base tokens. */
+export interface IngestSummary {
+  runId: string;
+  collection: string;
+  documents: number;
+  chunks: number;
+  chunksEmbedded: number;
+  chunksDeduplicated: number;
+  tokensEmbedded: number;
+  tokensDeduplicated: number;
+  /** Pages not crawled because of the page limit. */
+  pagesSkipped: number;
+  failed: Array<{ source: string; error: string }>;
+  durationSeconds: number;
+  /** `openai` or `emulator (<url>)`: where embeddings were computed. */
+  embeddingsFrom: string;
+  resumed: boolean;
+}
+
+function runKeyOf(rt: Runtime, collection: string, sources: string[], maxPages: number, maxDepth: number): string {
+  const { model, dimensions } = rt.config.embedding;
+  return createHash('sha256').update(JSON.stringify({ collection, sources: [...sources].sort(), maxPages, maxDepth, model, dimensions })).digest('hex').slice(0, 32);
+}
+
+/**
+ * Enqueues the crawl jobs of a run (or resumes an identical unfinished one).
+ * Bad sources are enqueued too, as jobs that fail with the reason.
+ * @throws ZodError for an invalid collection name.
+ */
+export async function enqueueIngest(rt: Runtime, request: IngestRequest): Promise<EnqueuedRun> {
+  const collection = CollectionNameSchema.parse(request.collection ?? 'default');
+  const maxPages = request.maxPages ?? rt.config.crawl.maxPages;
+  const maxDepth = request.maxDepth ?? rt.config.crawl.maxDepth;
+  const resolved = request.sources.map((s) => resolveSource(s));
+  const runKey = runKeyOf(rt, collection, resolved.map((r) => r.key), maxPages, maxDepth);
+
+  const previous = await rt.tracker.activeRunFor(runKey);
+  const runId = await rt.tracker.setActiveRun(runKey, previous ?? newRunId());
+  const resumed = previous !== undefined;
+  if (!resumed) await rt.tracker.start(runId, { collection, sources: JSON.stringify(resolved.map((r) => r.key)), runKey });
+
+  const trustedHosts = [...new Set(resolved.flatMap((r) => (r.trustedHost ? [r.trustedHost] : [])))];
+  // Start pages count against the page limit and are claimed by the run, so links back to them are not crawled twice.
+  const { claimed } = await rt.tracker.claimUrls(runId, 'root', maxPages, resolved.map((r) => r.key));
+  const wanted = new Set(claimed);
+  const jobs = resolved
+    .filter((r) => wanted.has(r.key))
+    .map((r) => ({
+      jobId: crawlJobId(runId, r.key),
+      payload: { runId, collection, source: r.source, limits: { maxPages, maxDepth }, trustedHosts } satisfies CrawlPayload,
+    }));
+  const jobIds = await rt.producer.add('crawl', jobs, runId);
+  rt.logger.info({ runId, collection, jobs: jobIds.length, resumed }, resumed ? 'resuming unfinished run' : 'run enqueued');
+  return { runId, collection, resumed, jobIds, runKey };
+}
+
+export interface WaitOptions {
+  onProgress?: (progress: RunProgress) => void;
+  /** Stops waiting (the run continues in Redis). */
+  signal?: AbortSignal;
+  /** Poll interval, ms. Default 250. */
+  pollMs?: number;
+  /** How long without progress before pending jobs are inspected, ms. Default 20 s. */
+  stallCheckMs?: number;
+}
+
+/**
+ * Inspects pending jobs that made no progress for a while: a job BullMQ
+ * failed behind the processor's back (stalled too often) or that vanished
+ * from Redis is recorded as a failure, so a run always ends.
+ */
+async function reconcilePending(rt: Runtime, runId: string): Promise<void> {
+  const pending = await rt.tracker.pendingJobs(runId);
+  for (const key of pending.slice(0, 1000)) {
+    const { queue, jobId } = parseJobKey(key);
+    const q = rt.queues[queue];
+    if (!q) continue;
+    const state = await q.getJobState(jobId);
+    if (state === 'failed') {
+      const job = await q.getJob(jobId);
+      await rt.tracker.failJob(runId, key, { source: `${queue} job ${jobId}`, error: job?.failedReason ?? 'failed', queue, jobId });
+    } else if (state === 'unknown') {
+      await rt.tracker.failJob(runId, key, { source: `${queue} job ${jobId}`, error: 'the job vanished from Redis before it finished (was Redis flushed or restarted without persistence?)', queue, jobId });
+    }
+  }
+}
+
+/** Waits until every job of the run has finished or finally failed. */
+export async function waitForRun(rt: Runtime, runId: string, options: WaitOptions = {}): Promise<RunProgress> {
+  const pollMs = options.pollMs ?? 250;
+  const stallCheckMs = options.stallCheckMs ?? 20_000;
+  let last = -1;
+  let lastChange = Date.now();
+  for (;;) {
+    const progress = await rt.tracker.progress(runId);
+    options.onProgress?.(progress);
+    if (progress.jobs > 0 && progress.finished >= progress.jobs) return progress;
+    if (progress.finished !== last) {
+      last = progress.finished;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > stallCheckMs) {
+      await reconcilePending(rt, runId);
+      lastChange = Date.now();
+    }
+    if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+/** Builds the summary of a finished run. */
+export async function summarizeRun(rt: Runtime, run: EnqueuedRun, startedAt: number): Promise<IngestSummary> {
+  const totals = await rt.tracker.totals(run.runId);
+  const failures: RunFailure[] = await rt.tracker.failures(run.runId);
+  return {
+    runId: run.runId,
+    collection: run.collection,
+    documents: totals.documents,
+    chunks: totals.chunks,
+    chunksEmbedded: totals.chunksEmbedded,
+    chunksDeduplicated: Math.max(0, totals.chunks - totals.chunksEmbedded),
+    tokensEmbedded: totals.tokensEmbedded,
+    tokensDeduplicated: Math.max(0, totals.tokens - totals.tokensEmbedded),
+    pagesSkipped: await rt.tracker.refusedPages(run.runId),
+    failed: failures.map((f) => ({ source: f.source, error: f.error })),
+    durationSeconds: Math.round((Date.now() - startedAt) / 10) / 100,
+    embeddingsFrom: rt.openaiTarget,
+    resumed: run.resumed,
+  };
+}
+
+/**
+ * Enqueues a run and waits for it (workers must be running somewhere:
+ * `sluice ingest` runs them in-process).
+ */
+export async function ingest(rt: Runtime, request: IngestRequest, options: WaitOptions = {}): Promise<IngestSummary> {
+  const startedAt = Date.now();
+  const run = await enqueueIngest(rt, request);
+  await waitForRun(rt, run.runId, options);
+  await rt.tracker.clearActiveRun(run.runKey, run.runId);
+  return summarizeRun(rt, run, startedAt);
+}

@@ -1,0 +1,221 @@
+/**
+ * Run tracking in Redis. A **run** is the set of jobs started by one
+ * `ingest`/`sync` call. Every job of a run is recorded before it is enqueued
+ * and marked finished (completed or finally failed) by the processor, in
+ * sets, so at-least-once delivery never counts a job twice. Per-run
+ * statistics are hashes keyed by document URI or chunk hash for the same
+ * reason. Keys expire after RUN_TTL_SECONDS: run state is a progress view,
+ * never the source of truth (Postgres is).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Redis } from '../queue/redis.ts';
+
+/** How long run state stays in Redis after its last write: 7 days, in seconds. */
+export const RUN_TTL_SECONDS = 7 * 24 * 3600;
+
+/** A failure as `ingest` reports it: the source and the reason. */
+export interface RunFailure {
+  source: string;
+  error: string;
+  queue: string;
+  jobId: string;
+}
+
+/** The statistics of one document in a run. */
+export interface RunDocument {
+  chunks: number;
+  tokens: number;
+}
+
+export interface RunProgress {
+  jobs: number;
+  finished: number;
+  failed: number;
+}
+
+/**
+ * Lua: claims URLs for crawling within a run. A URL is claimed by the first
+ * job that sees it (up to the page limit); the same owner gets it again on a
+ * retry, so a crash between claiming and enqueueing loses nothing.
+ * KEYS[1] claims hash, KEYS[2] page counter. ARGV[1] owner, ARGV[2] max pages,
+ * ARGV[3] ttl seconds, ARGV[4..] URLs. Returns the URLs to enqueue, then the
+ * number refused by the page limit as the last element.
+ */
+const CLAIM_SCRIPT = `
+local out = {}
+local refused = 0
+for i = 4, #ARGV do
+  local url = ARGV[i]
+  local owner = redis.call('HGET', KEYS[1], url)
+  if not owner then
+    local pages = tonumber(redis.call('GET', KEYS[2]) or '0')
+    if pages < tonumber(ARGV[2]) then
+      redis.call('HSET', KEYS[1], url, ARGV[1])
+      redis.call('INCR', KEYS[2])
+      table.insert(out, url)
+    else
+      refused = refused + 1
+    end
+  elseif owner == ARGV[1] then
+    table.insert(out, url)
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+table.insert(out, tostring(refused))
+return out
+`;
+
+export function newRunId(): string {
+  return randomUUID();
+}
+
+/** Short stable id fragment for job ids: 32 hex chars of SHA-256. */
+export function idHash(...parts: string[]): string {
+  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
+}
+
+/** Reads and writes the state of runs under one key prefix. */
+export class RunTracker {
+  readonly redis: Redis;
+  readonly prefix: string;
+
+  constructor(redis: Redis, prefix: string) {
+    this.redis = redis;
+    this.prefix = prefix;
+  }
+
+  key(runId: string, part: string): string {
+    return `${this.prefix}:run:${runId}:${part}`;
+  }
+
+  /** Records run metadata (collection, sources) at the start of a run. */
+  async start(runId: string, meta: Record<string, string>): Promise<void> {
+    const k = this.key(runId, 'meta');
+    await this.redis.multi().hset(k, { ...meta, startedAt: new Date().toISOString() }).expire(k, RUN_TTL_SECONDS).exec();
+  }
+
+  async meta(runId: string): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.key(runId, 'meta'));
+  }
+
+  /**
+   * The run a repeated identical request should resume, if one is unfinished.
+   * `runKey` identifies the request (collection, sources, options).
+   */
+  async activeRunFor(runKey: string): Promise<string | undefined> {
+    return (await this.redis.get(`${this.prefix}:runkey:${runKey}`)) ?? undefined;
+  }
+
+  async setActiveRun(runKey: string, runId: string): Promise<string> {
+    const k = `${this.prefix}:runkey:${runKey}`;
+    const ok = await this.redis.set(k, runId, 'EX', RUN_TTL_SECONDS, 'NX');
+    return ok ? runId : ((await this.redis.get(k)) ?? runId);
+  }
+
+  async clearActiveRun(runKey: string, runId: string): Promise<void> {
+    const k = `${this.prefix}:runkey:${runKey}`;
+    if ((await this.redis.get(k)) === runId) await this.redis.del(k);
+  }
+
+  /** Records jobs of a run before they are enqueued (`queue/jobId` keys). */
+  async addJobs(runId: string, jobKeys: string[]): Promise<void> {
+    if (!jobKeys.length) return;
+    const k = this.key(runId, 'jobs');
+    await this.redis.multi().sadd(k, ...jobKeys).expire(k, RUN_TTL_SECONDS).exec();
+  }
+
+  /** Marks a job finished; idempotent. */
+  async finishJob(runId: string, jobKey: string): Promise<void> {
+    const k = this.key(runId, 'done');
+    await this.redis.multi().sadd(k, jobKey).expire(k, RUN_TTL_SECONDS).exec();
+  }
+
+  /** Marks a job finally failed with its reason; idempotent. */
+  async failJob(runId: string, jobKey: string, failure: RunFailure): Promise<void> {
+    const f = this.key(runId, 'failed');
+    const d = this.key(runId, 'done');
+    await this.redis
+      .multi()
+      .hset(f, jobKey, JSON.stringify(failure))
+      .expire(f, RUN_TTL_SECONDS)
+      .sadd(d, jobKey)
+      .expire(d, RUN_TTL_SECONDS)
+      .exec();
+  }
+
+  async progress(runId: string): Promise<RunProgress> {
+    const [jobs, finished, failed] = await Promise.all([
+      this.redis.scard(this.key(runId, 'jobs')),
+      this.redis.scard(this.key(runId, 'done')),
+      this.redis.hlen(this.key(runId, 'failed')),
+    ]);
+    return { jobs, finished, failed };
+  }
+
+  /** Job keys recorded but not finished yet. */
+  async pendingJobs(runId: string): Promise<string[]> {
+    return this.redis.sdiff(this.key(runId, 'jobs'), this.key(runId, 'done'));
+  }
+
+  async failures(runId: string): Promise<RunFailure[]> {
+    const all = await this.redis.hvals(this.key(runId, 'failed'));
+    return all.map((v) => JSON.parse(v) as RunFailure).sort((a, b) => a.source.localeCompare(b.source));
+  }
+
+  /** Records a document's chunk and token counts for the run summary. */
+  async recordDocument(runId: string, uri: string, doc: RunDocument): Promise<void> {
+    const k = this.key(runId, 'docs');
+    await this.redis.multi().hset(k, uri, `${doc.chunks},${doc.tokens}`).expire(k, RUN_TTL_SECONDS).exec();
+  }
+
+  /** Records chunk hashes this run embedded (new rows only), with their tokens. */
+  async recordEmbedded(runId: string, embedded: Array<{ chunkHash: string; tokens: number }>): Promise<void> {
+    if (!embedded.length) return;
+    const k = this.key(runId, 'embedded');
+    const fields = embedded.flatMap((e) => [e.chunkHash, String(e.tokens)]);
+    await this.redis.multi().hset(k, ...fields).expire(k, RUN_TTL_SECONDS).exec();
+  }
+
+  /** Totals over the run's documents and embeddings. */
+  async totals(runId: string): Promise<{ documents: number; chunks: number; tokens: number; chunksEmbedded: number; tokensEmbedded: number }> {
+    const [docs, embedded] = await Promise.all([
+      this.redis.hvals(this.key(runId, 'docs')),
+      this.redis.hvals(this.key(runId, 'embedded')),
+    ]);
+    let chunks = 0;
+    let tokens = 0;
+    for (const v of docs) {
+      const [c, t] = v.split(',');
+      chunks += Number(c);
+      tokens += Number(t);
+    }
+    const tokensEmbedded = embedded.reduce((sum, v) => sum + Number(v), 0);
+    return { documents: docs.length, chunks, tokens, chunksEmbedded: embedded.length, tokensEmbedded };
+  }
+
+  /**
+   * Claims URLs for crawling (see CLAIM_SCRIPT).
+   * @returns the URLs this owner must enqueue and how many the page limit refused.
+   */
+  async claimUrls(runId: string, owner: string, maxPages: number, urls: string[]): Promise<{ claimed: string[]; refused: number }> {
+    if (!urls.length) return { claimed: [], refused: 0 };
+    const out = (await this.redis.eval(
+      CLAIM_SCRIPT,
+      2,
+      this.key(runId, 'claims'),
+      this.key(runId, 'pages'),
+      owner,
+      String(maxPages),
+      String(RUN_TTL_SECONDS),
+      ...urls,
+    )) as string[];
+    const refused = Number(out.pop() ?? 0);
+    if (refused) await this.redis.multi().incrby(this.key(runId, 'refused'), refused).expire(this.key(runId, 'refused'), RUN_TTL_SECONDS).exec();
+    return { claimed: out, refused };
+  }
+
+  async refusedPages(runId: string): Promise<number> {
+    return Number((await this.redis.get(this.key(runId, 'refused'))) ?? 0);
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Builds everything a Sluice process needs, once: Redis connections,
+ * queues, the database (migrated), the run tracker, the producer and the
+ * OpenAI client — or, with no OPENAI_API_KEY and no OPENAI_BASE_URL, the
+ * built-in emulator on a loopback port, announced in the log.
+ */
+import type { JobContext } from '../../jobs/context.ts';
+import type { Config } from '../config/config.ts';
+import { connectDb, type Db } from '../db/db.ts';
+import { migrate } from '../db/migrate.ts';
+import { startEmulator, type RunningEmulator } from '../emulator/index.ts';
+import type { Logger } from '../log/logger.ts';
+import { createOpenAI, type OpenAI } from '../openai/client.ts';
+import { Producer } from '../queue/producer.ts';
+import { closeQueues, createQueues, type Queues } from '../queue/queues.ts';
+import { checkRedis, createRedis, type Redis } from '../queue/redis.ts';
+import { RunTracker } from '../runs/tracker.ts';
+
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  /** Connection for queues, producer and run tracking (fails fast). */
+  redis: Redis;
+  db: Db;
+  queues: Queues;
+  tracker: RunTracker;
+  producer: Producer;
+  openai: OpenAI;
+  /** Where embeddings go: `openai` or `emulator (<url>)`. */
+  openaiTarget: string;
+  emulator?: RunningEmulator;
+  context: JobContext;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  /** Process role, for application_name and logs. */
+  role: string;
+  /** Skip the database (commands that only touch queues). */
+  database?: boolean;
+}
+
+async function openOpenAI(config: Config, logger: Logger): Promise<{ openai: OpenAI; target: string; emulator?: RunningEmulator }> {
+  if (config.openai.apiKey || config.openai.baseURL) {
+    const target = config.openai.baseURL ?? 'https://api.openai.com/v1';
+    return { openai: createOpenAI(config, undefined), target };
+  }
+  const emulator = await startEmulator({ host: '127.0.0.1', port: 0, logger });
+  logger.info({ url: emulator.url }, 'OPENAI_API_KEY is not set: using the built-in OpenAI emulator on loopback');
+  return { openai: createOpenAI(config, emulator.url), target: `emulator (${emulator.url})`, emulator };
+}
+
+/**
+ * Opens the runtime.
+ * @throws RedisUnavailableError, DatabaseUnavailableError, UnsupportedDatabaseError with a fix in the message.
+ */
+export async function openRuntime(config: Config, logger: Logger, options: RuntimeOptions): Promise<Runtime> {
+  const redis = createRedis(config, 'producer');
+  redis.on('error', () => {}); // reported by checkRedis and by failing commands
+  const cleanups: Array<() => Promise<unknown>> = [() => redis.quit().catch(() => redis.disconnect())];
+  const closeAll = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => logger.warn({ err }, 'close failed'));
+  };
+  try {
+    await checkRedis(redis, config.redis.url);
+    const db = await connectDb(config, logger, options.role);
+    cleanups.push(() => db.close());
+    await migrate(db, logger, config.embedding.dimensions);
+    const { openai, target, emulator } = await openOpenAI(config, logger);
+    if (emulator) cleanups.push(() => emulator.close());
+    const queues = createQueues(config, redis);
+    cleanups.push(() => closeQueues(queues));
+    const tracker = new RunTracker(redis, config.redis.prefix);
+    const producer = new Producer(queues, tracker);
+    const context: JobContext = { config, logger, db, producer, tracker, openai };
+    return {
+      config, logger, redis, db, queues, tracker, producer, openai, openaiTarget: target, context,
+      ...(emulator ? { emulator } : {}),
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

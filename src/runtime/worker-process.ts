@@ -1,0 +1,52 @@
+/**
+ * Entry point shared by `sluice worker` and workers/*.ts: opens the runtime,
+ * starts workers for the given queues, serves /metrics and /healthz when
+ * METRICS_PORT is set, and drains on SIGTERM/SIGINT.
+ */
+import { PROCESSORS } from '../../jobs/registry.ts';
+import { loadConfig } from '../config/config.ts';
+import { createLogger } from '../log/logger.ts';
+import { registerQueueBacklog } from '../metrics/metrics.ts';
+import { startMetricsServer } from '../metrics/server.ts';
+import { QUEUE_NAMES, isQueueName, type QueueName } from '../queue/queues.ts';
+import { openRuntime } from './runtime.ts';
+import { onShutdown } from './signals.ts';
+import { startWorkers } from './workers.ts';
+
+/** Parses `all` or queue names. @throws Error naming an unknown queue. */
+export function parseQueues(names: string[]): QueueName[] {
+  // `all` means every queue this version has a processor for.
+  if (names.length === 0 || names.includes('all')) return QUEUE_NAMES.filter((q) => PROCESSORS[q] !== undefined);
+  for (const n of names) if (!isQueueName(n)) throw new Error(`unknown queue "${n}": use one of ${QUEUE_NAMES.join(', ')} or all`);
+  return names as QueueName[];
+}
+
+export async function runWorkerProcess(queueNames: string[]): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel, 'sluice-worker');
+  const queues = parseQueues(queueNames);
+  const rt = await openRuntime(config, logger, { role: `worker-${queues.join('-')}` });
+  const workers = startWorkers(rt, queues);
+  registerQueueBacklog(queues.map((q) => rt.queues[q]));
+  const metrics = config.metrics.port !== undefined
+    ? await startMetricsServer({
+        host: config.metrics.host,
+        port: config.metrics.port,
+        logger,
+        health: async () => {
+          const checks: Record<string, string> = {};
+          checks.redis = await rt.redis.ping().then(() => 'ok', (e: Error) => e.message);
+          checks.postgres = await rt.db.pool.query('SELECT 1').then(() => 'ok', (e: Error) => e.message);
+          checks.workers = workers.workers.every((w) => w.isRunning()) ? 'ok' : 'not running';
+          return { ok: Object.values(checks).every((v) => v === 'ok'), checks };
+        },
+      })
+    : undefined;
+  logger.info({ queues, metricsPort: metrics?.port, openai: rt.openaiTarget, database: rt.db.displayUrl }, 'workers started');
+  onShutdown(logger, config.workers.shutdownTimeoutMs, async () => {
+    await workers.close();
+    await metrics?.close();
+    await rt.close();
+    logger.info('drained and closed');
+  });
+}

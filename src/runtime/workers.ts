@@ -1,0 +1,103 @@
+/**
+ * Runs BullMQ workers for a set of queues with one wrapper around every
+ * processor: payload validation, the retry decision by error type, run
+ * bookkeeping (finished / finally failed), metrics and one log line per job.
+ */
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { ZodError } from 'zod';
+import { PAYLOAD_SCHEMAS } from '../../jobs/payloads.ts';
+import { processorFor } from '../../jobs/registry.ts';
+import { asError, describeZodError, isPermanent } from '../queue/errors.ts';
+import { jobKey } from '../queue/producer.ts';
+import type { QueueName } from '../queue/queues.ts';
+import { createRedis } from '../queue/redis.ts';
+import { jobDuration, jobsTotal } from '../metrics/metrics.ts';
+import type { Runtime } from './runtime.ts';
+
+export interface RunningWorkers {
+  workers: Worker[];
+  /** Stops taking jobs and waits for active ones (bounded by the caller). */
+  close(force?: boolean): Promise<void>;
+}
+
+/** Concurrency per queue from configuration. */
+function concurrencyFor(rt: Runtime, queue: QueueName): number {
+  if (queue === 'crawl') return rt.config.workers.crawlConcurrency;
+  if (queue === 'embed') return rt.config.workers.embedConcurrency;
+  return 2;
+}
+
+/** Wraps a processor: the whole per-job policy lives here. */
+function wrap(rt: Runtime, queue: QueueName) {
+  const entry = processorFor(queue);
+  const schema = PAYLOAD_SCHEMAS[queue];
+  return async (job: Job): Promise<unknown> => {
+    const started = performance.now();
+    const maxAttempts = job.opts.attempts ?? 1;
+    const attempt = job.attemptsMade + 1;
+    const log = rt.logger.child({ queue, jobId: job.id, attempt: `${attempt} of ${maxAttempts}` });
+    const runId = typeof job.data?.runId === 'string' ? (job.data.runId as string) : undefined;
+    const key = jobKey(queue, String(job.id));
+    let source = `${queue} job ${job.id}`;
+    try {
+      let payload;
+      try {
+        payload = schema.parse(job.data);
+      } catch (err) {
+        if (err instanceof ZodError) throw new UnrecoverableError(`invalid ${queue} payload: ${describeZodError(err)}`);
+        throw err;
+      }
+      source = entry.describe(payload as never);
+      const result = await entry.process(job, payload as never, rt.context);
+      if (runId) await rt.tracker.finishJob(runId, key);
+      const seconds = (performance.now() - started) / 1000;
+      jobsTotal.inc({ queue, outcome: 'completed' });
+      jobDuration.observe({ queue, outcome: 'completed' }, seconds);
+      log.info({ durationMs: Math.round(seconds * 1000), result }, 'job completed');
+      return result;
+    } catch (raw) {
+      const err = asError(raw);
+      const permanent = isPermanent(err);
+      const final = permanent || attempt >= maxAttempts;
+      const seconds = (performance.now() - started) / 1000;
+      jobsTotal.inc({ queue, outcome: final ? 'failed' : 'retried' });
+      jobDuration.observe({ queue, outcome: final ? 'failed' : 'retried' }, seconds);
+      if (final && runId) {
+        await rt.tracker.failJob(runId, key, { source, error: err.message, queue, jobId: String(job.id) });
+      }
+      log[final ? 'error' : 'warn']({ durationMs: Math.round(seconds * 1000), err: { message: err.message, name: err.name } }, final ? 'job failed' : 'job will be retried');
+      if (permanent && !(err instanceof UnrecoverableError)) throw new UnrecoverableError(err.message);
+      throw err;
+    }
+  };
+}
+
+/**
+ * Starts one worker per queue on its own blocking connection.
+ * @throws NoProcessorError when a queue has no processor.
+ */
+export function startWorkers(rt: Runtime, queues: QueueName[]): RunningWorkers {
+  const processors = queues.map((q) => [q, wrap(rt, q)] as const); // fails before any worker starts
+  const workers = processors.map(([queue, processor]) => {
+    const connection = createRedis(rt.config, 'worker');
+    const worker = new Worker(queue, processor, {
+      connection,
+      prefix: rt.config.redis.prefix,
+      concurrency: concurrencyFor(rt, queue),
+      // A killed worker's jobs return to the queue after the lock expires.
+      lockDuration: 30_000,
+      stalledInterval: 15_000,
+      maxStalledCount: 2,
+    });
+    // Listener errors must not crash the process: log them.
+    worker.on('error', (err) => rt.logger.error({ queue, err: { message: err.message } }, 'worker error'));
+    worker.on('closed', () => connection.disconnect());
+    return worker;
+  });
+  return {
+    workers,
+    async close(force = false) {
+      await Promise.all(workers.map((w) => w.close(force)));
+    },
+  };
+}

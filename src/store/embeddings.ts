@@ -1,0 +1,99 @@
+/**
+ * Content-addressed embeddings: one row per (model, dimensions, chunk hash).
+ * Inserts use ON CONFLICT DO NOTHING, so a retried job or two workers racing
+ * on one hash converge on a single row; RETURNING tells who actually wrote it.
+ */
+import type pg from 'pg';
+import pgvector from 'pgvector';
+
+export interface EmbeddingKey {
+  model: string;
+  dimensions: number;
+}
+
+/** Unique chunk hashes of a document that have no embedding for `key` yet. */
+export async function missingForDocument(pool: pg.Pool, documentId: number, key: EmbeddingKey): Promise<string[]> {
+  const { rows } = await pool.query<{ chunk_hash: string }>(
+    `SELECT DISTINCT c.chunk_hash FROM chunks c
+     WHERE c.document_id = $1
+       AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.model = $2 AND e.dimensions = $3 AND e.chunk_hash = c.chunk_hash)
+     ORDER BY c.chunk_hash`,
+    [documentId, key.model, key.dimensions],
+  );
+  return rows.map((r) => r.chunk_hash);
+}
+
+/**
+ * Marks the embeddings a document reuses as used (for the TTL), at most once
+ * a day per row so re-crawls don't rewrite every row.
+ */
+export async function touchForDocument(pool: pg.Pool, documentId: number, key: EmbeddingKey): Promise<void> {
+  await pool.query(
+    `UPDATE embeddings e SET last_used_at = now()
+     FROM (SELECT DISTINCT chunk_hash FROM chunks WHERE document_id = $1) c
+     WHERE e.model = $2 AND e.dimensions = $3 AND e.chunk_hash = c.chunk_hash
+       AND e.last_used_at < now() - interval '1 day'`,
+    [documentId, key.model, key.dimensions],
+  );
+}
+
+/** The subset of `hashes` with no embedding for `key`. */
+export async function filterMissing(pool: pg.Pool, key: EmbeddingKey, hashes: string[]): Promise<string[]> {
+  const { rows } = await pool.query<{ h: string }>(
+    `SELECT h FROM unnest($3::text[]) AS h
+     WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.model = $1 AND e.dimensions = $2 AND e.chunk_hash = h)`,
+    [key.model, key.dimensions, hashes],
+  );
+  return rows.map((r) => r.h);
+}
+
+/** Text and token count of each hash that still has a chunk (any document). */
+export async function loadChunkTexts(pool: pg.Pool, hashes: string[]): Promise<Map<string, { text: string; tokens: number }>> {
+  const { rows } = await pool.query<{ chunk_hash: string; text: string; token_count: number }>(
+    `SELECT DISTINCT ON (chunk_hash) chunk_hash, text, token_count FROM chunks WHERE chunk_hash = ANY($1::text[]) ORDER BY chunk_hash`,
+    [hashes],
+  );
+  return new Map(rows.map((r) => [r.chunk_hash, { text: r.text, tokens: r.token_count }]));
+}
+
+/** Rows per INSERT statement: keeps one statement's parameters near 10 MB for 1536-d vectors. */
+const UPSERT_ROWS = 500;
+
+/**
+ * Inserts embeddings that do not exist yet.
+ * @returns the chunk hashes this call inserted (not those another writer had).
+ */
+export async function insertEmbeddings(
+  pool: pg.Pool,
+  key: EmbeddingKey,
+  rows: Array<{ chunkHash: string; vector: number[]; tokens: number }>,
+): Promise<string[]> {
+  const inserted: string[] = [];
+  for (let i = 0; i < rows.length; i += UPSERT_ROWS) {
+    const slice = rows.slice(i, i + UPSERT_ROWS);
+    const result = await pool.query<{ chunk_hash: string }>(
+      `INSERT INTO embeddings (model, dimensions, chunk_hash, embedding, token_count)
+       SELECT $1, $2, x.h, x.v::vector, x.t FROM unnest($3::text[], $4::text[], $5::int[]) AS x(h, v, t)
+       ON CONFLICT DO NOTHING
+       RETURNING chunk_hash`,
+      [key.model, key.dimensions, slice.map((r) => r.chunkHash), slice.map((r) => pgvector.toSql(r.vector) as string), slice.map((r) => r.tokens)],
+    );
+    inserted.push(...result.rows.map((r) => r.chunk_hash));
+  }
+  return inserted;
+}
+
+/** Records money spent on an embeddings call in the cost ledger. */
+export async function recordSpend(pool: pg.Pool, entry: { model: string; runId: string; tokens: number; usd: number }): Promise<void> {
+  await pool.query(`INSERT INTO cost_ledger (kind, model, run_id, tokens, usd) VALUES ('embedding', $1, $2, $3, $4)`, [
+    entry.model, entry.runId, entry.tokens, entry.usd,
+  ]);
+}
+
+/** Records money not spent because chunks were deduplicated. */
+export async function recordSaving(pool: pg.Pool, entry: { model: string; runId: string; tokens: number; usd: number }): Promise<void> {
+  if (entry.tokens <= 0) return;
+  await pool.query(`INSERT INTO cost_ledger (kind, model, run_id, saved_tokens, saved_usd) VALUES ('embedding_dedup', $1, $2, $3, $4)`, [
+    entry.model, entry.runId, entry.tokens, entry.usd,
+  ]);
+}
