@@ -47,13 +47,10 @@ export async function connectDb(config: Config, logger: Logger, role = 'sluice')
     max: config.db.poolMax,
     application_name: `sluice-${role}`,
     connectionTimeoutMillis: 10_000,
+    // Session settings in the startup packet, so they hold before any query.
+    options: `-c search_path=${schema},public${embedded ? ' -c sluice.embedded=on' : ''}`,
   });
   pool.on('error', (err) => logger.warn({ err }, 'idle database connection failed'));
-  pool.on('connect', (client) => {
-    // Queued before any user query on this client, so it always runs first.
-    client.query(`SET search_path TO "${schema}", public`).catch((err: unknown) => logger.error({ err }, 'set search_path failed'));
-    if (embedded) client.query(`SET sluice.embedded = 'on'`).catch(() => {});
-  });
   try {
     await pool.query('SELECT 1');
   } catch (err) {

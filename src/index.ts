@@ -1,0 +1,25 @@
+/**
+ * Sluice's TypeScript API for upstream systems: the same operations as the
+ * CLI. Typical use:
+ *
+ * ```ts
+ * import { loadConfig, createLogger, openRuntime, startWorkers, ingest } from 'sluice';
+ * const config = loadConfig();
+ * const rt = await openRuntime(config, createLogger(config.logLevel), { role: 'my-app' });
+ * const summary = await ingest(rt, { collection: 'docs', sources: ['https://docs.example.com/'] });
+ * await rt.close();
+ * ```
+ * `ingest` waits for workers; run them in-process with `startWorkers(rt, ['crawl', 'embed'])`
+ * or in separate `sluice worker` processes.
+ */
+export { loadConfig, ConfigError, type Config } from './config/config.ts';
+export { createLogger, type Logger } from './log/logger.ts';
+export { openRuntime, type Runtime, type RuntimeOptions } from './runtime/runtime.ts';
+export { startWorkers, type RunningWorkers } from './runtime/workers.ts';
+export { ingest, enqueueIngest, waitForRun, summarizeRun, type IngestRequest, type IngestSummary, type EnqueuedRun, type WaitOptions } from './ingest/ingest.ts';
+export { search, type SearchHit, type SearchOptions } from './search/search.ts';
+export { exportCollection, type ExportedChunk } from './export/export.ts';
+export { getStatus, type Status } from './runs/status.ts';
+export { startEmulator, type RunningEmulator } from './emulator/index.ts';
+export { QUEUE_NAMES, type QueueName } from './queue/queues.ts';
+export type { InlineDocument } from './crawl/inline.ts';

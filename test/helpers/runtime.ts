@@ -1,0 +1,36 @@
+/**
+ * Opens a real Sluice runtime (real Redis, real PostgreSQL + pgvector, the
+ * emulator over HTTP) in an isolated queue prefix and schema, with workers.
+ */
+import { loadConfig } from '../../src/config/config.ts';
+import { createLogger } from '../../src/log/logger.ts';
+import { parseQueues } from '../../src/runtime/worker-process.ts';
+import { openRuntime, type Runtime } from '../../src/runtime/runtime.ts';
+import { startWorkers, type RunningWorkers } from '../../src/runtime/workers.ts';
+import { isolate, requirePostgres, requireRedis, type TestIsolation } from './services.ts';
+
+export interface TestRuntime {
+  rt: Runtime;
+  workers: RunningWorkers;
+  iso: TestIsolation;
+  close(): Promise<void>;
+}
+
+export async function openTestRuntime(extraEnv: Record<string, string> = {}, opts: { workers?: boolean } = {}): Promise<TestRuntime> {
+  await requireRedis();
+  await requirePostgres();
+  const iso = isolate(extraEnv);
+  const config = loadConfig(iso.env);
+  const rt = await openRuntime(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), { role: 'test' });
+  const workers = opts.workers === false ? startWorkers(rt, []) : startWorkers(rt, parseQueues(['all']));
+  return {
+    rt,
+    workers,
+    iso,
+    async close() {
+      await workers.close();
+      await rt.close();
+      await iso.cleanup();
+    },
+  };
+}

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/config.ts';
+
+describe('loadConfig', () => {
+  it('has embedded defaults with nothing set', () => {
+    const c = loadConfig({});
+    expect(c.redis.url).toBe('redis://127.0.0.1:6379');
+    expect(c.db.url).toBeUndefined();
+    expect(c.openai.apiKey).toBeUndefined();
+    expect(c.embedding).toMatchObject({ model: 'text-embedding-3-small', dimensions: 1536, maxInputs: 2048, maxRequestTokens: 300_000, maxInputTokens: 8191, rpm: 3000, tpm: 1_000_000 });
+    expect(c.embedding.priceUsdPerMTok).toBe(0.02);
+  });
+
+  it('takes the model default dimensions', () => {
+    expect(loadConfig({ EMBEDDING_MODEL: 'text-embedding-3-large' }).embedding.dimensions).toBe(3072);
+  });
+
+  it.each([
+    [{ EMBEDDING_RPM: 'fast' }, /EMBEDDING_RPM="fast"/],
+    [{ REDIS_URL: 'not a url' }, /REDIS_URL/],
+    [{ CHUNK_OVERLAP_TOKENS: '300', CHUNK_MAX_TOKENS: '512' }, /CHUNK_OVERLAP_TOKENS=300/],
+    [{ EMBEDDING_MODEL: 'my-model' }, /EMBEDDING_DIMENSIONS is required/],
+    [{ DATABASE_SCHEMA: 'Bad-Name' }, /DATABASE_SCHEMA/],
+  ])('names the bad variable: %o', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(loadConfig({ DATABASE_URL: '', OPENAI_API_KEY: ' ' }).db.url).toBeUndefined();
+  });
+});
