@@ -1,0 +1,103 @@
+/**
+ * Sluice's OpenAI emulator: a faithful stand-in for the parts of OpenAI's
+ * HTTP API that Sluice uses, served over real HTTP on loopback so the
+ * official SDK talks to it unchanged (`baseURL: emu.url`).
+ *
+ * Start it with {@link startEmulator}; steer it with `configure()` / `reset()`
+ * or the admin endpoints (`/_emulator/stats`, `/_emulator/config`,
+ * `/_emulator/reset`); settings can come from `EMULATOR_*` variables via
+ * {@link emulatorSettingsFromEnv} (startEmulator does not read the
+ * environment by itself).
+ *
+ * New endpoints: add their `Route[]` in {@link apiRoutes}.
+ */
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { adminRoutes } from './admin.ts';
+import { embeddingRoutes } from './embeddings.ts';
+import type { Route } from './http-types.ts';
+import type { EmulatorOptions, EmulatorSettings } from './options.ts';
+import { Router } from './router.ts';
+import { createEmulatorServer } from './server.ts';
+import { EmulatorState } from './state.ts';
+import type { EmulatorStats } from './stats.ts';
+
+export { embedText } from './vectors.ts';
+export { formatGoDuration, parseGoDuration } from './go-duration.ts';
+export { DEFAULT_SETTINGS, emulatorSettingsFromEnv, SettingsError } from './options.ts';
+export type { EmulatorOptions, EmulatorSettings } from './options.ts';
+export type { EmulatorStats, ModelWindowStats } from './stats.ts';
+export type { FaultKind } from './faults.ts';
+export type { OpenAIError, OpenAIErrorBody } from './errors.ts';
+export { peakOverWindows } from './limits.ts';
+export type { AcceptedRequest, WindowPeak } from './limits.ts';
+
+/** A started emulator. */
+export interface RunningEmulator {
+  /** Base URL for the SDK, e.g. `http://127.0.0.1:45123/v1`. */
+  url: string;
+  /** Bound TCP port. */
+  port: number;
+  /**
+   * Patches the settings (same as `POST /_emulator/config`).
+   * @throws SettingsError when the patch is invalid (nothing changes then)
+   */
+  configure(patch: Partial<EmulatorSettings>): void;
+  /** Current settings (a copy). */
+  settings(): EmulatorSettings;
+  /** Stats snapshot (same as `GET /_emulator/stats`). */
+  stats(): EmulatorStats;
+  /** Clears stats and rate-limit windows and reseeds the fault PRNG; settings stay. */
+  reset(): void;
+  /** Stops listening, cancels pending delayed responses and destroys keep-alive sockets. */
+  close(): Promise<void>;
+}
+
+/** The OpenAI API routes the emulator serves (admin routes are added separately). */
+export function apiRoutes(): Route[] {
+  return [...embeddingRoutes()];
+}
+
+/**
+ * Starts the emulator on `host:port` (default `127.0.0.1:0`, any free port).
+ * @param options listen address, logger and any {@link EmulatorSettings}
+ * @throws SettingsError for invalid settings; the listen error if binding fails
+ */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+  const { host = '127.0.0.1', port = 0, logger, ...settings } = options;
+  const log = logger ?? pino({ level: 'silent' });
+  const state = new EmulatorState(settings);
+  const router = new Router().add(...apiRoutes(), ...adminRoutes());
+  const { server, shutdown } = createEmulatorServer(state, router, log);
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = (server.address() as AddressInfo).port;
+  const hostForUrl = host.includes(':') ? `[${host}]` : host;
+  const url = `http://${hostForUrl}:${bound}/v1`;
+  log.info({ url }, 'emulator: listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port: bound,
+    configure: (patch) => {
+      state.configure(patch);
+    },
+    settings: () => ({ ...state.settings }),
+    stats: () => state.stats(),
+    reset: () => state.reset(),
+    close: () => {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        shutdown();
+      });
+      return closing;
+    },
+  };
+}

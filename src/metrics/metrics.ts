@@ -1,0 +1,453 @@
+/**
+ * Prometheus metrics of one Sluice process.
+ *
+ * Every process (producer, worker, CLI) has one {@link registry}; the metrics
+ * server exposes it on `/metrics`. Naming follows Prometheus conventions:
+ * `sluice_` prefix, base units (seconds, bytes, USD), `_total` on counters.
+ * Label values come from small closed sets (outcomes, states, queue names,
+ * model names): never ids, URLs or hashes, which would explode cardinality.
+ *
+ * Counters whose labels are a closed set are created with every series at 0,
+ * so that `rate()` and `increase()` see the first increment (a series that
+ * appears at 1 has no earlier sample to differ from) and dashboards show 0
+ * instead of "no data". Series keyed by queue or model can be pre-created with
+ * {@link initLabels} once the process knows its queues and model.
+ */
+import pino from 'pino';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The one registry of this process: every Sluice metric and Node's default metrics. */
+export const registry = new Registry();
+
+// Node's process metrics (CPU, RSS, heap, event-loop lag, GC) next to Sluice's:
+// a slow embed worker is as often a blocked event loop as a slow API.
+collectDefaultMetrics({ register: registry });
+
+// ---------------------------------------------------------------------------
+// Label value sets. Exported so that callers get a compile-time check and the
+// pre-initialisation below and the tests use the same lists.
+// ---------------------------------------------------------------------------
+
+/** How a job attempt ended (`sluice_jobs_total`, `sluice_job_duration_seconds`). */
+export const JOB_OUTCOMES = ['completed', 'failed', 'retried', 'rate_limited'] as const;
+export type JobOutcome = (typeof JOB_OUTCOMES)[number];
+
+/** BullMQ states exported by `sluice_queue_jobs`. */
+export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'paused', 'failed', 'completed'] as const;
+export type QueueState = (typeof QUEUE_STATES)[number];
+
+export const DOCUMENT_OUTCOMES = ['written', 'unchanged', 'failed'] as const;
+export type DocumentOutcome = (typeof DOCUMENT_OUTCOMES)[number];
+
+export const CHUNK_OUTCOMES = ['new', 'deduplicated'] as const;
+export type ChunkOutcome = (typeof CHUNK_OUTCOMES)[number];
+
+export const TOKEN_OUTCOMES = ['embedded', 'deduplicated'] as const;
+export type TokenOutcome = (typeof TOKEN_OUTCOMES)[number];
+
+export const RATE_LIMIT_TYPES = ['tokens', 'requests', 'insufficient_quota'] as const;
+export type RateLimitType = (typeof RATE_LIMIT_TYPES)[number];
+
+export const COST_KINDS = ['embedding'] as const;
+export type CostKind = (typeof COST_KINDS)[number];
+
+export const SAVED_KINDS = ['embedding_dedup', 'upload_dedup', 'store_reuse'] as const;
+export type SavedKind = (typeof SAVED_KINDS)[number];
+
+export const FILE_OUTCOMES = ['uploaded', 'reused', 'reuploaded'] as const;
+export type FileOutcome = (typeof FILE_OUTCOMES)[number];
+
+export const FILE_BYTES_OUTCOMES = ['uploaded', 'reused'] as const;
+export type FileBytesOutcome = (typeof FILE_BYTES_OUTCOMES)[number];
+
+export const VECTOR_STORE_OUTCOMES = ['created', 'reused', 'recreated'] as const;
+export type VectorStoreOutcome = (typeof VECTOR_STORE_OUTCOMES)[number];
+
+export const FILE_BATCH_STATUSES = ['completed', 'failed', 'cancelled'] as const;
+export type FileBatchStatus = (typeof FILE_BATCH_STATUSES)[number];
+
+export const CLEANUP_RESOURCES = ['vector_store', 'file', 'document', 'chunk', 'embedding'] as const;
+export type CleanupResource = (typeof CLEANUP_RESOURCES)[number];
+
+// ---------------------------------------------------------------------------
+// Jobs and queues
+// ---------------------------------------------------------------------------
+
+/**
+ * Job attempts that ended, by queue and outcome.
+ *
+ * Labels: `queue` (BullMQ queue name: crawl, embed, upload, associate,
+ * cleanup); `outcome`: `completed` (succeeded), `failed` (failed for good: no
+ * attempt left or unrecoverable), `retried` (failed, another attempt is
+ * scheduled), `rate_limited` (gave back because the shared OpenAI budget or a
+ * 429 said wait; not an error).
+ */
+export const jobsTotal = new Counter({
+  name: 'sluice_jobs_total',
+  help: 'Job attempts that ended, by queue and outcome (completed|failed|retried|rate_limited).',
+  labelNames: ['queue', 'outcome'] as const,
+  registers: [registry],
+});
+
+/**
+ * Wall time of one job attempt in seconds, by queue and outcome (the same
+ * labels as {@link jobsTotal}). Buckets span 5 ms (a cache hit) to 10 min (a
+ * large crawl or a file batch that polls OpenAI).
+ */
+export const jobDurationSeconds = new Histogram({
+  name: 'sluice_job_duration_seconds',
+  help: 'Wall time of one job attempt, seconds, by queue and outcome.',
+  labelNames: ['queue', 'outcome'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+  registers: [registry],
+});
+
+/** Short name of {@link jobDurationSeconds} (the one src/runtime/workers.ts imports). */
+export const jobDuration = jobDurationSeconds;
+
+/** A queue whose backlog {@link queueJobs} reports; a BullMQ `Queue` fits. */
+export interface BacklogQueue {
+  readonly name: string;
+  // Method syntax on purpose: BullMQ declares `getJobCounts(...types: JobType[])`
+  // with a narrower parameter type, and only method parameters are checked
+  // bivariantly, so a real Queue is assignable here.
+  getJobCounts(...types: string[]): Promise<Record<string, number>>;
+}
+
+/** What {@link registerQueueBacklog} logs through; a pino logger fits. */
+export interface BacklogLogger {
+  warn(obj: object, msg?: string): void;
+}
+
+interface BacklogEntry {
+  queue: BacklogQueue;
+  logger: BacklogLogger;
+  timeoutMs: number;
+}
+
+const backlogQueues = new Set<BacklogEntry>();
+
+let defaultLogger: BacklogLogger | undefined;
+// Created on first use so that importing the metrics never opens a log stream.
+const fallbackLogger = (): BacklogLogger =>
+  (defaultLogger ??= pino({ name: 'sluice-metrics', level: process.env.LOG_LEVEL ?? 'info' }));
+
+/**
+ * Jobs per queue and state, read from Redis when Prometheus scrapes (not on a
+ * timer: the numbers are as fresh as the scrape and cost nothing between).
+ *
+ * Labels: `queue` (queue name), `state` ∈ waiting|active|delayed|prioritized|
+ * paused|failed|completed. Only queues passed to {@link registerQueueBacklog}
+ * are reported. When reading a queue fails or times out, its previous values
+ * stay and {@link queueBacklogErrorsTotal} counts the failure, so one slow
+ * Redis never fails the whole scrape. Several processes may report the same
+ * queue: aggregate with `max by (queue, state)`, not `sum`.
+ */
+export const queueJobs = new Gauge({
+  name: 'sluice_queue_jobs',
+  help: 'Jobs in a BullMQ queue by state, read at scrape time. Aggregate across processes with max, not sum.',
+  labelNames: ['queue', 'state'] as const,
+  registers: [registry],
+  collect() {
+    // All queues in parallel: the scrape takes as long as the slowest read.
+    backlogInFlight = Promise.all([...backlogQueues].map((entry) => collectBacklog(this, entry))).then(() => undefined);
+    return backlogInFlight;
+  },
+});
+
+// The registry reads all metrics concurrently; the error counter waits for the
+// backlog read of the same scrape so that it reports that scrape's failures.
+let backlogInFlight: Promise<void> | undefined;
+
+/**
+ * Failed or timed-out reads of a queue's counts for {@link queueJobs}, by
+ * `queue`. Non-zero means `sluice_queue_jobs` for that queue is stale.
+ */
+export const queueBacklogErrorsTotal = new Counter({
+  name: 'sluice_queue_backlog_errors_total',
+  help: 'Failed or timed-out reads of queue counts at scrape time (sluice_queue_jobs is stale), by queue.',
+  labelNames: ['queue'] as const,
+  registers: [registry],
+  async collect() {
+    await backlogInFlight;
+  },
+});
+
+async function collectBacklog(gauge: Gauge<'queue' | 'state'>, entry: BacklogEntry): Promise<void> {
+  const { queue, logger, timeoutMs } = entry;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    // ioredis queues commands while disconnected, so without a deadline a
+    // Redis outage would hang the scrape until Prometheus gives up on it.
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`getJobCounts timed out after ${timeoutMs} ms`)), timeoutMs);
+    });
+    const counts = await Promise.race([queue.getJobCounts(...QUEUE_STATES), timeout]);
+    for (const state of QUEUE_STATES) {
+      gauge.set({ queue: queue.name, state }, counts[state] ?? 0);
+    }
+  } catch (err) {
+    queueBacklogErrorsTotal.inc({ queue: queue.name });
+    logger.warn({ err, queue: queue.name }, 'metrics: reading queue counts failed; sluice_queue_jobs keeps its previous values');
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Options of {@link registerQueueBacklog}. */
+export interface RegisterQueueBacklogOptions {
+  /** Where collect failures are logged. Default: a pino logger named `sluice-metrics`. */
+  logger?: BacklogLogger;
+  /** Deadline for one queue's counts at scrape time, ms. Default 2000 (Prometheus' default scrape timeout is 10 s). */
+  timeoutMs?: number;
+}
+
+/**
+ * Reports the backlog of these queues in {@link queueJobs} at every scrape.
+ * Registering the same queue object again is a no-op.
+ *
+ * @returns a function that stops reporting these queues and removes their
+ * series (call it before closing the queues, or a scrape would use a closed
+ * connection).
+ */
+export function registerQueueBacklog(queues: readonly BacklogQueue[], opts: RegisterQueueBacklogOptions = {}): () => void {
+  const logger = opts.logger ?? fallbackLogger();
+  const timeoutMs = opts.timeoutMs ?? 2000;
+  const added: BacklogEntry[] = [];
+  for (const queue of queues) {
+    if ([...backlogQueues].some((e) => e.queue === queue)) continue;
+    const entry = { queue, logger, timeoutMs };
+    backlogQueues.add(entry);
+    added.push(entry);
+    queueBacklogErrorsTotal.inc({ queue: queue.name }, 0);
+  }
+  return () => {
+    for (const entry of added) {
+      backlogQueues.delete(entry);
+      // Another registered queue object may share the name (two processes'
+      // worth of queues in one test); keep its series then.
+      if (![...backlogQueues].some((e) => e.queue.name === entry.queue.name)) {
+        for (const state of QUEUE_STATES) queueJobs.remove({ queue: entry.queue.name, state });
+        queueBacklogErrorsTotal.remove({ queue: entry.queue.name });
+      }
+    }
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Documents and chunks
+// ---------------------------------------------------------------------------
+
+/**
+ * Documents processed, by `outcome`: `written` (new or changed content stored),
+ * `unchanged` (same content hash as stored: nothing re-chunked or re-embedded),
+ * `failed`.
+ */
+export const documentsTotal = new Counter({
+  name: 'sluice_documents_total',
+  help: 'Documents processed, by outcome (written|unchanged|failed).',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+/**
+ * Chunks produced by chunking, by `outcome`: `new` (content hash not seen:
+ * needs an embedding) or `deduplicated` (hash already embedded: reused).
+ * Dedup ratio = deduplicated / (new + deduplicated).
+ */
+export const chunksTotal = new Counter({
+  name: 'sluice_chunks_total',
+  help: 'Chunks produced, by outcome (new|deduplicated by content hash).',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+// ---------------------------------------------------------------------------
+// Embeddings
+// ---------------------------------------------------------------------------
+
+/**
+ * Embedding API requests, by `model` and `status`: the HTTP status code as a
+ * string (`200`, `429`, `500`, ...) or `error` when no response came
+ * (connection refused, reset, timeout).
+ */
+export const embeddingRequestsTotal = new Counter({
+  name: 'sluice_embedding_requests_total',
+  help: 'Embedding API requests, by model and status (HTTP status code, or "error" for connection failures).',
+  labelNames: ['model', 'status'] as const,
+  registers: [registry],
+});
+
+/**
+ * Input tokens, by `model` and `outcome`: `embedded` (sent to the API and
+ * billed) or `deduplicated` (an identical chunk was already embedded, so the
+ * tokens were never sent).
+ */
+export const embeddingTokensTotal = new Counter({
+  name: 'sluice_embedding_tokens_total',
+  help: 'Input tokens, by model and outcome (embedded = sent and billed, deduplicated = not sent).',
+  labelNames: ['model', 'outcome'] as const,
+  registers: [registry],
+});
+
+/**
+ * 429 answers from the embedding API, by `model` and `type`: `tokens` (TPM),
+ * `requests` (RPM), `insufficient_quota` (billing: waiting does not help).
+ */
+export const embeddingRateLimitedTotal = new Counter({
+  name: 'sluice_embedding_rate_limited_total',
+  help: 'Embedding API 429 answers, by model and type (tokens|requests|insufficient_quota).',
+  labelNames: ['model', 'type'] as const,
+  registers: [registry],
+});
+
+/**
+ * Seconds one embedding request waited for the shared RPM/TPM budget before
+ * being sent, by `model` (0 when the budget had room). Buckets reach 2 min:
+ * the budget refills per minute, so longer waits mean a backlog of requests.
+ */
+export const embeddingBudgetWaitSeconds = new Histogram({
+  name: 'sluice_embedding_budget_wait_seconds',
+  help: 'Seconds an embedding request waited for the shared RPM/TPM budget, by model.',
+  labelNames: ['model'] as const,
+  buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120],
+  registers: [registry],
+});
+
+/** Inputs (chunks) per embedding request, by `model`; the API allows up to 2048. */
+export const embeddingBatchInputs = new Histogram({
+  name: 'sluice_embedding_batch_inputs',
+  help: 'Inputs per embedding request, by model (API limit 2048).',
+  labelNames: ['model'] as const,
+  buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
+  registers: [registry],
+});
+
+/** Tokens per embedding request (summed over inputs), by `model`; the API allows up to 300,000. */
+export const embeddingBatchTokens = new Histogram({
+  name: 'sluice_embedding_batch_tokens',
+  help: 'Tokens per embedding request summed over its inputs, by model (API limit 300000).',
+  labelNames: ['model'] as const,
+  buckets: [100, 500, 1000, 2500, 5000, 10_000, 25_000, 50_000, 100_000, 200_000, 300_000],
+  registers: [registry],
+});
+
+// ---------------------------------------------------------------------------
+// Money
+// ---------------------------------------------------------------------------
+
+/** US dollars spent, by `kind`: `embedding` (billed input tokens × price). */
+export const costUsdTotal = new Counter({
+  name: 'sluice_cost_usd_total',
+  help: 'US dollars spent, by kind (embedding).',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});
+
+/**
+ * US dollars not spent thanks to dedup, by `kind`: `embedding_dedup` (tokens
+ * of deduplicated chunks × price), `upload_dedup` (files reused instead of
+ * uploaded again), `store_reuse` (vector stores reused instead of rebuilt).
+ */
+export const savedUsdTotal = new Counter({
+  name: 'sluice_saved_usd_total',
+  help: 'US dollars not spent thanks to dedup, by kind (embedding_dedup|upload_dedup|store_reuse).',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});
+
+// ---------------------------------------------------------------------------
+// OpenAI files and vector stores
+// ---------------------------------------------------------------------------
+
+/**
+ * Files for OpenAI vector stores, by `outcome`: `uploaded` (new content),
+ * `reused` (same content hash already uploaded), `reuploaded` (the known
+ * file had expired or was deleted remotely, so it was uploaded again).
+ */
+export const filesTotal = new Counter({
+  name: 'sluice_files_total',
+  help: 'Files for OpenAI vector stores, by outcome (uploaded|reused|reuploaded).',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+/** Bytes of those files, by `outcome`: `uploaded` (sent) or `reused` (not sent). */
+export const fileBytesTotal = new Counter({
+  name: 'sluice_file_bytes_total',
+  help: 'Bytes of files for OpenAI vector stores, by outcome (uploaded|reused).',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+/**
+ * OpenAI vector stores, by `outcome`: `created`, `reused` (same content set
+ * already indexed), `recreated` (the known store had expired or vanished).
+ */
+export const vectorStoresTotal = new Counter({
+  name: 'sluice_vector_stores_total',
+  help: 'OpenAI vector stores, by outcome (created|reused|recreated).',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+/** Files in finished vector-store file batches, by final `status` (completed|failed|cancelled). */
+export const fileBatchFilesTotal = new Counter({
+  name: 'sluice_file_batch_files_total',
+  help: 'Files in finished vector store file batches, by status (completed|failed|cancelled).',
+  labelNames: ['status'] as const,
+  registers: [registry],
+});
+
+// ---------------------------------------------------------------------------
+// Cleanup
+// ---------------------------------------------------------------------------
+
+/** Resources deleted by the TTL cleanup, by `resource` (vector_store|file|document|chunk|embedding). */
+export const cleanupDeletedTotal = new Counter({
+  name: 'sluice_cleanup_deleted_total',
+  help: 'Resources deleted by cleanup, by resource (vector_store|file|document|chunk|embedding).',
+  labelNames: ['resource'] as const,
+  registers: [registry],
+});
+
+// Closed label sets start at 0 (see the module comment).
+for (const outcome of DOCUMENT_OUTCOMES) documentsTotal.inc({ outcome }, 0);
+for (const outcome of CHUNK_OUTCOMES) chunksTotal.inc({ outcome }, 0);
+for (const kind of COST_KINDS) costUsdTotal.inc({ kind }, 0);
+for (const kind of SAVED_KINDS) savedUsdTotal.inc({ kind }, 0);
+for (const outcome of FILE_OUTCOMES) filesTotal.inc({ outcome }, 0);
+for (const outcome of FILE_BYTES_OUTCOMES) fileBytesTotal.inc({ outcome }, 0);
+for (const outcome of VECTOR_STORE_OUTCOMES) vectorStoresTotal.inc({ outcome }, 0);
+for (const status of FILE_BATCH_STATUSES) fileBatchFilesTotal.inc({ status }, 0);
+for (const resource of CLEANUP_RESOURCES) cleanupDeletedTotal.inc({ resource }, 0);
+
+/**
+ * Creates the zero series for queue- and model-keyed metrics, so that the
+ * first job or request of a fresh process is seen by `rate()` and alerts on
+ * "no completed jobs" have a series to compare. Call once at worker start with
+ * the queues it consumes and the embedding model it uses. Idempotent.
+ */
+export function initLabels(opts: { queues?: readonly string[]; models?: readonly string[] }): void {
+  for (const queue of opts.queues ?? []) {
+    for (const outcome of JOB_OUTCOMES) {
+      jobsTotal.inc({ queue, outcome }, 0);
+      jobDurationSeconds.zero({ queue, outcome });
+    }
+  }
+  for (const model of opts.models ?? []) {
+    for (const outcome of TOKEN_OUTCOMES) embeddingTokensTotal.inc({ model, outcome }, 0);
+    for (const type of RATE_LIMIT_TYPES) embeddingRateLimitedTotal.inc({ model, type }, 0);
+    embeddingRequestsTotal.inc({ model, status: '200' }, 0);
+    embeddingRequestsTotal.inc({ model, status: '429' }, 0);
+  }
+}
+
+/**
+ * Records one finished job attempt in {@link jobsTotal} and
+ * {@link jobDurationSeconds} together, so the two never disagree.
+ */
+export function observeJob(queue: string, outcome: JobOutcome, seconds: number): void {
+  jobsTotal.inc({ queue, outcome });
+  jobDurationSeconds.observe({ queue, outcome }, seconds);
+}
