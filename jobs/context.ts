@@ -6,6 +6,8 @@
 import type { Config } from '../src/config/config.ts';
 import type { Db } from '../src/db/db.ts';
 import type { Logger } from '../src/log/logger.ts';
+import type { HashClaims } from '../src/embed/claims.ts';
+import type { Embedder } from '../src/embed/embedder.ts';
 import type { OpenAI } from '../src/openai/client.ts';
 import type { Producer } from '../src/queue/producer.ts';
 import type { RunTracker } from '../src/runs/tracker.ts';
@@ -17,4 +19,8 @@ export interface JobContext {
   producer: Producer;
   tracker: RunTracker;
   openai: OpenAI;
+  /** Embeddings under the shared RPM/TPM budget with Sluice's retry policy. */
+  embedder: Embedder;
+  /** Per-hash claims so racing jobs embed a chunk hash once. */
+  claims: HashClaims;
 }

@@ -51,7 +51,7 @@ interface LoadedText {
 // One robots.txt cache per process: robots rules change rarely.
 let robotsCache: RobotsCache | undefined;
 function robotsFor(ctx: JobContext): RobotsCache {
-  robotsCache ??= new RobotsCache();
+  robotsCache ??= new RobotsCache({ log: (message) => ctx.logger.warn({ component: 'robots' }, message) });
   return robotsCache;
 }
 

@@ -1,24 +1,26 @@
 /**
  * The embed processor: for the chunk hashes of a job, skip those that have
- * an embedding already (chunk-level dedup across every collection), pack
- * the rest into requests under OpenAI's per-request limits, embed, and
- * insert each request's vectors as soon as they arrive so a killed worker
- * loses at most one request's work.
+ * an embedding already (chunk-level dedup across every collection), claim
+ * the rest so no other job pays for them at the same time, pack them into
+ * requests under OpenAI's per-request limits, embed under the shared
+ * budget, and insert each request's vectors as soon as they arrive so a
+ * killed worker loses at most one request's work.
  */
 import type { Job } from 'bullmq';
-import { createEmbeddings } from '../src/embed/embedder.ts';
 import { packRequests, type PackItem } from '../src/embed/packing.ts';
+import { chunksTotal, costUsdTotal, embeddingTokensTotal } from '../src/metrics/metrics.ts';
 import { filterMissing, insertEmbeddings, loadChunkTexts, recordSpend } from '../src/store/embeddings.ts';
 import type { JobContext } from './context.ts';
 import type { EmbedPayload } from './payloads.ts';
 
 export interface EmbedResult {
   requested: number;
-  /** Hashes another job embedded between enqueue and now. */
+  /** Hashes embedded by someone else before or while this job ran. */
   alreadyEmbedded: number;
   /** Hashes whose chunks disappeared (document changed) before embedding. */
   vanished: number;
   embedded: number;
+  /** Tokens billed by the API for this job. */
   tokens: number;
   requests: number;
 }
@@ -27,44 +29,71 @@ interface TextItem extends PackItem {
   text: string;
 }
 
-/** USD for `tokens` at a price per 1M tokens. */
+/** How often to look again at hashes another job is embedding, ms. */
+const CLAIM_POLL_MS = 250;
+
+/** USD for `tokens` at a price per 1M tokens (FACTS.md prices via config). */
 export function costUsd(tokens: number, usdPerMTok: number): number {
   return (tokens * usdPerMTok) / 1_000_000;
 }
 
-/** Processes one embed job. */
-export async function processEmbed(job: Job, p: EmbedPayload, ctx: JobContext): Promise<EmbedResult> {
+/** Embeds hashes this job holds the claims of; returns counts. */
+async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: string[]) {
   const key = { model: p.model, dimensions: p.dimensions };
   const cfg = ctx.config.embedding;
-  const missing = await filterMissing(ctx.db.pool, key, p.chunkHashes);
-  const texts = await loadChunkTexts(ctx.db.pool, missing);
+  const texts = await loadChunkTexts(ctx.db.pool, hashes);
   const items: TextItem[] = [...texts].map(([id, t]) => ({ id, tokens: t.tokens, text: t.text }));
   const requests = packRequests(items, { maxInputs: cfg.maxInputs, maxTokens: cfg.maxRequestTokens, maxInputTokens: cfg.maxInputTokens });
-
   let embedded = 0;
   let tokens = 0;
   for (const request of requests) {
-    const response = await createEmbeddings(ctx.openai, key, request.items.map((i) => i.text));
+    const response = await ctx.embedder.embed(key, request.items.map((i) => i.text), request.tokens);
     const inserted = await insertEmbeddings(
       ctx.db.pool,
       key,
       request.items.map((item, i) => ({ chunkHash: item.id, vector: response.vectors[i]!, tokens: item.tokens })),
     );
-    await recordSpend(ctx.db.pool, { model: p.model, runId: p.runId, tokens: response.promptTokens, usd: costUsd(response.promptTokens, cfg.priceUsdPerMTok) });
+    const usd = costUsd(response.promptTokens, cfg.priceUsdPerMTok);
+    await recordSpend(ctx.db.pool, { model: p.model, runId: p.runId, tokens: response.promptTokens, usd });
+    costUsdTotal.inc({ kind: 'embedding' }, usd);
+    embeddingTokensTotal.inc({ model: p.model, outcome: 'embedded' }, response.promptTokens);
+    chunksTotal.inc({ outcome: 'new' }, inserted.length);
     const byId = new Map(request.items.map((i) => [i.id, i.tokens]));
-    const newRows = inserted.map((h) => ({ chunkHash: h, tokens: byId.get(h) ?? 0 }));
-    await ctx.tracker.recordEmbedded(p.runId, newRows);
-    embedded += newRows.length;
+    await ctx.tracker.recordEmbedded(p.runId, inserted.map((h) => ({ chunkHash: h, tokens: byId.get(h) ?? 0 })));
+    embedded += inserted.length;
     tokens += response.promptTokens;
-    await job.updateProgress({ embedded, of: items.length });
+    await job.updateProgress({ embedded });
   }
-  const skipped = p.chunkHashes.length - missing.length;
-  return {
-    requested: p.chunkHashes.length,
-    alreadyEmbedded: skipped,
-    vanished: missing.length - items.length,
-    embedded,
-    tokens,
-    requests: requests.length,
-  };
+  return { embedded, tokens, requests: requests.length, vanished: hashes.length - items.length };
+}
+
+/** Processes one embed job. */
+export async function processEmbed(job: Job, p: EmbedPayload, ctx: JobContext): Promise<EmbedResult> {
+  const key = { model: p.model, dimensions: p.dimensions };
+  const scope = `${p.model}:${p.dimensions}`;
+  const owner = String(job.id);
+  const result: EmbedResult = { requested: p.chunkHashes.length, alreadyEmbedded: 0, vanished: 0, embedded: 0, tokens: 0, requests: 0 };
+  let pending = await filterMissing(ctx.db.pool, key, p.chunkHashes);
+  const deadline = Date.now() + ctx.claims.ttlMs * 2;
+  while (pending.length) {
+    const { mine, others } = await ctx.claims.claim(scope, owner, pending);
+    if (mine.length) {
+      try {
+        const r = await embedClaimed(job, p, ctx, mine);
+        result.embedded += r.embedded;
+        result.tokens += r.tokens;
+        result.requests += r.requests;
+        result.vanished += r.vanished;
+      } finally {
+        await ctx.claims.release(scope, owner, mine);
+      }
+    }
+    if (!others.length) break;
+    // Another job is embedding these: wait until they exist or its claim lapses.
+    if (Date.now() > deadline) throw new Error(`chunk hashes still claimed by another job after ${ctx.claims.ttlMs * 2} ms: ${others.slice(0, 3).join(', ')}…`);
+    await new Promise((r) => setTimeout(r, CLAIM_POLL_MS));
+    pending = await filterMissing(ctx.db.pool, key, others);
+  }
+  result.alreadyEmbedded = result.requested - result.embedded - result.vanished;
+  return result;
 }

@@ -56,6 +56,8 @@ const EnvSchema = z.object({
   EMBEDDING_PRICE_USD_PER_MTOK: z.coerce.number().min(0).optional(),
   EMBEDDING_RPM: int(3000, 1),
   EMBEDDING_TPM: int(1_000_000, 1),
+  EMBEDDING_RATE_WINDOW_MS: int(60_000, 1),
+  EMBEDDING_RETRIES: int(2, 0),
   CHUNK_MAX_TOKENS: int(512, 16),
   CHUNK_OVERLAP_TOKENS: int(64, 0),
   CRAWL_MAX_PAGES: int(5000, 1),
@@ -124,6 +126,10 @@ export interface Config {
     rpm: number;
     /** Tokens per minute shared by every worker (FACTS.md tier 1: 1,000,000). */
     tpm: number;
+    /** Length of the rate-limit window, ms (OpenAI: a minute). */
+    rateWindowMs: number;
+    /** In-job retries of 5xx, timeouts and dropped connections before the job's own attempts. */
+    retries: number;
   };
   chunk: {
     /** Upper bound of a chunk, tokens (cl100k_base). */
@@ -207,6 +213,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       priceUsdPerMTok: price,
       rpm: e.EMBEDDING_RPM,
       tpm: e.EMBEDDING_TPM,
+      rateWindowMs: e.EMBEDDING_RATE_WINDOW_MS,
+      retries: e.EMBEDDING_RETRIES,
     },
     chunk: { maxTokens: e.CHUNK_MAX_TOKENS, overlapTokens: e.CHUNK_OVERLAP_TOKENS },
     crawl: {

@@ -1,11 +1,24 @@
 /**
- * Calls the embeddings endpoint for one packed request and classifies what
- * goes wrong: errors that no retry can fix become PermanentError with the
- * API's own message; the rest are rethrown for the job's retry policy.
+ * The embeddings call with every policy around it:
+ * - the shared RPM/TPM budget is reserved before the request is sent;
+ * - 5xx, timeouts and dropped connections get a small p-retry budget with
+ *   jitter inside the job (then BullMQ's attempts with backoff take over);
+ * - a 429 rate_limit_exceeded becomes RateLimitedError with the wait the API
+ *   asked for, so the worker pauses the whole queue instead of retrying;
+ * - 400/401/403/404 and 429 insufficient_quota are PermanentError with the
+ *   API's own message: no retry storm;
+ * - response headers recalibrate the budget.
+ * The SDK's own retries stay off (OPENAI_MAX_RETRIES=0) so retries don't multiply.
  */
-import { APIError } from 'openai';
+import { APIConnectionError, APIError } from 'openai';
+import pRetry, { AbortError } from 'p-retry';
 import type { OpenAI } from '../openai/client.ts';
+import { readRateLimitHeaders, retryAfterMs } from '../openai/rate-limit-headers.ts';
 import { PermanentError } from '../queue/errors.ts';
+import type { SharedBudget } from '../ratelimit/budget.ts';
+import {
+  embeddingBatchInputs, embeddingBatchTokens, embeddingBudgetWaitSeconds, embeddingRateLimitedTotal, embeddingRequestsTotal,
+} from '../metrics/metrics.ts';
 
 export interface EmbeddingTarget {
   model: string;
@@ -20,8 +33,22 @@ export interface EmbeddingResponse {
   promptTokens: number;
 }
 
+/** A 429 rate_limit_exceeded: wait `waitMs`, then try again (does not burn an attempt). */
+export class RateLimitedError extends Error {
+  override name = 'RateLimitedError';
+  readonly waitMs: number;
+  readonly type: string;
+  constructor(message: string, waitMs: number, type: string) {
+    super(message);
+    this.waitMs = waitMs;
+    this.type = type;
+  }
+}
+
 /** Statuses no retry can fix (FACTS.md: insufficient_quota is a 429 but not retryable). */
 const PERMANENT_STATUSES = new Set([400, 401, 403, 404, 422]);
+/** When a 429 names no wait: 1 s. */
+const DEFAULT_RATE_LIMIT_WAIT_MS = 1000;
 
 function acceptsDimensions(model: string): boolean {
   return model.startsWith('text-embedding-3');
@@ -29,10 +56,16 @@ function acceptsDimensions(model: string): boolean {
 
 /** Converts an SDK error into the retry decision; returns the error to throw. */
 export function classifyOpenAIError(err: unknown): Error {
-  if (err instanceof APIError) {
-    const code = err.code ?? (err.error as { type?: string } | undefined)?.type;
-    if (err.status === 429 && (code === 'insufficient_quota' || err.type === 'insufficient_quota')) {
+  if (err instanceof APIError && !(err instanceof APIConnectionError)) {
+    const body = err.error as { type?: string; code?: string } | undefined;
+    const code = err.code ?? body?.code;
+    const type = err.type ?? body?.type;
+    if (err.status === 429 && (code === 'insufficient_quota' || type === 'insufficient_quota')) {
       return new PermanentError(`OpenAI refused the request (insufficient_quota): ${err.message}`, { cause: err });
+    }
+    if (err.status === 429) {
+      const wait = retryAfterMs(err.headers as never, err.message, type ?? undefined) ?? DEFAULT_RATE_LIMIT_WAIT_MS;
+      return new RateLimitedError(err.message, wait, type === 'requests' ? 'requests' : 'tokens');
     }
     if (err.status !== undefined && PERMANENT_STATUSES.has(err.status)) {
       return new PermanentError(`OpenAI answered ${err.status}: ${err.message}`, { cause: err });
@@ -41,28 +74,99 @@ export function classifyOpenAIError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
-/**
- * Embeds `texts` in one request.
- * @throws PermanentError for 400/401/403/404 and insufficient_quota; other errors as thrown by the SDK.
- */
+function statusLabel(err: unknown): string {
+  if (err instanceof APIError && err.status !== undefined) return String(err.status);
+  return 'error';
+}
+
+export interface EmbedderOptions {
+  /** Shared budget; none means no client-side limiting (tests of the raw call). */
+  budget?: SharedBudget;
+  /** In-job retries of 5xx/timeouts/dropped connections. Default 2. */
+  retries?: number;
+  /** First in-job retry delay, ms. Default 500. */
+  retryMinMs?: number;
+}
+
+/** Embeds packed requests for one model under the shared budget. */
+export class Embedder {
+  readonly openai: OpenAI;
+  readonly options: EmbedderOptions;
+
+  constructor(openai: OpenAI, options: EmbedderOptions = {}) {
+    this.openai = openai;
+    this.options = options;
+  }
+
+  /**
+   * Embeds `texts` in one request of `tokens` tokens (cl100k_base, summed).
+   * @throws PermanentError (never retry), RateLimitedError (pause, then retry), or a transient error.
+   */
+  async embed(target: EmbeddingTarget, texts: string[], tokens: number): Promise<EmbeddingResponse> {
+    const { budget } = this.options;
+    embeddingBatchInputs.observe({ model: target.model }, texts.length);
+    embeddingBatchTokens.observe({ model: target.model }, tokens);
+    return pRetry(
+      async () => {
+        if (budget) {
+          const waited = await budget.reserve(tokens);
+          embeddingBudgetWaitSeconds.observe({ model: target.model }, waited / 1000);
+        }
+        try {
+          const { data, response } = await this.openai.embeddings
+            .create({ model: target.model, input: texts, ...(acceptsDimensions(target.model) ? { dimensions: target.dimensions } : {}) })
+            .withResponse();
+          embeddingRequestsTotal.inc({ model: target.model, status: String(response.status) });
+          if (budget) await this.recalibrate(budget, response.headers);
+          return toResponse(data, texts.length, target.dimensions);
+        } catch (err) {
+          embeddingRequestsTotal.inc({ model: target.model, status: statusLabel(err) });
+          const classified = classifyOpenAIError(err);
+          if (classified instanceof RateLimitedError) {
+            embeddingRateLimitedTotal.inc({ model: target.model, type: classified.type });
+            // Someone else used the budget: keep it closed for as long as the API asked.
+            if (budget) await budget.recordExternal(tokens, classified.waitMs);
+            throw new AbortError(classified);
+          }
+          if (classified instanceof PermanentError) {
+            if (/insufficient_quota/.test(classified.message)) embeddingRateLimitedTotal.inc({ model: target.model, type: 'insufficient_quota' });
+            throw new AbortError(classified);
+          }
+          throw classified;
+        }
+      },
+      { retries: this.options.retries ?? 2, minTimeout: this.options.retryMinMs ?? 500, factor: 2, randomize: true },
+    );
+  }
+
+  /** Folds what the API reports into the shared budget. */
+  private async recalibrate(budget: SharedBudget, headers: Headers): Promise<void> {
+    const rl = readRateLimitHeaders(headers);
+    await budget.adoptLimits({ ...(rl.limitRequests ? { rpm: rl.limitRequests } : {}), ...(rl.limitTokens ? { tpm: rl.limitTokens } : {}) });
+    if (rl.limitTokens !== undefined && rl.remainingTokens !== undefined) {
+      const serverUsed = rl.limitTokens - rl.remainingTokens;
+      const { tokens: ours } = await budget.usage();
+      if (serverUsed > ours) await budget.recordExternal(serverUsed - ours, rl.resetTokensMs ?? budget.limits.windowMs);
+    }
+  }
+}
+
+function toResponse(data: { data: Array<{ index: number; embedding: number[] }>; usage: { prompt_tokens: number } }, n: number, dims: number): EmbeddingResponse {
+  const vectors: number[][] = new Array(n);
+  for (const item of data.data) vectors[item.index] = item.embedding;
+  for (let i = 0; i < n; i++) {
+    const v = vectors[i];
+    if (!v || v.length !== dims) throw new Error(`embeddings response is missing input ${i} or has ${v?.length ?? 0} dimensions instead of ${dims}`);
+  }
+  return { vectors, promptTokens: data.usage.prompt_tokens };
+}
+
+/** One request without budget or retries: for search queries. */
 export async function createEmbeddings(openai: OpenAI, target: EmbeddingTarget, texts: string[]): Promise<EmbeddingResponse> {
-  let response;
   try {
-    response = await openai.embeddings.create({
-      model: target.model,
-      input: texts,
-      ...(acceptsDimensions(target.model) ? { dimensions: target.dimensions } : {}),
-    });
+    const data = await openai.embeddings.create({ model: target.model, input: texts, ...(acceptsDimensions(target.model) ? { dimensions: target.dimensions } : {}) });
+    return toResponse(data, texts.length, target.dimensions);
   } catch (err) {
     throw classifyOpenAIError(err);
   }
-  const vectors: number[][] = new Array(texts.length);
-  for (const item of response.data) vectors[item.index] = item.embedding;
-  for (let i = 0; i < texts.length; i++) {
-    const v = vectors[i];
-    if (!v || v.length !== target.dimensions) {
-      throw new Error(`embeddings response is missing input ${i} or has ${v?.length ?? 0} dimensions instead of ${target.dimensions}`);
-    }
-  }
-  return { vectors, promptTokens: response.usage.prompt_tokens };
 }

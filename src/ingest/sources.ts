@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Source } from '../../jobs/payloads.ts';
+import { scopeOf } from '../crawl/links.ts';
 import { InlineDocumentSchema, type InlineDocument } from '../crawl/inline.ts';
 import { describeZodError } from '../queue/errors.ts';
 
@@ -17,15 +18,6 @@ export interface ResolvedSource {
   key: string;
   /** A host the producer named itself (trusted by the SSRF guard). */
   trustedHost?: string;
-}
-
-/** The directory part of a URL: links are followed under it. */
-export function scopeOf(url: URL): string {
-  const u = new URL(url);
-  u.hash = '';
-  u.search = '';
-  u.pathname = u.pathname.endsWith('/') ? u.pathname : u.pathname.replace(/[^/]*$/, '');
-  return u.toString();
 }
 
 const HELP = 'a source is an http(s) URL, a local file or directory, or an inline JSON document {"id", "text"|"html"|"markdown"}';
@@ -62,7 +54,7 @@ export function resolveSource(input: string | InlineDocument, cwd = process.cwd(
     }
     url.hash = '';
     const href = url.toString();
-    return { source: { type: 'url', url: href, scope: scopeOf(url), depth: 0 }, key: href, trustedHost: url.hostname };
+    return { source: { type: 'url', url: href, scope: scopeOf(href) ?? href, depth: 0 }, key: href, trustedHost: url.hostname };
   }
   const abs = path.resolve(cwd, text);
   if (!fs.existsSync(abs)) {

@@ -11,10 +11,16 @@ import { migrate } from '../db/migrate.ts';
 import { startEmulator, type RunningEmulator } from '../emulator/index.ts';
 import type { Logger } from '../log/logger.ts';
 import { createOpenAI, type OpenAI } from '../openai/client.ts';
+import { Embedder } from '../embed/embedder.ts';
+import { HashClaims } from '../embed/claims.ts';
+import { SharedBudget } from '../ratelimit/budget.ts';
 import { Producer } from '../queue/producer.ts';
 import { closeQueues, createQueues, type Queues } from '../queue/queues.ts';
 import { checkRedis, createRedis, type Redis } from '../queue/redis.ts';
 import { RunTracker } from '../runs/tracker.ts';
+
+/** Added to the rate-limit window: covers the time between reserving and OpenAI receiving a request, ms. */
+const WINDOW_MARGIN_MS = 250;
 
 export interface Runtime {
   config: Config;
@@ -72,7 +78,14 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     cleanups.push(() => closeQueues(queues));
     const tracker = new RunTracker(redis, config.redis.prefix);
     const producer = new Producer(queues, tracker);
-    const context: JobContext = { config, logger, db, producer, tracker, openai };
+    const { embedding } = config;
+    // Margin on the window: a reservation is stamped when reserved, OpenAI counts on arrival.
+    const budget = new SharedBudget(redis, config.redis.prefix, embedding.model, {
+      rpm: embedding.rpm, tpm: embedding.tpm, windowMs: embedding.rateWindowMs + WINDOW_MARGIN_MS,
+    });
+    const embedder = new Embedder(openai, { budget, retries: embedding.retries });
+    const claims = new HashClaims(redis, config.redis.prefix);
+    const context: JobContext = { config, logger, db, producer, tracker, openai, embedder, claims };
     return {
       config, logger, redis, db, queues, tracker, producer, openai, openaiTarget: target, context,
       ...(emulator ? { emulator } : {}),

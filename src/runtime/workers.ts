@@ -4,6 +4,7 @@
  * bookkeeping (finished / finally failed), metrics and one log line per job.
  */
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { RateLimitedError } from '../embed/embedder.ts';
 import { ZodError } from 'zod';
 import { PAYLOAD_SCHEMAS } from '../../jobs/payloads.ts';
 import { processorFor } from '../../jobs/registry.ts';
@@ -28,7 +29,7 @@ function concurrencyFor(rt: Runtime, queue: QueueName): number {
 }
 
 /** Wraps a processor: the whole per-job policy lives here. */
-function wrap(rt: Runtime, queue: QueueName) {
+function wrap(rt: Runtime, queue: QueueName, workerRef: { current?: Worker }) {
   const entry = processorFor(queue);
   const schema = PAYLOAD_SCHEMAS[queue];
   return async (job: Job): Promise<unknown> => {
@@ -57,6 +58,14 @@ function wrap(rt: Runtime, queue: QueueName) {
       return result;
     } catch (raw) {
       const err = asError(raw);
+      if (err instanceof RateLimitedError && workerRef.current) {
+        // Pause the whole queue for as long as the API asked, then retry this
+        // job without burning an attempt (BullMQ's queue rate limit).
+        jobsTotal.inc({ queue, outcome: 'rate_limited' });
+        log.warn({ waitMs: err.waitMs, type: err.type }, 'rate limited by the API: pausing the queue');
+        await workerRef.current.rateLimit(err.waitMs);
+        throw Worker.RateLimitError();
+      }
       const permanent = isPermanent(err);
       const final = permanent || attempt >= maxAttempts;
       const seconds = (performance.now() - started) / 1000;
@@ -77,8 +86,9 @@ function wrap(rt: Runtime, queue: QueueName) {
  * @throws NoProcessorError when a queue has no processor.
  */
 export function startWorkers(rt: Runtime, queues: QueueName[]): RunningWorkers {
-  const processors = queues.map((q) => [q, wrap(rt, q)] as const); // fails before any worker starts
-  const workers = processors.map(([queue, processor]) => {
+  const refs = queues.map(() => ({}) as { current?: Worker });
+  const processors = queues.map((q, i) => [q, wrap(rt, q, refs[i]!), refs[i]!] as const); // fails before any worker starts
+  const workers = processors.map(([queue, processor, ref]) => {
     const connection = createRedis(rt.config, 'worker');
     const worker = new Worker(queue, processor, {
       connection,
@@ -92,6 +102,7 @@ export function startWorkers(rt: Runtime, queues: QueueName[]): RunningWorkers {
     // Listener errors must not crash the process: log them.
     worker.on('error', (err) => rt.logger.error({ queue, err: { message: err.message } }, 'worker error'));
     worker.on('closed', () => connection.disconnect());
+    ref.current = worker;
     return worker;
   });
   return {

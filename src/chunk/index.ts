@@ -1,0 +1,2 @@
+export { chunkDocument, countTokens } from './chunker.ts';
+export type { ChunkDraft, ChunkOptions } from './chunker.ts';

@@ -1,0 +1,1 @@
+export { sha256Hex, normaliseText, chunkHash, contentHash, hashFileStream } from './hash.ts';

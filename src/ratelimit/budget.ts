@@ -1,0 +1,173 @@
+/**
+ * One RPM/TPM budget shared by every worker in every process, in Redis.
+ *
+ * OpenAI limits requests and tokens per minute per organization and model
+ * (../shared/openai/FACTS.md "Rate limits"). The budget is a sliding-window
+ * log: each request reserves its token count before it is sent, as a member
+ * of a sorted set scored by the Redis clock; a reservation is granted only if
+ * the requests and tokens reserved in the last `windowMs` stay within the
+ * limits, otherwise the caller learns how long until enough old reservations
+ * leave the window. An exact rolling window, because a fixed window (what
+ * Bottleneck's and rate-limiter-flexible's Redis stores keep) allows twice
+ * the limit across a window boundary, which OpenAI answers with 429s.
+ *
+ * Responses recalibrate it: when OpenAI's `x-ratelimit-remaining-*`
+ * headers show more use than this budget knows of (another client of the
+ * same organization), the difference is recorded as external use for the
+ * reset time the headers give; a lower `x-ratelimit-limit-*` than configured
+ * replaces the configured limit.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Redis } from '../queue/redis.ts';
+
+export interface BudgetLimits {
+  /** Requests per window. */
+  rpm: number;
+  /** Tokens per window. */
+  tpm: number;
+  /** Window length, ms (OpenAI: 60,000). */
+  windowMs: number;
+}
+
+export interface Reservation {
+  granted: boolean;
+  /** When not granted: ms until a retry can succeed. */
+  waitMs: number;
+}
+
+/**
+ * KEYS[1] log (zset: member "<id>|<tokens>", score ms), KEYS[2] token sum,
+ * KEYS[3] limit overrides (hash rpm/tpm).
+ * ARGV: id, tokens, rpm, tpm, windowMs. Returns {granted 0|1, waitMs}.
+ */
+const RESERVE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tokens = tonumber(ARGV[2])
+local rpm = tonumber(ARGV[3])
+local tpm = tonumber(ARGV[4])
+local window = tonumber(ARGV[5])
+local o_rpm = tonumber(redis.call('HGET', KEYS[3], 'rpm') or '')
+local o_tpm = tonumber(redis.call('HGET', KEYS[3], 'tpm') or '')
+if o_rpm and o_rpm < rpm then rpm = o_rpm end
+if o_tpm and o_tpm < tpm then tpm = o_tpm end
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local sum = tonumber(redis.call('GET', KEYS[2]) or '0')
+for _, m in ipairs(expired) do
+  sum = sum - tonumber(string.match(m, '|(%d+)$'))
+end
+if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window) end
+if sum < 0 then sum = 0 end
+local count = redis.call('ZCARD', KEYS[1])
+if sum + tokens <= tpm and count + 1 <= rpm then
+  redis.call('ZADD', KEYS[1], now, ARGV[1] .. '|' .. ARGV[2])
+  sum = sum + tokens
+  redis.call('SET', KEYS[2], sum)
+  redis.call('PEXPIRE', KEYS[1], window * 2)
+  redis.call('PEXPIRE', KEYS[2], window * 2)
+  return {1, 0}
+end
+redis.call('SET', KEYS[2], sum)
+redis.call('PEXPIRE', KEYS[2], window * 2)
+if tokens > tpm then return {0, -1} end
+-- Walk the log from the oldest entry until enough leaves the window.
+local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local freed = 0
+local n = 0
+for i = 1, #entries, 2 do
+  freed = freed + tonumber(string.match(entries[i], '|(%d+)$'))
+  n = n + 1
+  if sum - freed + tokens <= tpm and count - n + 1 <= rpm then
+    return {0, math.max(1, tonumber(entries[i + 1]) + window - now + 1)}
+  end
+end
+return {0, window}
+`;
+
+/** KEYS as RESERVE; ARGV: id, tokens, ttlMs. Records use the budget did not grant (external use, 429s). */
+const RECORD_EXTERNAL = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[4])
+-- Stamped so that it leaves the window after ttlMs.
+local score = now - window + tonumber(ARGV[3])
+redis.call('ZADD', KEYS[1], score, ARGV[1] .. '|' .. ARGV[2])
+redis.call('INCRBY', KEYS[2], tonumber(ARGV[2]))
+redis.call('PEXPIRE', KEYS[1], window * 2)
+redis.call('PEXPIRE', KEYS[2], window * 2)
+return 1
+`;
+
+/** Thrown for a request larger than the whole per-minute token limit: it can never be sent. */
+export class OverBudgetError extends Error {
+  override name = 'OverBudgetError';
+  readonly permanent = true;
+}
+
+export class SharedBudget {
+  readonly redis: Redis;
+  readonly key: string;
+  readonly limits: BudgetLimits;
+
+  /**
+   * @param name budget name, e.g. the model: one budget per organization and model (FACTS.md).
+   */
+  constructor(redis: Redis, prefix: string, name: string, limits: BudgetLimits) {
+    this.redis = redis;
+    this.key = `${prefix}:budget:${name}`;
+    this.limits = limits;
+  }
+
+  private keys(): [string, string, string] {
+    return [`${this.key}:log`, `${this.key}:sum`, `${this.key}:limits`];
+  }
+
+  /** Tries once to reserve `tokens` for one request. */
+  async tryReserve(tokens: number): Promise<Reservation> {
+    const [granted, waitMs] = (await this.redis.eval(
+      RESERVE, 3, ...this.keys(), randomUUID(), String(tokens), String(this.limits.rpm), String(this.limits.tpm), String(this.limits.windowMs),
+    )) as [number, number];
+    if (waitMs === -1) throw new OverBudgetError(`a request of ${tokens} tokens exceeds the whole budget of ${this.limits.tpm} tokens per window`);
+    return { granted: granted === 1, waitMs };
+  }
+
+  /**
+   * Waits until `tokens` are reserved.
+   * @returns ms spent waiting.
+   * @throws OverBudgetError when `tokens` exceeds the per-window token limit.
+   */
+  async reserve(tokens: number, signal?: AbortSignal): Promise<number> {
+    const started = Date.now();
+    for (;;) {
+      const r = await this.tryReserve(tokens);
+      if (r.granted) return Date.now() - started;
+      signal?.throwIfAborted();
+      // Jitter spreads the processes that wait for the same moment.
+      await new Promise((resolve) => setTimeout(resolve, r.waitMs + Math.floor(Math.random() * 25)));
+    }
+  }
+
+  /** Records `tokens` of use this budget did not grant, expiring after `ttlMs`. */
+  async recordExternal(tokens: number, ttlMs: number): Promise<void> {
+    if (tokens <= 0) return;
+    const ttl = Math.max(1, Math.min(ttlMs, this.limits.windowMs));
+    await this.redis.eval(RECORD_EXTERNAL, 3, ...this.keys(), `ext-${randomUUID()}`, String(Math.ceil(tokens)), String(ttl), String(this.limits.windowMs));
+  }
+
+  /** Lowers the limits (never raises them) to what the API reports, for a while. */
+  async adoptLimits(limits: { rpm?: number; tpm?: number }): Promise<void> {
+    const [, , k] = this.keys();
+    const fields: string[] = [];
+    if (limits.rpm && limits.rpm < this.limits.rpm) fields.push('rpm', String(limits.rpm));
+    if (limits.tpm && limits.tpm < this.limits.tpm) fields.push('tpm', String(limits.tpm));
+    if (!fields.length) return;
+    await this.redis.multi().hset(k, ...fields).pexpire(k, this.limits.windowMs * 10).exec();
+  }
+
+  /** Tokens and requests reserved in the current window (for status and tests). */
+  async usage(): Promise<{ requests: number; tokens: number }> {
+    const [log, sum] = this.keys();
+    const [requests, tokens] = await Promise.all([this.redis.zcard(log), this.redis.get(sum)]);
+    return { requests, tokens: Number(tokens ?? 0) };
+  }
+}
