@@ -9,6 +9,7 @@ import type { Logger } from '../src/log/logger.ts';
 import type { HashClaims } from '../src/embed/claims.ts';
 import type { Embedder } from '../src/embed/embedder.ts';
 import type { OpenAI } from '../src/openai/client.ts';
+import type { SharedBudget } from '../src/ratelimit/budget.ts';
 import type { Producer } from '../src/queue/producer.ts';
 import type { RunTracker } from '../src/runs/tracker.ts';
 
@@ -23,4 +24,6 @@ export interface JobContext {
   embedder: Embedder;
   /** Per-hash claims so racing jobs embed a chunk hash once. */
   claims: HashClaims;
+  /** File uploads per minute, shared by every process (FACTS.md: 1,000/min per user). */
+  uploadBudget: SharedBudget;
 }

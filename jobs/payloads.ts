@@ -70,20 +70,33 @@ export type EmbedPayload = z.infer<typeof EmbedPayloadSchema>;
 export const UploadPayloadSchema = z.object({
   runId,
   collection,
-  /** SHA-256 of the file's bytes (line endings normalised for text). */
+  /** SHA-256 of the file's bytes (line endings normalised for text); the bytes are in file_blobs. */
   contentHash: sha256Hex,
-  /** Where the bytes are read from (absolute path or URL). */
-  source: z.string().min(1),
+  /** The name OpenAI gets (its extension decides the parser). */
   filename: z.string().min(1),
+  /** Where the bytes came from, for failure reports. */
+  source: z.string().min(1),
 });
 export type UploadPayload = z.infer<typeof UploadPayloadSchema>;
+
+export const ChunkingStrategySchema = z.union([
+  z.object({ type: z.literal('auto') }),
+  z.object({
+    type: z.literal('static'),
+    static: z.object({ max_chunk_size_tokens: z.number().int().min(100).max(4096), chunk_overlap_tokens: z.number().int().min(0) }),
+  }),
+]);
 
 export const AssociatePayloadSchema = z.object({
   runId,
   collection,
   /** Order-independent hash of the sorted content hashes plus the chunking strategy. */
   filesetHash: sha256Hex,
-  contentHashes: z.array(sha256Hex).min(1),
+  /** Every file of the fileset, by content hash (first name seen). */
+  files: z.array(z.object({ contentHash: sha256Hex, filename: z.string().min(1), bytes: z.number().int().min(0) })).min(1),
+  chunkingStrategy: ChunkingStrategySchema,
+  /** Hashes already uploaded when the sync was enqueued (no upload job was needed). */
+  knownHashes: z.array(sha256Hex).default([]),
 });
 export type AssociatePayload = z.infer<typeof AssociatePayloadSchema>;
 

@@ -8,6 +8,8 @@ import type { QueueName } from '../src/queue/queues.ts';
 import type { JobContext } from './context.ts';
 import { describeCrawlSource, processCrawl } from './crawl.ts';
 import { processEmbed } from './embed.ts';
+import { processUpload } from './upload.ts';
+import { processAssociate } from './associate.ts';
 import type { Payloads } from './payloads.ts';
 
 export interface ProcessorEntry<Q extends QueueName> {
@@ -21,6 +23,8 @@ export type ProcessorRegistry = { [Q in QueueName]?: ProcessorEntry<Q> };
 export const PROCESSORS: ProcessorRegistry = {
   crawl: { process: processCrawl, describe: describeCrawlSource },
   embed: { process: processEmbed, describe: (p) => p.source },
+  upload: { process: processUpload, describe: (p) => p.source },
+  associate: { process: processAssociate, describe: (p) => `fileset ${p.filesetHash.slice(0, 12)} (${p.files.length} files)` },
 };
 
 /** Thrown at boot for a queue without a processor. */

@@ -15,6 +15,7 @@ import { onShutdown } from '../runtime/signals.ts';
 import { runWorkerProcess, parseQueues } from '../runtime/worker-process.ts';
 import { startWorkers } from '../runtime/workers.ts';
 import { search } from '../search/search.ts';
+import { sync, type Sink, type SyncSummary } from '../sync/sync.ts';
 import { connectDb } from '../db/db.ts';
 import { migrate } from '../db/migrate.ts';
 
@@ -187,4 +188,32 @@ export async function emulatorCommand(opts: { port: number; host: string }): Pro
   const emu = await startEmulator({ host: opts.host, port: opts.port, logger, ...emulatorSettingsFromEnv() });
   process.stdout.write(`${emu.url}\n`);
   onShutdown(logger, 5000, () => emu.close());
+}
+
+function printSync(s: SyncSummary): void {
+  const lines: string[] = [];
+  if (s.vectorStoreId !== undefined) {
+    lines.push(`vector store ${s.vectorStoreId} (${s.reused ? 'reused' : s.recreated ? 'recreated' : 'created'}, ${s.status}) for ${s.uniqueFiles} unique of ${s.files} files in ${s.durationSeconds} s`);
+    lines.push(`uploaded ${s.filesUploaded} files (${s.bytesUploaded} bytes); reused ${s.filesReused} (${s.bytesReused} bytes)${s.filesReuploaded ? `; re-uploaded ${s.filesReuploaded}` : ''}`);
+    for (const f of s.failedFiles ?? []) lines.push(`  failed: ${f.filename}: ${f.error}`);
+  }
+  if (s.pgvector) lines.push(`pgvector: ${s.pgvector.documents} documents, ${s.pgvector.chunksEmbedded} chunks embedded, ${s.pgvector.chunksDeduplicated} deduplicated, ${s.pgvector.failed.length} failed`);
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+/** `sluice sync`: upload/associate (and crawl/embed for pgvector) workers run here. Exit 1 when a file failed. */
+export async function syncCommand(sources: string[], opts: { collection: string; sink: Sink; json?: boolean }): Promise<number> {
+  const config = loadConfig();
+  const rt = await openRuntime(config, cliLogger(config), { role: 'sync' });
+  const workers = startWorkers(rt, parseQueues(['all']));
+  try {
+    const summary = await sync(rt, { collection: opts.collection, sources, sink: opts.sink });
+    if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
+    else printSync(summary);
+    const failed = (summary.failedFiles?.length ?? 0) + (summary.pgvector?.failed.length ?? 0);
+    return failed ? 1 : 0;
+  } finally {
+    await workers.close();
+    await rt.close();
+  }
 }

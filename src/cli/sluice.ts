@@ -3,7 +3,7 @@
  * The `sluice` command line. Every command parses the environment once
  * (see .env.example); errors print one clear line and exit non-zero.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { runCommand } from './run-command.ts';
 import * as commands from './commands.ts';
 
@@ -29,6 +29,15 @@ program
   .option('--max-depth <n>', 'link depth from each start URL (default CRAWL_MAX_DEPTH)', positiveInt('--max-depth'))
   .option('--json', 'print exactly one JSON object on stdout')
   .action((sources: string[], opts) => runCommand(() => commands.ingestCommand(sources, opts)));
+
+program
+  .command('sync')
+  .description('upload each unique file once and reuse a vector store for an identical fileset (runs upload/associate workers here)')
+  .argument('<source...>', 'local files and directories')
+  .option('-c, --collection <name>', 'collection name', 'default')
+  .addOption(new Option('--sink <sink>', 'where the content goes').choices(['openai', 'pgvector', 'both']).default('openai'))
+  .option('--json', 'print exactly one JSON object on stdout')
+  .action((sources: string[], opts) => runCommand(() => commands.syncCommand(sources, opts)));
 
 program
   .command('enqueue')

@@ -58,6 +58,8 @@ const EnvSchema = z.object({
   EMBEDDING_TPM: int(1_000_000, 1),
   EMBEDDING_RATE_WINDOW_MS: int(60_000, 1),
   EMBEDDING_RETRIES: int(2, 0),
+  OPENAI_UPLOAD_RPM: int(1000, 1),
+  UPLOAD_CONCURRENCY: int(8, 1),
   CHUNK_MAX_TOKENS: int(512, 16),
   CHUNK_OVERLAP_TOKENS: int(64, 0),
   CRAWL_MAX_PAGES: int(5000, 1),
@@ -110,6 +112,8 @@ export interface Config {
     timeoutMs: number;
     /** The SDK's own retries. 0 by default: Sluice owns retry decisions. */
     maxRetries: number;
+    /** File uploads per minute, shared by every process (FACTS.md "Files": 1,000/min per user). */
+    uploadRpm: number;
   };
   embedding: {
     model: string;
@@ -147,7 +151,7 @@ export interface Config {
     userAgent: string;
     allowPrivateNetworks: boolean;
   };
-  workers: { crawlConcurrency: number; embedConcurrency: number; shutdownTimeoutMs: number };
+  workers: { crawlConcurrency: number; embedConcurrency: number; uploadConcurrency: number; shutdownTimeoutMs: number };
   jobs: {
     attempts: number;
     /** First exponential backoff delay, ms. */
@@ -203,7 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(e.DATA_DIR),
     redis: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
     db: { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA, poolMax: e.DATABASE_POOL_MAX, pgliteport: e.PGLITE_PORT },
-    openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL, timeoutMs: e.OPENAI_TIMEOUT_MS, maxRetries: e.OPENAI_MAX_RETRIES },
+    openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL, timeoutMs: e.OPENAI_TIMEOUT_MS, maxRetries: e.OPENAI_MAX_RETRIES, uploadRpm: e.OPENAI_UPLOAD_RPM },
     embedding: {
       model: e.EMBEDDING_MODEL,
       dimensions,
@@ -226,7 +230,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       userAgent: e.CRAWL_USER_AGENT,
       allowPrivateNetworks: e.CRAWL_ALLOW_PRIVATE_NETWORKS,
     },
-    workers: { crawlConcurrency: e.CRAWL_CONCURRENCY, embedConcurrency: e.EMBED_CONCURRENCY, shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS },
+    workers: { crawlConcurrency: e.CRAWL_CONCURRENCY, embedConcurrency: e.EMBED_CONCURRENCY, uploadConcurrency: e.UPLOAD_CONCURRENCY, shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS },
     jobs: {
       attempts: e.JOB_ATTEMPTS,
       backoffMs: e.JOB_BACKOFF_MS,

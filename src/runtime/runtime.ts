@@ -85,7 +85,10 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     });
     const embedder = new Embedder(openai, { budget, retries: embedding.retries });
     const claims = new HashClaims(redis, config.redis.prefix);
-    const context: JobContext = { config, logger, db, producer, tracker, openai, embedder, claims };
+    const uploadBudget = new SharedBudget(redis, config.redis.prefix, 'file-uploads', {
+      rpm: config.openai.uploadRpm, tpm: config.openai.uploadRpm, windowMs: 60_000 + WINDOW_MARGIN_MS,
+    });
+    const context: JobContext = { config, logger, db, producer, tracker, openai, embedder, claims, uploadBudget };
     return {
       config, logger, redis, db, queues, tracker, producer, openai, openaiTarget: target, context,
       ...(emulator ? { emulator } : {}),

@@ -25,6 +25,7 @@ export interface RunningWorkers {
 function concurrencyFor(rt: Runtime, queue: QueueName): number {
   if (queue === 'crawl') return rt.config.workers.crawlConcurrency;
   if (queue === 'embed') return rt.config.workers.embedConcurrency;
+  if (queue === 'upload') return rt.config.workers.uploadConcurrency;
   return 2;
 }
 

@@ -50,9 +50,12 @@ async function ingestJson(iso: TestIsolation, collection: string) {
   return JSON.parse(lines[0]!);
 }
 
+/** The chunks of collection pgdocs and all embeddings of a schema. */
 async function snapshot(schema: string) {
   const chunks = await db.query<{ k: string }>(
-    `SELECT d.uri || '|' || c.ordinal || '|' || c.chunk_hash AS k FROM "${schema}".chunks c JOIN "${schema}".documents d ON d.id = c.document_id ORDER BY 1`,
+    `SELECT d.uri || '|' || c.ordinal || '|' || c.chunk_hash AS k FROM "${schema}".chunks c
+     JOIN "${schema}".documents d ON d.id = c.document_id JOIN "${schema}".collections k ON k.id = d.collection_id
+     WHERE k.name = 'pgdocs' ORDER BY 1`,
   );
   const embeddings = await db.query<{ k: string }>(`SELECT chunk_hash AS k FROM "${schema}".embeddings ORDER BY 1`);
   return { chunks: chunks.rows.map((r) => r.k), embeddings: embeddings.rows.map((r) => r.k) };
@@ -130,6 +133,8 @@ describe('the PostgreSQL manual through the CLI', () => {
     expect(final.chunks.length).toBe(reference.chunks.length);
     expect(final.chunks).toEqual(reference.chunks);
     expect(final.embeddings).toEqual(reference.embeddings);
+    const dupes = await db.query(`SELECT count(*)::int AS n, count(DISTINCT (document_id, ordinal))::int AS d FROM "${b.schema}".chunks`);
+    expect(dupes.rows[0].n).toBe(dupes.rows[0].d);
     console.log('killed at', partial.embeddings.length, 'of', reference.embeddings.length, 'embeddings; resumed:', JSON.stringify(resumed));
   }, 1_200_000);
 });

@@ -1,0 +1,65 @@
+/**
+ * The upload processor: one unique file content → one OpenAI File. A
+ * content hash the registry knows is reused without any API call;
+ * otherwise the job claims the upload in Postgres (so racing jobs upload it
+ * once), sends the kept bytes with purpose `assistants`, and records the id.
+ */
+import type { Job } from 'bullmq';
+import { toFile } from 'openai';
+import { classifyOpenAIError } from '../src/embed/embedder.ts';
+import { fileBytesTotal, filesTotal } from '../src/metrics/metrics.ts';
+import { PermanentError } from '../src/queue/errors.ts';
+import { claimFileUpload, getFiles, loadBlob, recordUpload, touchFiles } from '../src/store/registry.ts';
+import type { JobContext } from './context.ts';
+import type { UploadPayload } from './payloads.ts';
+
+export interface UploadResult {
+  contentHash: string;
+  fileId: string;
+  outcome: 'uploaded' | 'reused';
+  bytes: number;
+}
+
+/** A claim older than this is taken over: its owner died mid-upload, ms. */
+export const UPLOAD_CLAIM_STALE_MS = 5 * 60_000;
+const WAIT_POLL_MS = 100;
+
+/**
+ * Uploads the kept bytes of `contentHash` (reused when known).
+ * Shared with associate, which re-uploads files OpenAI lost.
+ */
+export async function uploadContent(ctx: JobContext, owner: string, contentHash: string, filename: string): Promise<UploadResult> {
+  const deadline = Date.now() + UPLOAD_CLAIM_STALE_MS * 2;
+  for (;;) {
+    const row = (await getFiles(ctx.db.pool, [contentHash])).get(contentHash);
+    if (!row) throw new PermanentError(`file ${filename} (${contentHash}) is not registered: sync it again`);
+    if (row.openaiFileId) {
+      await touchFiles(ctx.db.pool, [contentHash]);
+      filesTotal.inc({ outcome: 'reused' });
+      fileBytesTotal.inc({ outcome: 'reused' }, row.bytes);
+      return { contentHash, fileId: row.openaiFileId, outcome: 'reused', bytes: row.bytes };
+    }
+    if (await claimFileUpload(ctx.db.pool, contentHash, owner, UPLOAD_CLAIM_STALE_MS)) {
+      const data = await loadBlob(ctx.db.pool, contentHash);
+      if (!data) throw new PermanentError(`the bytes of ${filename} (${contentHash}) are not kept: sync the file again`);
+      await ctx.uploadBudget.reserve(1);
+      let fileId: string;
+      try {
+        fileId = (await ctx.openai.files.create({ file: await toFile(data, filename), purpose: 'assistants' })).id;
+      } catch (err) {
+        throw classifyOpenAIError(err);
+      }
+      await recordUpload(ctx.db.pool, contentHash, fileId);
+      filesTotal.inc({ outcome: 'uploaded' });
+      fileBytesTotal.inc({ outcome: 'uploaded' }, data.length);
+      return { contentHash, fileId, outcome: 'uploaded', bytes: data.length };
+    }
+    // Another job holds the upload: wait for its file id (or for its claim to go stale).
+    if (Date.now() > deadline) throw new Error(`upload of ${filename} (${contentHash}) still claimed by another job`);
+    await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
+  }
+}
+
+export async function processUpload(job: Job, p: UploadPayload, ctx: JobContext): Promise<UploadResult> {
+  return uploadContent(ctx, String(job.id), p.contentHash, p.filename);
+}

@@ -1,0 +1,180 @@
+/**
+ * The file and vector-store registry in Postgres. Claims make remote
+ * creation exactly-once under races: the job whose INSERT … ON CONFLICT or
+ * conditional UPDATE returns the row owns the remote call; the others wait
+ * for its result, or take the claim over when it is older than `staleMs`
+ * (its owner died between claiming and recording).
+ */
+import type pg from 'pg';
+import type { ChunkingStrategy } from '../files/fileset.ts';
+
+export interface FileRow {
+  contentHash: string;
+  filename: string;
+  bytes: number;
+  status: 'pending' | 'uploading' | 'uploaded' | 'failed';
+  openaiFileId: string | null;
+}
+
+export interface FilesetRow {
+  filesetHash: string;
+  contentHashes: string[];
+  status: 'pending' | 'creating' | 'in_progress' | 'completed' | 'partial' | 'failed';
+  vectorStoreId: string | null;
+  claimedBy: string | null;
+  recreated: number;
+}
+
+/** Stores the bytes of a file once (content-addressed). */
+export async function saveBlobs(pool: pg.Pool, blobs: Array<{ contentHash: string; data: Uint8Array }>): Promise<void> {
+  if (!blobs.length) return;
+  const { rows } = await pool.query<{ content_hash: string }>(`SELECT content_hash FROM file_blobs WHERE content_hash = ANY($1::text[])`, [blobs.map((b) => b.contentHash)]);
+  const have = new Set(rows.map((r) => r.content_hash));
+  for (const b of blobs) {
+    if (have.has(b.contentHash)) continue;
+    await pool.query(`INSERT INTO file_blobs (content_hash, data) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [b.contentHash, Buffer.from(b.data)]);
+  }
+}
+
+export async function loadBlob(pool: pg.Pool, contentHash: string): Promise<Buffer | undefined> {
+  const { rows } = await pool.query<{ data: Buffer }>(`SELECT data FROM file_blobs WHERE content_hash = $1`, [contentHash]);
+  return rows[0]?.data;
+}
+
+/** Records files (intent) so they can be claimed; existing rows are kept. */
+export async function registerFiles(pool: pg.Pool, files: Array<{ contentHash: string; filename: string; bytes: number }>): Promise<void> {
+  if (!files.length) return;
+  await pool.query(
+    `INSERT INTO files (content_hash, filename, bytes)
+     SELECT x.h, x.f, x.b FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(h, f, b)
+     ON CONFLICT (content_hash) DO NOTHING`,
+    [files.map((f) => f.contentHash), files.map((f) => f.filename), files.map((f) => f.bytes)],
+  );
+}
+
+function toFile(r: { content_hash: string; filename: string; bytes: string; status: FileRow['status']; openai_file_id: string | null }): FileRow {
+  return { contentHash: r.content_hash, filename: r.filename, bytes: Number(r.bytes), status: r.status, openaiFileId: r.openai_file_id };
+}
+
+export async function getFiles(pool: pg.Pool, hashes: string[]): Promise<Map<string, FileRow>> {
+  const { rows } = await pool.query(`SELECT content_hash, filename, bytes, status, openai_file_id FROM files WHERE content_hash = ANY($1::text[])`, [hashes]);
+  return new Map(rows.map((r) => [r.content_hash as string, toFile(r)]));
+}
+
+/**
+ * Claims the upload of a file: succeeds when nobody holds it, the holder is
+ * this owner (a retry), or the claim is older than `staleMs`.
+ * @returns true when this owner must upload.
+ */
+export async function claimFileUpload(pool: pg.Pool, contentHash: string, owner: string, staleMs: number): Promise<boolean> {
+  const { rowCount } = await pool.query(
+    `UPDATE files SET status = 'uploading', claimed_by = $2, claimed_at = now()
+     WHERE content_hash = $1 AND openai_file_id IS NULL
+       AND (status IN ('pending', 'failed') OR claimed_by = $2 OR claimed_at < now() - ($3 || ' milliseconds')::interval)`,
+    [contentHash, owner, String(staleMs)],
+  );
+  return rowCount === 1;
+}
+
+export async function recordUpload(pool: pg.Pool, contentHash: string, fileId: string): Promise<void> {
+  await pool.query(
+    `UPDATE files SET status = 'uploaded', openai_file_id = $2, uploaded_at = now(), last_used_at = now(), last_error = NULL WHERE content_hash = $1`,
+    [contentHash, fileId],
+  );
+}
+
+/** Forgets an OpenAI file id that OpenAI no longer knows (404), so the file is uploaded again. */
+export async function forgetFileId(pool: pg.Pool, contentHash: string, fileId: string): Promise<void> {
+  await pool.query(`UPDATE files SET status = 'pending', openai_file_id = NULL, claimed_by = NULL WHERE content_hash = $1 AND openai_file_id = $2`, [contentHash, fileId]);
+}
+
+export async function touchFiles(pool: pg.Pool, hashes: string[]): Promise<void> {
+  await pool.query(`UPDATE files SET last_used_at = now() WHERE content_hash = ANY($1::text[])`, [hashes]);
+}
+
+function toFileset(r: { fileset_hash: string; content_hashes: string[]; status: FilesetRow['status']; vector_store_id: string | null; claimed_by: string | null; recreated: number }): FilesetRow {
+  return { filesetHash: r.fileset_hash, contentHashes: r.content_hashes, status: r.status, vectorStoreId: r.vector_store_id, claimedBy: r.claimed_by, recreated: r.recreated };
+}
+
+/** Records a fileset (intent) if new; returns its row. */
+export async function ensureFileset(pool: pg.Pool, hash: string, contentHashes: string[], chunking: ChunkingStrategy, files: Array<{ contentHash: string; filename: string }>): Promise<FilesetRow> {
+  await pool.query(
+    `INSERT INTO filesets (fileset_hash, content_hashes, chunking_strategy) VALUES ($1, $2, $3::jsonb) ON CONFLICT DO NOTHING`,
+    [hash, [...new Set(contentHashes)].sort(), JSON.stringify(chunking)],
+  );
+  await pool.query(
+    `INSERT INTO fileset_files (fileset_hash, content_hash, filename)
+     SELECT $1, x.h, x.f FROM unnest($2::text[], $3::text[]) AS x(h, f)
+     ON CONFLICT DO NOTHING`,
+    [hash, files.map((f) => f.contentHash), files.map((f) => f.filename)],
+  );
+  return (await getFileset(pool, hash))!;
+}
+
+export async function getFileset(pool: pg.Pool, hash: string): Promise<FilesetRow | undefined> {
+  const { rows } = await pool.query(`SELECT fileset_hash, content_hashes, status, vector_store_id, claimed_by, recreated FROM filesets WHERE fileset_hash = $1`, [hash]);
+  return rows[0] ? toFileset(rows[0]) : undefined;
+}
+
+/**
+ * Claims the creation of a fileset's store: when it has none and nobody
+ * holds it, this owner holds it already, or the claim is stale.
+ */
+export async function claimFilesetCreation(pool: pg.Pool, hash: string, owner: string, staleMs: number): Promise<boolean> {
+  const { rowCount } = await pool.query(
+    `UPDATE filesets SET status = 'creating', claimed_by = $2, claimed_at = now()
+     WHERE fileset_hash = $1 AND vector_store_id IS NULL
+       AND (status IN ('pending', 'failed') OR claimed_by = $2 OR claimed_at < now() - ($3 || ' milliseconds')::interval)`,
+    [hash, owner, String(staleMs)],
+  );
+  return rowCount === 1;
+}
+
+/** Records the created store right after the remote call. */
+export async function recordStore(pool: pg.Pool, hash: string, vectorStoreId: string, expiresAt: Date | null): Promise<void> {
+  await pool.query(
+    `UPDATE filesets SET vector_store_id = $2, status = 'in_progress', expires_at = $3, last_used_at = now() WHERE fileset_hash = $1`,
+    [hash, vectorStoreId, expiresAt],
+  );
+}
+
+/** Final state of a fileset's store after its file batches. */
+export async function completeFileset(pool: pg.Pool, hash: string, status: 'completed' | 'partial' | 'failed', counts: Record<string, number>): Promise<void> {
+  await pool.query(
+    `UPDATE filesets SET status = $2, file_counts = $3::jsonb, completed_at = now(), claimed_by = NULL WHERE fileset_hash = $1`,
+    [hash, status, JSON.stringify(counts)],
+  );
+}
+
+/** Forgets a store OpenAI no longer knows, so it is created again (counted as recreated). */
+export async function forgetStore(pool: pg.Pool, hash: string, vectorStoreId: string): Promise<void> {
+  await pool.query(
+    `UPDATE filesets SET vector_store_id = NULL, status = 'pending', claimed_by = NULL, recreated = recreated + 1 WHERE fileset_hash = $1 AND vector_store_id = $2`,
+    [hash, vectorStoreId],
+  );
+  await pool.query(`UPDATE fileset_files SET status = 'pending', last_error = NULL WHERE fileset_hash = $1`, [hash]);
+}
+
+export async function touchFileset(pool: pg.Pool, hash: string): Promise<void> {
+  await pool.query(`UPDATE filesets SET last_used_at = now() WHERE fileset_hash = $1`, [hash]);
+}
+
+/** Per-file outcome in a fileset's store. */
+export async function recordFilesetFiles(pool: pg.Pool, hash: string, outcomes: Array<{ contentHash: string; status: string; lastError: unknown }>): Promise<void> {
+  if (!outcomes.length) return;
+  await pool.query(
+    `UPDATE fileset_files f SET status = x.s, last_error = x.e::jsonb, updated_at = now()
+     FROM unnest($2::text[], $3::text[], $4::text[]) AS x(h, s, e)
+     WHERE f.fileset_hash = $1 AND f.content_hash = x.h`,
+    [hash, outcomes.map((o) => o.contentHash), outcomes.map((o) => o.status), outcomes.map((o) => (o.lastError == null ? null : JSON.stringify(o.lastError)))],
+  );
+}
+
+export async function filesetFiles(pool: pg.Pool, hash: string): Promise<Array<{ contentHash: string; filename: string; status: string; lastError: { code?: string; message?: string } | null; openaiFileId: string | null }>> {
+  const { rows } = await pool.query(
+    `SELECT ff.content_hash, ff.filename, ff.status, ff.last_error, f.openai_file_id
+     FROM fileset_files ff JOIN files f ON f.content_hash = ff.content_hash WHERE ff.fileset_hash = $1 ORDER BY ff.filename`,
+    [hash],
+  );
+  return rows.map((r) => ({ contentHash: r.content_hash, filename: r.filename, status: r.status, lastError: r.last_error, openaiFileId: r.openai_file_id }));
+}

@@ -1,0 +1,138 @@
+/**
+ * `sync`: make an OpenAI vector store hold exactly these files, paying for
+ * each unique content once. The producer hashes the files, keeps their
+ * bytes (content-addressed, in Postgres), and enqueues a BullMQ flow: an
+ * `associate` parent over one `upload` child per content hash the registry
+ * has not uploaded yet. With sink `both`, the same files also go through
+ * the embed path into pgvector, sharing its dedup.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { FlowProducer } from 'bullmq';
+import type { SyncResult } from '../../jobs/associate.ts';
+import { CollectionNameSchema, PAYLOAD_SCHEMAS, type AssociatePayload } from '../../jobs/payloads.ts';
+import { AUTO_CHUNKING, filesetHash, isTextFilename, type ChunkingStrategy } from '../files/fileset.ts';
+import { listFiles } from '../files/walk.ts';
+import { contentHash } from '../hash/index.ts';
+import { enqueueIngest, summarizeRun, waitForRun, type IngestSummary } from '../ingest/ingest.ts';
+import { jobKey } from '../queue/producer.ts';
+import { PermanentError } from '../queue/errors.ts';
+import { newRunId } from '../runs/tracker.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+import { getFiles, registerFiles, saveBlobs } from '../store/registry.ts';
+
+export type Sink = 'openai' | 'pgvector' | 'both';
+
+export interface SyncRequest {
+  collection?: string;
+  /** Local files and directories. */
+  sources: string[];
+  /** Default `openai`. */
+  sink?: Sink;
+  chunkingStrategy?: ChunkingStrategy;
+}
+
+/** The sync summary: the associate result plus the pgvector ingest with sink `both`/`pgvector`. */
+export interface SyncSummary extends Partial<SyncResult> {
+  collection: string;
+  files: number;
+  uniqueFiles: number;
+  durationSeconds: number;
+  pgvector?: IngestSummary;
+}
+
+interface LocalFile {
+  path: string;
+  filename: string;
+  contentHash: string;
+  bytes: number;
+  data: Buffer;
+}
+
+/** Files larger than this are refused, bytes (FACTS.md: 512 MB per file). */
+const MAX_FILE_BYTES = 512 * 1024 * 1024;
+
+async function readFiles(paths: string[]): Promise<LocalFile[]> {
+  const out: LocalFile[] = [];
+  for (const p of paths) {
+    const data = await fs.readFile(p);
+    if (data.length > MAX_FILE_BYTES) throw new PermanentError(`${p}: ${data.length} bytes is over OpenAI's 512 MB file limit`);
+    const filename = path.basename(p);
+    out.push({ path: p, filename, contentHash: contentHash(data, isTextFilename(filename)), bytes: data.length, data });
+  }
+  return out;
+}
+
+/**
+ * Enqueues the upload/associate flow of a sync.
+ * @returns the run and the associate job id to read the result from.
+ */
+export async function enqueueSync(rt: Runtime, request: SyncRequest): Promise<{ runId: string; associateJobId: string; files: number; uniqueFiles: number }> {
+  const collection = CollectionNameSchema.parse(request.collection ?? 'default');
+  const chunking = request.chunkingStrategy ?? AUTO_CHUNKING;
+  const local = await readFiles(await listFiles(request.sources));
+  if (!local.length) throw new PermanentError(`no files in ${request.sources.join(', ')}`);
+  const unique = new Map<string, LocalFile>();
+  for (const f of local) if (!unique.has(f.contentHash)) unique.set(f.contentHash, f);
+  const files = [...unique.values()];
+  const hashes = files.map((f) => f.contentHash);
+
+  const known = await getFiles(rt.db.pool, hashes);
+  const missingBlobs = files.filter((f) => !known.get(f.contentHash)?.openaiFileId);
+  await saveBlobs(rt.db.pool, missingBlobs.map((f) => ({ contentHash: f.contentHash, data: f.data })));
+  await registerFiles(rt.db.pool, files.filter((f) => !known.has(f.contentHash)));
+  const toUpload = files.filter((f) => !known.get(f.contentHash)?.openaiFileId);
+
+  const runId = newRunId();
+  const associateJobId = `associate-${runId}`;
+  const payload: AssociatePayload = PAYLOAD_SCHEMAS.associate.parse({
+    runId, collection, filesetHash: filesetHash(hashes, chunking), chunkingStrategy: chunking,
+    files: files.map((f) => ({ contentHash: f.contentHash, filename: f.filename, bytes: f.bytes })),
+    knownHashes: hashes.filter((h) => known.get(h)?.openaiFileId),
+  });
+  const children = toUpload.map((f) => ({
+    name: 'upload',
+    queueName: 'upload',
+    data: PAYLOAD_SCHEMAS.upload.parse({ runId, collection, contentHash: f.contentHash, filename: f.filename, source: f.path }),
+    opts: { jobId: `upload-${runId}-${f.contentHash.slice(0, 32)}`, ignoreDependencyOnFailure: true, ...rt.queues.upload.defaultJobOptions },
+  }));
+  await rt.tracker.start(runId, { collection, kind: 'sync' });
+  await rt.tracker.addJobs(runId, [jobKey('associate', associateJobId), ...children.map((c) => jobKey('upload', c.opts.jobId))]);
+  const flow = new FlowProducer({ connection: rt.redis, prefix: rt.config.redis.prefix });
+  try {
+    await flow.add({ name: 'associate', queueName: 'associate', data: payload, opts: { jobId: associateJobId, ...rt.queues.associate.defaultJobOptions }, children });
+  } finally {
+    await flow.close();
+  }
+  return { runId, associateJobId, files: local.length, uniqueFiles: files.length };
+}
+
+/**
+ * Syncs local files into an OpenAI vector store (and/or pgvector) and
+ * waits for the result. Workers for upload and associate (and crawl/embed
+ * for pgvector) must be running.
+ */
+export async function sync(rt: Runtime, request: SyncRequest): Promise<SyncSummary> {
+  const started = Date.now();
+  const collection = CollectionNameSchema.parse(request.collection ?? 'default');
+  const sink = request.sink ?? 'openai';
+  const pg = sink === 'openai' ? undefined : await enqueueIngest(rt, { collection, sources: request.sources });
+  let out: SyncSummary = { collection, files: 0, uniqueFiles: 0, durationSeconds: 0 };
+  if (sink !== 'pgvector') {
+    const run = await enqueueSync(rt, { ...request, collection });
+    const progress = await waitForRun(rt, run.runId, { pollMs: 25 });
+    const job = await rt.queues.associate.getJob(run.associateJobId);
+    if (!job?.returnvalue) {
+      const failures = await rt.tracker.failures(run.runId);
+      throw new Error(`sync failed: ${failures.map((f) => `${f.source}: ${f.error}`).join('; ') || `associate job ${run.associateJobId} has no result (${progress.failed} jobs failed)`}`);
+    }
+    out = { ...out, ...(job.returnvalue as SyncResult), files: run.files, uniqueFiles: run.uniqueFiles };
+  }
+  if (pg) {
+    await waitForRun(rt, pg.runId);
+    await rt.tracker.clearActiveRun(pg.runKey, pg.runId);
+    out.pgvector = await summarizeRun(rt, pg, started);
+  }
+  out.durationSeconds = Math.round((Date.now() - started) / 10) / 100;
+  return out;
+}
