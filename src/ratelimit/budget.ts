@@ -69,7 +69,7 @@ if sum + tokens <= tpm and count + 1 <= rpm then
 end
 redis.call('SET', KEYS[2], sum)
 redis.call('PEXPIRE', KEYS[2], window * 2)
-if tokens > tpm then return {0, -1} end
+if tokens > tpm then return {0, -1, tpm} end
 -- Walk the log from the oldest entry until enough leaves the window.
 local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 local freed = 0
@@ -124,10 +124,10 @@ export class SharedBudget {
 
   /** Tries once to reserve `tokens` for one request. */
   async tryReserve(tokens: number): Promise<Reservation> {
-    const [granted, waitMs] = (await this.redis.eval(
+    const [granted, waitMs, effectiveTpm] = (await this.redis.eval(
       RESERVE, 3, ...this.keys(), randomUUID(), String(tokens), String(this.limits.rpm), String(this.limits.tpm), String(this.limits.windowMs),
-    )) as [number, number];
-    if (waitMs === -1) throw new OverBudgetError(`a request of ${tokens} tokens exceeds the whole budget of ${this.limits.tpm} tokens per window`);
+    )) as [number, number, number?];
+    if (waitMs === -1) throw new OverBudgetError(`a request of ${tokens} tokens exceeds the whole budget of ${effectiveTpm ?? this.limits.tpm} tokens per window`);
     return { granted: granted === 1, waitMs };
   }
 

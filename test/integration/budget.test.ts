@@ -1,0 +1,94 @@
+/**
+ * The shared budget against real Redis: the rolling window is exact (no
+ * boundary burst), waits are computed from the oldest reservations, limits
+ * learned from headers only lower the budget, and concurrent reservers
+ * never exceed it.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OverBudgetError, SharedBudget } from '../../src/ratelimit/budget.ts';
+import { isolate, requireRedis, TEST_REDIS_URL, type TestIsolation } from '../helpers/services.ts';
+
+let redis: Redis;
+let iso: TestIsolation;
+
+beforeAll(async () => {
+  await requireRedis();
+  iso = isolate({}, { postgres: false });
+  redis = new Redis(TEST_REDIS_URL);
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await iso?.cleanup();
+});
+
+describe('SharedBudget', () => {
+  it('grants up to the token limit, then names the wait', async () => {
+    const b = new SharedBudget(redis, iso.prefix, 'tpm', { rpm: 100, tpm: 1000, windowMs: 1000 });
+    expect(await b.tryReserve(600)).toEqual({ granted: true, waitMs: 0 });
+    expect(await b.tryReserve(400)).toEqual({ granted: true, waitMs: 0 });
+    const refused = await b.tryReserve(1);
+    expect(refused.granted).toBe(false);
+    expect(refused.waitMs).toBeGreaterThan(900);
+    expect(refused.waitMs).toBeLessThanOrEqual(1001);
+    expect(await b.usage()).toEqual({ requests: 2, tokens: 1000 });
+  });
+
+  it('limits requests per window', async () => {
+    const b = new SharedBudget(redis, iso.prefix, 'rpm', { rpm: 3, tpm: 1_000_000, windowMs: 500 });
+    for (let i = 0; i < 3; i++) expect((await b.tryReserve(1)).granted).toBe(true);
+    expect((await b.tryReserve(1)).granted).toBe(false);
+    await new Promise((r) => setTimeout(r, 520));
+    expect((await b.tryReserve(1)).granted).toBe(true);
+  });
+
+  it('refuses a request larger than the whole window', async () => {
+    const b = new SharedBudget(redis, iso.prefix, 'big', { rpm: 10, tpm: 100, windowMs: 1000 });
+    await expect(b.tryReserve(101)).rejects.toThrow(OverBudgetError);
+  });
+
+  it('keeps every rolling window within the limit under 20 concurrent reservers', async () => {
+    const limits = { rpm: 1000, tpm: 5000, windowMs: 400 };
+    const b = new SharedBudget(redis, iso.prefix, 'race', limits);
+    const grants: Array<{ at: number; tokens: number }> = [];
+    const until = Date.now() + 1500;
+    await Promise.all(Array.from({ length: 20 }, async (_, i) => {
+      while (Date.now() < until) {
+        const tokens = 100 + ((i * 37) % 300);
+        await b.reserve(tokens);
+        grants.push({ at: Date.now(), tokens });
+      }
+    }));
+    // Check every window ending at a grant (client clock, ±2 ms of the Redis clock).
+    grants.sort((x, y) => x.at - y.at);
+    let peak = 0;
+    for (let i = 0, j = 0, sum = 0; i < grants.length; i++) {
+      sum += grants[i]!.tokens;
+      while (grants[j]!.at <= grants[i]!.at - limits.windowMs + 5) sum -= grants[j++]!.tokens;
+      peak = Math.max(peak, sum);
+    }
+    expect(peak).toBeLessThanOrEqual(limits.tpm);
+    // …and the budget was used, not starved: well over two windows' worth in 1.5 s.
+    expect(grants.reduce((s, g) => s + g.tokens, 0)).toBeGreaterThan(limits.tpm * 2.5);
+  });
+
+  it('adopts a lower limit from the API, never a higher one', async () => {
+    const b = new SharedBudget(redis, iso.prefix, 'adopt', { rpm: 100, tpm: 1000, windowMs: 1000 });
+    await b.adoptLimits({ tpm: 5000 });
+    expect((await b.tryReserve(1000)).granted).toBe(true);
+    const c = new SharedBudget(redis, iso.prefix, 'adopt2', { rpm: 100, tpm: 1000, windowMs: 1000 });
+    await c.adoptLimits({ tpm: 500 });
+    expect((await c.tryReserve(400)).granted).toBe(true);
+    expect((await c.tryReserve(200)).granted).toBe(false);
+    await expect(c.tryReserve(600)).rejects.toThrow(/600 tokens exceeds the whole budget of 500 tokens/);
+  });
+
+  it('counts external use until it expires', async () => {
+    const b = new SharedBudget(redis, iso.prefix, 'ext', { rpm: 100, tpm: 1000, windowMs: 1000 });
+    await b.recordExternal(900, 200);
+    expect((await b.tryReserve(200)).granted).toBe(false);
+    await new Promise((r) => setTimeout(r, 230));
+    expect((await b.tryReserve(200)).granted).toBe(true);
+  });
+});
