@@ -20,7 +20,9 @@ import { PermanentError } from '../src/queue/errors.ts';
 import { idHash } from '../src/runs/tracker.ts';
 import { ensureCollection, findDocument, touchDocument, writeDocument, documentStats, type ChunkRow } from '../src/store/documents.ts';
 import { missingForDocument, touchForDocument } from '../src/store/embeddings.ts';
+import { chunksTotal, documentsTotal, embeddingTokensTotal, savedUsdTotal } from '../src/metrics/metrics.ts';
 import type { JobContext } from './context.ts';
+import { costUsd } from './embed.ts';
 import type { CrawlPayload } from './payloads.ts';
 
 /** Result of a crawl job, kept on the completed job for inspection. */
@@ -105,6 +107,7 @@ async function indexDocument(
     chunks,
   });
   const result = await finishDocument(job, p, ctx, loaded.uri, id);
+  documentsTotal.inc({ outcome: changed ? 'written' : 'unchanged' });
   return { ...result, status: changed ? 'written' : 'unchanged' };
 }
 
@@ -112,19 +115,25 @@ async function indexDocument(
 async function finishDocument(job: Job, p: CrawlPayload, ctx: JobContext, uri: string, documentId: number): Promise<CrawlResult> {
   const key = { model: ctx.config.embedding.model, dimensions: ctx.config.embedding.dimensions };
   const missing = await missingForDocument(ctx.db.pool, documentId, key);
+  const hashes = missing.map((m) => m.chunkHash);
   let embedJob: string | undefined;
   if (missing.length) {
     [embedJob] = await ctx.producer.add(
       'embed',
       [{
-        jobId: `embed-${p.runId}-${idHash(uri, ...missing)}`,
-        payload: { runId: p.runId, collection: p.collection, source: uri, ...key, chunkHashes: missing },
+        jobId: `embed-${p.runId}-${idHash(uri, ...hashes)}`,
+        payload: { runId: p.runId, collection: p.collection, source: uri, ...key, chunkHashes: hashes },
       }],
       p.runId,
     );
   }
   await touchForDocument(ctx.db.pool, documentId, key);
   const stats = await documentStats(ctx.db.pool, documentId);
+  // Dedup: every chunk that will not be sent to OpenAI is work (and money) saved.
+  const dedupTokens = stats.tokens - missing.reduce((s, m) => s + m.tokens, 0);
+  chunksTotal.inc({ outcome: 'deduplicated' }, stats.chunks - missing.length);
+  embeddingTokensTotal.inc({ model: key.model, outcome: 'deduplicated' }, dedupTokens);
+  savedUsdTotal.inc({ kind: 'embedding_dedup' }, costUsd(dedupTokens, ctx.config.embedding.priceUsdPerMTok));
   await ctx.tracker.recordDocument(p.runId, uri, stats);
   return { uri, status: 'written', ...stats, ...(embedJob ? { embedJob } : {}), children: 0 };
 }
@@ -168,6 +177,7 @@ async function crawlUrl(job: Job, p: CrawlPayload, ctx: JobContext, source: Extr
   if (fetched.status === 'not-modified') {
     if (!known) throw new Error(`GET ${source.url}: 304 Not Modified for a document Sluice has not stored`);
     await touchDocument(ctx.db.pool, known.id);
+    documentsTotal.inc({ outcome: 'unchanged' });
     links = known.links;
     result = { ...(await finishDocument(job, p, ctx, source.url, known.id)), status: 'not-modified' };
   } else {

@@ -11,16 +11,17 @@ export interface EmbeddingKey {
   dimensions: number;
 }
 
-/** Unique chunk hashes of a document that have no embedding for `key` yet. */
-export async function missingForDocument(pool: pg.Pool, documentId: number, key: EmbeddingKey): Promise<string[]> {
-  const { rows } = await pool.query<{ chunk_hash: string }>(
-    `SELECT DISTINCT c.chunk_hash FROM chunks c
+/** Unique chunk hashes of a document that have no embedding for `key` yet, with their tokens. */
+export async function missingForDocument(pool: pg.Pool, documentId: number, key: EmbeddingKey): Promise<Array<{ chunkHash: string; tokens: number }>> {
+  const { rows } = await pool.query<{ chunk_hash: string; tokens: number }>(
+    `SELECT c.chunk_hash, min(c.token_count) AS tokens FROM chunks c
      WHERE c.document_id = $1
        AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.model = $2 AND e.dimensions = $3 AND e.chunk_hash = c.chunk_hash)
+     GROUP BY c.chunk_hash
      ORDER BY c.chunk_hash`,
     [documentId, key.model, key.dimensions],
   );
-  return rows.map((r) => r.chunk_hash);
+  return rows.map((r) => ({ chunkHash: r.chunk_hash, tokens: Number(r.tokens) }));
 }
 
 /**
