@@ -209,3 +209,184 @@ export function requestTooLarge(model: string, organization: string, limit: numb
     code: 'rate_limit_exceeded',
   });
 }
+
+// ---------------------------------------------------------------------------
+// Files and Vector Stores. Validation errors use the service's newer
+// parameter-validation wording (`Invalid 'x': …`, with `param` set to the
+// JSON path and a `code` such as `array_above_max_length`).
+
+/** Describes a JSON value's type the way the service's validator does. */
+export function jsonTypeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'an integer' : 'a decimal';
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'boolean') return 'a boolean';
+  return `a ${typeof value}`;
+}
+
+/** 400 `unknown_parameter` for a key the schema does not have (`additionalProperties: false`). */
+export function unknownParameter(path: string): ApiError {
+  return invalidRequest(`Unknown parameter: '${path}'.`, path, 'unknown_parameter');
+}
+
+/** 400 `invalid_type`, e.g. "Invalid type for 'name': expected a string, but got an integer instead." */
+export function invalidType(path: string, expected: string, value: unknown): ApiError {
+  return invalidRequest(
+    `Invalid type for '${path}': expected ${expected}, but got ${jsonTypeName(value)} instead.`,
+    path,
+    'invalid_type',
+  );
+}
+
+/** 400 `invalid_value` for a value outside an enum. */
+export function invalidValue(path: string, value: unknown, supported: readonly string[]): ApiError {
+  const quoted = supported.map((s) => `'${s}'`);
+  const list =
+    quoted.length <= 2 ? quoted.join(' and ') : `${quoted.slice(0, -1).join(', ')}, and ${quoted[quoted.length - 1]}`;
+  return invalidRequest(`Invalid value: '${String(value)}'. Supported values are: ${list}.`, path, 'invalid_value');
+}
+
+/** 400 `array_above_max_length`. */
+export function arrayTooLong(path: string, max: number, length: number): ApiError {
+  return invalidRequest(
+    `Invalid '${path}': array too long. Expected an array with maximum length ${max}, but got an array with length ${length} instead.`,
+    path,
+    'array_above_max_length',
+  );
+}
+
+/** 400 `empty_array`. */
+export function emptyArray(path: string): ApiError {
+  return invalidRequest(
+    `Invalid '${path}': empty array. Expected an array with minimum length 1, but got an empty array instead.`,
+    path,
+    'empty_array',
+  );
+}
+
+/** 400 `object_above_max_properties`. */
+export function tooManyProperties(path: string, max: number, count: number): ApiError {
+  return invalidRequest(
+    `Invalid '${path}': too many properties. Expected an object with at most ${max} properties, but got an object with ${count} properties instead.`,
+    path,
+    'object_above_max_properties',
+  );
+}
+
+/** 400 `string_above_max_length`. */
+export function stringTooLong(path: string, max: number, length: number): ApiError {
+  return invalidRequest(
+    `Invalid '${path}': string too long. Expected a string with maximum length ${max}, but got a string with length ${length} instead.`,
+    path,
+    'string_above_max_length',
+  );
+}
+
+/** 400 `string_below_min_length` (empty strings where text is required). */
+export function stringTooShort(path: string, min: number, length: number): ApiError {
+  return invalidRequest(
+    `Invalid '${path}': string too short. Expected a string with minimum length ${min}, but got a string with length ${length} instead.`,
+    path,
+    'string_below_min_length',
+  );
+}
+
+/** 400 `integer_below_min_value` / `decimal_below_min_value`. */
+export function belowMinimum(path: string, min: number, value: number): ApiError {
+  const kind = Number.isInteger(value) ? 'integer' : 'decimal';
+  return invalidRequest(
+    `Invalid '${path}': ${kind} below minimum value. Expected a value >= ${min}, but got ${value} instead.`,
+    path,
+    `${kind}_below_min_value`,
+  );
+}
+
+/** 400 `integer_above_max_value` / `decimal_above_max_value`. */
+export function aboveMaximum(path: string, max: number, value: number): ApiError {
+  const kind = Number.isInteger(value) ? 'integer' : 'decimal';
+  return invalidRequest(
+    `Invalid '${path}': ${kind} above maximum value. Expected a value <= ${max}, but got ${value} instead.`,
+    path,
+    `${kind}_above_max_value`,
+  );
+}
+
+/** 404 for an unknown File id (the service's wording: `param` is `id`, `code` null). */
+export function fileNotFound(fileId: string): ApiError {
+  return new ApiError(404, invalid(`No such File object: ${fileId}`, 'id'));
+}
+
+/** 404 `not_found` for an unknown (or deleted) vector store. */
+export function vectorStoreNotFound(vectorStoreId: string): ApiError {
+  return new ApiError(404, invalid(`No vector store found with id '${vectorStoreId}'.`, null, 'not_found'));
+}
+
+/** 404 `not_found` for a file that is not attached to the store. */
+export function vectorStoreFileNotFound(vectorStoreId: string, fileId: string): ApiError {
+  return new ApiError(
+    404,
+    invalid(`No file found with id '${fileId}' in vector store '${vectorStoreId}'.`, null, 'not_found'),
+  );
+}
+
+/** 404 `not_found` for an unknown file batch of the store. */
+export function fileBatchNotFound(vectorStoreId: string, batchId: string): ApiError {
+  return new ApiError(
+    404,
+    invalid(`No file batch found with id '${batchId}' in vector store '${vectorStoreId}'.`, null, 'not_found'),
+  );
+}
+
+/**
+ * 400 for a write (attach, batch, modify, search) to an expired store: the
+ * service refuses to use an expired store; retrieve it to see `status: "expired"`.
+ */
+export function vectorStoreExpired(vectorStoreId: string): ApiError {
+  return invalidRequest(
+    `Vector store '${vectorStoreId}' has expired and can no longer be used. Create a new vector store.`,
+  );
+}
+
+/** 400 for `GET /files/{id}/content` of a purpose that cannot be downloaded (FACTS.md, "Files"). */
+export function downloadNotAllowed(purpose: string): ApiError {
+  return invalidRequest(`Not allowed to download files of purpose: ${purpose}`);
+}
+
+/** 413 for an upload over the per-file cap (FACTS.md, "Files": 512 MB). */
+export function fileTooLarge(bytes: number, maxBytes: number): ApiError {
+  const mb = maxBytes / (1024 * 1024);
+  const limit = Number.isInteger(mb) ? `${mb} MB` : `${maxBytes} bytes`;
+  return new ApiError(
+    413,
+    invalid(`File is too large (${bytes} bytes). The maximum file size is ${limit}.`, 'file', 'file_too_large'),
+  );
+}
+
+/** What a per-store write rejection reports; see {@link vectorStoreWriteRateLimited}. */
+export interface StoreWriteLimitDetails {
+  vectorStoreId: string;
+  organization: string;
+  limit: number;
+  used: number;
+  /** Formatted wait, e.g. `2.812s`. */
+  retryAfterText: string;
+}
+
+/**
+ * 429 `rate_limit_exceeded` for the per-store write limit (FACTS.md, "Vector
+ * stores": 300 requests/min across `…/files` and `…/file_batches`); the
+ * body's `type` is `requests`, as for RPM.
+ */
+export function vectorStoreWriteRateLimited(d: StoreWriteLimitDetails, headers: Record<string, string>): ApiError {
+  return new ApiError(
+    429,
+    {
+      message: `Rate limit reached for vector store ${d.vectorStoreId} in organization ${d.organization} on file write requests per min: Limit ${d.limit}, Used ${d.used}, Requested 1. Please try again in ${d.retryAfterText}. Use file batches to attach many files with few requests. Visit https://platform.openai.com/account/rate-limits to learn more.`,
+      type: 'requests',
+      param: null,
+      code: 'rate_limit_exceeded',
+    },
+    headers,
+  );
+}

@@ -60,3 +60,21 @@ export function pickFault(rates: FaultRates, random: Random): FaultKind | undefi
   if (u < rates.dropRate + rates.errorRate + rates.slowRate) return 'slow';
   return undefined;
 }
+
+/**
+ * Whether faults may hit a route (setting `faultRoutes`).
+ * @param faultRoutes null for every API route; else entries `"METHOD /path/{param}"` (one route) or `"/path-prefix"`
+ * @param method upper-case HTTP method
+ * @param routePath the route's pattern as registered, e.g. `/v1/vector_stores/{vector_store_id}`
+ */
+export function faultApplies(faultRoutes: readonly string[] | null, method: string, routePath: string): boolean {
+  if (faultRoutes === null) return true;
+  return faultRoutes.some((entry) => {
+    const space = entry.indexOf(' ');
+    if (space > 0) {
+      return entry.slice(0, space).toUpperCase() === method && entry.slice(space + 1).trim() === routePath;
+    }
+    const prefix = entry.endsWith('/') ? entry.slice(0, -1) : entry;
+    return routePath === prefix || routePath.startsWith(`${prefix}/`);
+  });
+}

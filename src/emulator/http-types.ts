@@ -7,6 +7,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
+import type { EmulatorSettings } from './options.ts';
 import type { EmulatorState } from './state.ts';
 
 /** What a handler sees of one request. */
@@ -18,7 +19,7 @@ export interface RequestContext {
   /** Path parameters from `{name}` placeholders, URL-decoded. */
   readonly params: Readonly<Record<string, string>>;
   readonly headers: IncomingHttpHeaders;
-  /** The raw body (≤ `maxBodyBytes`); multipart endpoints parse it themselves. */
+  /** The raw body (≤ `maxBodyBytes` or the route's cap); multipart endpoints parse it themselves. */
   readonly body: Buffer;
   /** `req_…`, also sent as `x-request-id`. */
   readonly requestId: string;
@@ -70,4 +71,6 @@ export interface Route {
    * faults included, computed just before sending (e.g. `x-ratelimit-*`).
    */
   headers?: (ctx: RequestContext) => Record<string, string>;
+  /** Body cap for this route instead of `maxBodyBytes` (e.g. file uploads up to `maxFileBytes`). */
+  maxBodyBytes?: (settings: Readonly<EmulatorSettings>) => number;
 }

@@ -35,12 +35,41 @@ import { z } from 'zod';
  * - `slowMs` — `EMULATOR_SLOW_MS`, default 30,000 ms: extra delay of a slow response.
  * - `seed` — `EMULATOR_SEED`, default 1: PRNG seed (reseeded on `reset()`).
  *   `errorRate + dropRate + slowRate` must be ≤ 1.
+ * - `faultRoutes` — `EMULATOR_FAULT_ROUTES` (comma-separated), default null:
+ *   which API routes faults hit. null = every `/v1` route (embeddings, files,
+ *   vector stores, …). Otherwise a list of entries, each either
+ *   `"METHOD /v1/path/{param}"` (one route, spelled as in the spec, e.g.
+ *   `"POST /v1/embeddings"`) or a path prefix (e.g. `"/v1/vector_stores"`:
+ *   every method of every route under it). Requests to other routes draw no
+ *   fault (and consume no PRNG draw, so the fault sequence of the chosen
+ *   routes does not depend on other traffic).
  *
  * Request limits (FACTS.md, "Embeddings"):
  * - `maxInputs` — default 2048 inputs per request.
  * - `maxInputTokens` — default 8191 tokens per input (FACTS.md: "use 8191 as
  *   the bound"); `contextLength` — default 8192, the figure the error quotes.
  * - `maxRequestTokens` — default 300,000 tokens summed per request.
+ *
+ * Files and vector stores (FACTS.md, "Files" and "Vector stores"):
+ * - `maxFileBytes` — `EMULATOR_MAX_FILE_BYTES`, default 512 MiB: larger uploads
+ *   get 413 (`POST /v1/files` accepts bodies up to this plus 1 MiB of form
+ *   overhead, regardless of `maxBodyBytes`).
+ * - `fileProcessingDelayMs` — `EMULATOR_FILE_PROCESSING_DELAY_MS`, default 50 ms
+ *   on the emulator clock: how long an attached file stays `in_progress`
+ *   (0 = terminal at the next request; `advanceClock()` also completes it).
+ * - `vectorStoreWriteLimit` — `EMULATOR_VECTOR_STORE_WRITE_LIMIT`, default 300:
+ *   write requests (`POST/DELETE …/files…`, `POST …/file_batches`) per store
+ *   per `vectorStoreWriteWindowMs` (default 60,000 ms, on the emulator
+ *   clock); more get 429 `rate_limit_exceeded` with `Retry-After`.
+ * - `maxVectorStoreFileIds` — default 500 `file_ids` at store creation.
+ * - `maxFileBatchSize` — default 2000 `file_ids` / `files` per batch.
+ * - `maxFileTokens` — default 5,000,000 tokens per file in a store (more: `failed`, `invalid_file`).
+ * - `attributeMaxKeys` — default 16; `attributeMaxLength` — default 256
+ *   characters per attribute key and string value (the spec's schema allows
+ *   keys ≤ 64 and values ≤ 512; FACTS.md says keep both ≤ 256).
+ * - `pollAfterMs` — default null: when set, `openai-poll-after-ms` is sent on
+ *   vector store file / file batch responses (the SDK's poll helpers then wait
+ *   this long instead of 5 s when no `pollIntervalMs` is given).
  *
  * Server:
  * - `apiKey` — `EMULATOR_API_KEY`, default null: when set, only `Bearer <apiKey>`
@@ -68,6 +97,17 @@ export interface EmulatorSettings {
   apiKey: string | null;
   organization: string;
   maxBodyBytes: number;
+  faultRoutes: string[] | null;
+  maxFileBytes: number;
+  fileProcessingDelayMs: number;
+  vectorStoreWriteLimit: number;
+  vectorStoreWriteWindowMs: number;
+  maxVectorStoreFileIds: number;
+  maxFileBatchSize: number;
+  maxFileTokens: number;
+  attributeMaxKeys: number;
+  attributeMaxLength: number;
+  pollAfterMs: number | null;
 }
 
 /** Defaults; see {@link EmulatorSettings} for units and sources. */
@@ -91,6 +131,17 @@ export const DEFAULT_SETTINGS: Readonly<EmulatorSettings> = Object.freeze({
   apiKey: null,
   organization: 'org-emulator',
   maxBodyBytes: 64 * 1024 * 1024,
+  faultRoutes: null,
+  maxFileBytes: 512 * 1024 * 1024,
+  fileProcessingDelayMs: 50,
+  vectorStoreWriteLimit: 300,
+  vectorStoreWriteWindowMs: 60_000,
+  maxVectorStoreFileIds: 500,
+  maxFileBatchSize: 2000,
+  maxFileTokens: 5_000_000,
+  attributeMaxKeys: 16,
+  attributeMaxLength: 256,
+  pollAfterMs: null,
 });
 
 const count = z.number().int().min(1);
@@ -118,6 +169,17 @@ export const SettingsPatchSchema = z.strictObject({
   apiKey: z.string().min(1).nullable().optional(),
   organization: z.string().min(1).optional(),
   maxBodyBytes: count.optional(),
+  faultRoutes: z.array(z.string().min(1)).nullable().optional(),
+  maxFileBytes: count.optional(),
+  fileProcessingDelayMs: ms.optional(),
+  vectorStoreWriteLimit: count.optional(),
+  vectorStoreWriteWindowMs: z.number().int().min(1).optional(),
+  maxVectorStoreFileIds: count.optional(),
+  maxFileBatchSize: count.optional(),
+  maxFileTokens: count.optional(),
+  attributeMaxKeys: count.optional(),
+  attributeMaxLength: count.optional(),
+  pollAfterMs: z.number().int().min(0).nullable().optional(),
 });
 
 /** Thrown for an invalid patch or env variable; `message` lists every problem. */
@@ -143,6 +205,8 @@ export function mergeSettings(base: Readonly<EmulatorSettings>, patch: unknown):
   for (const [key, value] of Object.entries(parsed.data)) {
     if (value !== undefined) (merged as unknown as Record<string, unknown>)[key] = value;
   }
+  // Own copy: neither the caller's patch nor an earlier settings object can change it later.
+  if (merged.faultRoutes) merged.faultRoutes = [...merged.faultRoutes];
   const faultTotal = merged.errorRate + merged.dropRate + merged.slowRate;
   if (faultTotal > 1) {
     throw new SettingsError(`Invalid emulator settings: errorRate + dropRate + slowRate = ${faultTotal} > 1`);
@@ -160,7 +224,7 @@ export interface EmulatorOptions extends Partial<EmulatorSettings> {
   logger?: Logger;
 }
 
-type Kind = 'int' | 'number' | 'bool' | 'string';
+type Kind = 'int' | 'number' | 'bool' | 'string' | 'list';
 
 /** Env variable → setting, and how to parse it. */
 const ENV_VARS: ReadonlyArray<readonly [string, keyof EmulatorSettings, Kind]> = [
@@ -177,6 +241,11 @@ const ENV_VARS: ReadonlyArray<readonly [string, keyof EmulatorSettings, Kind]> =
   ['EMULATOR_SEED', 'seed', 'int'],
   ['EMULATOR_SEND_RETRY_AFTER_MS', 'sendRetryAfterMs', 'bool'],
   ['EMULATOR_API_KEY', 'apiKey', 'string'],
+  ['EMULATOR_FAULT_ROUTES', 'faultRoutes', 'list'],
+  ['EMULATOR_MAX_FILE_BYTES', 'maxFileBytes', 'int'],
+  ['EMULATOR_FILE_PROCESSING_DELAY_MS', 'fileProcessingDelayMs', 'number'],
+  ['EMULATOR_VECTOR_STORE_WRITE_LIMIT', 'vectorStoreWriteLimit', 'int'],
+  ['EMULATOR_VECTOR_STORE_WRITE_WINDOW_MS', 'vectorStoreWriteWindowMs', 'int'],
 ];
 
 const TRUE = new Set(['true', '1', 'yes', 'on']);
@@ -217,6 +286,11 @@ function parseEnvValue(raw: string, kind: Kind): unknown {
   switch (kind) {
     case 'string':
       return raw;
+    case 'list':
+      return raw
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x !== '');
     case 'bool': {
       const v = raw.toLowerCase();
       if (TRUE.has(v)) return true;

@@ -2,10 +2,12 @@
  * The emulator's HTTP server (node:http). One pipeline for every request, so
  * the cross-cutting behaviour lives in one place:
  *
- * 1. read the body (413 over `maxBodyBytes`) and route it (404 "Invalid URL");
- * 2. for API routes: count it, check the Bearer key (401), apply the
- *    `insufficientQuota` switch to billable routes (429), then draw a fault
- *    (drop / 500 / 503 / slow);
+ * 1. route the request and read the body (413 over `maxBodyBytes`, or the
+ *    route's own cap, e.g. uploads); 404 "Invalid URL" for no route;
+ * 2. for API routes: count it (total and per endpoint), check the Bearer key
+ *    (401), apply the `insufficientQuota` switch to billable routes (429),
+ *    then draw a fault (drop / 500 / 503 / slow) if the `faultRoutes`
+ *    setting lets faults hit the route (default: every API route);
  * 3. run the handler (or turn its `ApiError` into an OpenAI error body);
  * 4. add the route's own headers (e.g. `x-ratelimit-*`), wait the simulated
  *    latency (`latencyMs + latencyPerTokenMs × billed tokens`, plus `slowMs`
@@ -18,7 +20,7 @@ import type { Logger } from 'pino';
 import { authenticate } from './auth.ts';
 import { readBody } from './body.ts';
 import { ApiError, invalidUrl, malformedJson, serverError } from './errors.ts';
-import { pickFault, type FaultKind } from './faults.ts';
+import { faultApplies, pickFault, type FaultKind } from './faults.ts';
 import type { HandlerResult, RequestContext, Route } from './http-types.ts';
 import { checkQuota } from './rate-limit.ts';
 import type { Router } from './router.ts';
@@ -61,12 +63,15 @@ export function createEmulatorServer(state: EmulatorState, router: Router, log: 
     const url = new URL(req.url ?? '/', 'http://emulator.invalid');
     const match = router.match(method, url.pathname);
     const route: Route | undefined = match?.route;
-    if (route?.api) state.counters.total++;
+    if (route?.api) {
+      state.counters.total++;
+      state.counters.recordEndpoint(`${method} ${route.path}`);
+    }
     let fault: FaultKind | undefined;
     let response: Response | undefined;
     let body: Buffer = EMPTY;
     try {
-      body = await readBody(req, state.settings.maxBodyBytes);
+      body = await readBody(req, route?.maxBodyBytes?.(state.settings) ?? state.settings.maxBodyBytes);
     } catch (err) {
       response = errorResponse(err, log, requestId);
       // The rest of the body is unread: the connection cannot be reused.
@@ -79,7 +84,7 @@ export function createEmulatorServer(state: EmulatorState, router: Router, log: 
         if (route.api) {
           authenticate(req.headers, state.settings.apiKey);
           if (route.billable) checkQuota(state);
-          fault = pickFault(state.settings, state.random);
+          if (faultApplies(state.settings.faultRoutes, method, route.path)) fault = pickFault(state.settings, state.random);
           if (fault) state.counters.recordFault(fault);
           if (fault === 'error500' || fault === 'error503') throw serverError(fault === 'error500' ? 500 : 503);
         }

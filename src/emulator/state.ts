@@ -1,14 +1,16 @@
 /**
  * Everything the emulator remembers between requests: the settings, the
- * fault PRNG, one rolling window per model, and the stats counters. Handlers
- * get it through the request context; later endpoints (Files, Vector Stores)
- * add their stores here.
+ * fault PRNG, one rolling window per model, the stats counters, the
+ * controllable clock, and the Files and Vector Stores. Handlers get it
+ * through the request context.
  */
 import { performance } from 'node:perf_hooks';
+import { EmulatorClock } from './clock.ts';
 import { createRandom, type Random } from './faults.ts';
 import { RollingWindow } from './limits.ts';
 import { DEFAULT_SETTINGS, mergeSettings, type EmulatorSettings } from './options.ts';
 import { StatsCounters, type EmulatorStats, type ModelWindowStats } from './stats.ts';
+import { Storage } from './storage.ts';
 
 /** A monotonic clock in milliseconds. */
 export type Clock = () => number;
@@ -19,16 +21,27 @@ export class EmulatorState {
   random: Random;
   counters = new StatsCounters();
   readonly now: Clock;
+  /** Object timestamps, expiry, processing delays and per-store write windows (tests advance it). */
+  readonly clock: EmulatorClock;
+  /** Files and vector stores. */
+  storage: Storage;
   readonly #windows = new Map<string, RollingWindow>();
 
   /**
    * @param settings initial settings (validated like a patch over the defaults)
    * @param now monotonic clock, ms; defaults to `performance.now()` so wall-clock jumps cannot open or close windows
+   * @param clock the controllable emulator clock (default: starts at the current wall-clock time)
    */
-  constructor(settings: Partial<EmulatorSettings> = {}, now: Clock = () => performance.now()) {
+  constructor(
+    settings: Partial<EmulatorSettings> = {},
+    now: Clock = () => performance.now(),
+    clock: EmulatorClock = new EmulatorClock(),
+  ) {
     this.settings = mergeSettings(DEFAULT_SETTINGS, settings);
     this.random = createRandom(this.settings.seed);
     this.now = now;
+    this.clock = clock;
+    this.storage = new Storage(this);
   }
 
   /**
@@ -45,11 +58,16 @@ export class EmulatorState {
     return this.settings;
   }
 
-  /** Clears stats and all windows and restarts the fault sequence from `seed`; settings stay. */
+  /**
+   * Clears stats, all windows, every File and vector store, and restarts the
+   * fault sequence from `seed`; settings stay, and so does the clock (it
+   * never runs backwards).
+   */
   reset(): void {
     this.counters = new StatsCounters();
     this.#windows.clear();
     this.random = createRandom(this.settings.seed);
+    this.storage = new Storage(this);
   }
 
   /** The rolling window of `model`, created on first use. */
@@ -80,10 +98,13 @@ export class EmulatorState {
       peakRequests = Math.max(peakRequests, w.peakRequests);
       peakTokens = Math.max(peakTokens, w.peakTokens);
     }
+    this.storage.settle();
     return {
       ...this.counters.snapshot(),
       limits: { rpm, tpm, windowMs },
       windows: { peakRequests, peakTokens, byModel },
+      storage: this.storage.totals(),
+      clock: { nowMs: Math.floor(this.clock.nowMs()), offsetMs: this.clock.offsetMs },
     };
   }
 }
