@@ -108,6 +108,20 @@ export async function enqueueSync(rt: Runtime, request: SyncRequest): Promise<{ 
 }
 
 /**
+ * The associate job's return value. The processor marks the run finished
+ * just before BullMQ stores the value, so wait (briefly) for completion.
+ */
+async function associateResult(rt: Runtime, jobId: string, timeoutMs = 30_000): Promise<SyncResult | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await rt.queues.associate.getJob(jobId);
+    if (job?.returnvalue) return job.returnvalue as SyncResult;
+    if (!job || job.failedReason || Date.now() > deadline) return undefined;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
  * Syncs local files into an OpenAI vector store (and/or pgvector) and
  * waits for the result. Workers for upload and associate (and crawl/embed
  * for pgvector) must be running.
@@ -121,12 +135,12 @@ export async function sync(rt: Runtime, request: SyncRequest): Promise<SyncSumma
   if (sink !== 'pgvector') {
     const run = await enqueueSync(rt, { ...request, collection });
     const progress = await waitForRun(rt, run.runId, { pollMs: 25 });
-    const job = await rt.queues.associate.getJob(run.associateJobId);
-    if (!job?.returnvalue) {
+    const result = await associateResult(rt, run.associateJobId);
+    if (!result) {
       const failures = await rt.tracker.failures(run.runId);
       throw new Error(`sync failed: ${failures.map((f) => `${f.source}: ${f.error}`).join('; ') || `associate job ${run.associateJobId} has no result (${progress.failed} jobs failed)`}`);
     }
-    out = { ...out, ...(job.returnvalue as SyncResult), files: run.files, uniqueFiles: run.uniqueFiles };
+    out = { ...out, ...result, files: run.files, uniqueFiles: run.uniqueFiles };
   }
   if (pg) {
     await waitForRun(rt, pg.runId);
