@@ -57,7 +57,18 @@ export interface StoredFile {
   createdAt: number;
   /** Epoch ms of expiry, or null when kept until deleted. */
   expiresAtMs: number | null;
+  /**
+   * Parsed and chunked content per chunking strategy, shared by every
+   * attachment of this File: a File attached to many stores is processed
+   * (and its search vectors computed) once, and held in memory once.
+   */
+  processed?: Map<string, ProcessedContent>;
 }
+
+/** What processing a File gives for one chunking strategy. */
+type ProcessedContent =
+  | { ok: true; text: string; chunks: Chunk[]; usageBytes: number }
+  | { ok: false; code: VsFileError['code']; message: string };
 
 /** Attachment status (spec `VectorStoreFileObject.status`). */
 export type VsFileStatus = 'in_progress' | 'completed' | 'failed' | 'cancelled';
@@ -423,22 +434,35 @@ export class Storage {
       this.#fail(vf, 'server_error', 'The file was deleted while it was being processed.');
       return;
     }
-    const parsed = extractText(file.filename, file.bytes);
-    if (!parsed.ok) {
-      this.#fail(vf, parsed.code, parsed.message);
+    const key = JSON.stringify(vf.chunking);
+    file.processed ??= new Map();
+    let content = file.processed.get(key);
+    if (!content) {
+      content = this.#processContent(file, vf.chunking);
+      file.processed.set(key, content);
+    }
+    if (!content.ok) {
+      this.#fail(vf, content.code, content.message);
       return;
     }
+    vf.text = content.text;
+    vf.chunks = content.chunks;
+    vf.usageBytes = content.usageBytes;
+    vf.status = 'completed';
+    this.#counters.vectorStoreFiles.completed++;
+  }
+
+  /** Parses, checks the token limit and chunks a File's bytes. */
+  #processContent(file: StoredFile, chunking: ChunkingStrategy): ProcessedContent {
+    const parsed = extractText(file.filename, file.bytes);
+    if (!parsed.ok) return { ok: false, code: parsed.code, message: parsed.message };
     const tokens = encodeText(parsed.text);
     const max = this.#host.settings.maxFileTokens;
     if (tokens.length > max) {
-      this.#fail(vf, 'invalid_file', `The file has ${tokens.length} tokens, more than the maximum of ${max} per file.`);
-      return;
+      return { ok: false, code: 'invalid_file', message: `The file has ${tokens.length} tokens, more than the maximum of ${max} per file.` };
     }
-    vf.text = parsed.text;
-    vf.chunks = chunkTokens(parsed.text, tokens, vf.chunking).map((text) => ({ text }));
-    vf.usageBytes = Buffer.byteLength(parsed.text, 'utf8');
-    vf.status = 'completed';
-    this.#counters.vectorStoreFiles.completed++;
+    const chunks = chunkTokens(parsed.text, tokens, chunking).map((text) => ({ text }));
+    return { ok: true, text: parsed.text, chunks, usageBytes: Buffer.byteLength(parsed.text, 'utf8') };
   }
 
   #fail(vf: VsFile, code: VsFileError['code'], message: string): void {

@@ -48,6 +48,8 @@ class LineEndingNormaliser {
   #pendingCr = false;
 
   push(piece: Uint8Array): Uint8Array {
+    // Fast path: most text has no CR at all (a native scan, no copy).
+    if (!this.#pendingCr && piece.indexOf(CR) === -1) return piece;
     const out = new Uint8Array(piece.length + 1);
     let n = 0;
     let i = 0;

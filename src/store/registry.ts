@@ -88,8 +88,12 @@ export async function forgetFileId(pool: pg.Pool, contentHash: string, fileId: s
   await pool.query(`UPDATE files SET status = 'pending', openai_file_id = NULL, claimed_by = NULL WHERE content_hash = $1 AND openai_file_id = $2`, [contentHash, fileId]);
 }
 
+/** Marks files used (for the TTL), at most once an hour per row so reuse stays cheap. */
 export async function touchFiles(pool: pg.Pool, hashes: string[]): Promise<void> {
-  await pool.query(`UPDATE files SET last_used_at = now() WHERE content_hash = ANY($1::text[])`, [hashes]);
+  await pool.query(
+    `UPDATE files SET last_used_at = now() WHERE content_hash = ANY($1::text[]) AND last_used_at < now() - interval '1 hour'`,
+    [hashes],
+  );
 }
 
 function toFileset(r: { fileset_hash: string; content_hashes: string[]; status: FilesetRow['status']; vector_store_id: string | null; claimed_by: string | null; recreated: number }): FilesetRow {
@@ -98,11 +102,15 @@ function toFileset(r: { fileset_hash: string; content_hashes: string[]; status: 
 
 /** Records a fileset (intent) if new; returns its row. */
 export async function ensureFileset(pool: pg.Pool, hash: string, contentHashes: string[], chunking: ChunkingStrategy, files: Array<{ contentHash: string; filename: string }>): Promise<FilesetRow> {
-  await pool.query(
-    `INSERT INTO filesets (fileset_hash, content_hashes, chunking_strategy) VALUES ($1, $2, $3::jsonb) ON CONFLICT DO NOTHING`,
+  const created = await pool.query(
+    `INSERT INTO filesets (fileset_hash, content_hashes, chunking_strategy) VALUES ($1, $2, $3::jsonb) ON CONFLICT DO NOTHING RETURNING fileset_hash`,
     [hash, [...new Set(contentHashes)].sort(), JSON.stringify(chunking)],
   );
-  await pool.query(
+  // A known fileset has its files already (the hash fixes them); a crash
+  // between the two inserts is repaired by the next sync of the fileset.
+  const { rows: [count] } = created.rowCount ? { rows: [{ n: 0 }] } : await pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM fileset_files WHERE fileset_hash = $1`, [hash]);
+  if (count!.n < files.length) await pool.query(
     `INSERT INTO fileset_files (fileset_hash, content_hash, filename)
      SELECT $1, x.h, x.f FROM unnest($2::text[], $3::text[]) AS x(h, f)
      ON CONFLICT DO NOTHING`,

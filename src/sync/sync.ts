@@ -52,14 +52,26 @@ interface LocalFile {
 /** Files larger than this are refused, bytes (FACTS.md: 512 MB per file). */
 const MAX_FILE_BYTES = 512 * 1024 * 1024;
 
+/** Files read at once while hashing. */
+const READ_CONCURRENCY = 16;
+
+async function readFile(p: string): Promise<LocalFile> {
+  const st = await fs.stat(p);
+  if (st.size > MAX_FILE_BYTES) throw new PermanentError(`${p}: ${st.size} bytes is over OpenAI's 512 MB file limit`);
+  const data = await fs.readFile(p);
+  const filename = path.basename(p);
+  return { path: p, filename, contentHash: contentHash(data, isTextFilename(filename)), bytes: data.length, data };
+}
+
 async function readFiles(paths: string[]): Promise<LocalFile[]> {
-  const out: LocalFile[] = [];
-  for (const p of paths) {
-    const data = await fs.readFile(p);
-    if (data.length > MAX_FILE_BYTES) throw new PermanentError(`${p}: ${data.length} bytes is over OpenAI's 512 MB file limit`);
-    const filename = path.basename(p);
-    out.push({ path: p, filename, contentHash: contentHash(data, isTextFilename(filename)), bytes: data.length, data });
-  }
+  const out: LocalFile[] = new Array(paths.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, paths.length) }, async () => {
+    while (next < paths.length) {
+      const i = next++;
+      out[i] = await readFile(paths[i]!);
+    }
+  }));
   return out;
 }
 
