@@ -1,7 +1,8 @@
 /**
  * The embedded database default: PGlite (Postgres compiled to WASM) with its
  * pgvector extension, data under `<DATA_DIR>/pglite`, served on a loopback
- * port by pglite-socket so that the ordinary `pg` pool talks to it.
+ * port (pglite-socket's wire protocol, our exchange-aware queue: see
+ * pglite-server.ts) so that the ordinary `pg` pool talks to it.
  *
  * A PGlite data directory can only be opened by one process. The process
  * that opens it writes `<DATA_DIR>/pglite.lock` ({pid, port}); another Sluice
@@ -81,16 +82,15 @@ export async function startEmbeddedPostgres(config: Config, logger: Logger): Pro
   // Imported lazily: a deployment with DATABASE_URL never loads the WASM.
   const { PGlite } = await import('@electric-sql/pglite');
   const { vector } = await import('@electric-sql/pglite-pgvector');
-  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
+  const { servePglite } = await import('./pglite-server.ts');
 
   const db = await PGlite.create(dataDir, { extensions: { vector } });
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: config.db.pgliteport, maxConnections: MAX_CONNECTIONS });
-  await server.start();
-  const port = Number(server.getServerConn().split(':').pop());
+  const server = await servePglite(db, '127.0.0.1', config.db.pgliteport, MAX_CONNECTIONS);
+  const port = server.port;
   const handle = await fs.open(lockPath, 'wx').catch(() => undefined);
   if (!handle) {
     // Another process won the race for the lock: step back and join it.
-    await server.stop();
+    await server.close();
     await db.close();
     return startEmbeddedPostgres(config, logger);
   }
@@ -105,7 +105,7 @@ export async function startEmbeddedPostgres(config: Config, logger: Logger): Pro
     async close() {
       if (closed) return;
       closed = true;
-      await server.stop();
+      await server.close();
       await db.close();
       await fs.rm(lockPath, { force: true });
     },
