@@ -111,4 +111,19 @@ describe('sync', () => {
     for await (const f of t.rt.openai.vectorStores.files.list(s.vectorStoreId, { filter: 'completed' })) if (f.status === 'completed') completed++;
     expect(completed).toBe(10);
   });
+
+  it('with sink both, sends the same files through the embed path into pgvector too', async () => {
+    const project = path.join(dir, 'both');
+    fs.mkdirSync(project);
+    fs.writeFileSync(path.join(project, 'guide.md'), '# Guide\n\nHow to configure the widget refresh interval.\n');
+    fs.writeFileSync(path.join(project, 'notes.txt'), 'Release notes: the widget now supports dark themes.\n');
+    const s = await sync(t.rt, { collection: 'both', sources: [project], sink: 'both' });
+    expect(s.status).toBe('completed');
+    expect(s.vectorStoreId).toMatch(/^vs_/);
+    expect(s.pgvector).toMatchObject({ documents: 2, failed: [] });
+    expect(s.pgvector!.chunks).toBeGreaterThanOrEqual(2);
+    const again = await sync(t.rt, { collection: 'both', sources: [project], sink: 'both' });
+    expect(again).toMatchObject({ reused: true, filesUploaded: 0 });
+    expect(again.pgvector).toMatchObject({ tokensEmbedded: 0 });
+  });
 });
