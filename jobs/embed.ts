@@ -76,7 +76,14 @@ export async function processEmbed(job: Job, p: EmbedPayload, ctx: JobContext): 
   let pending = await filterMissing(ctx.db.pool, key, p.chunkHashes);
   const deadline = Date.now() + ctx.claims.ttlMs * 2;
   while (pending.length) {
-    const { mine, others } = await ctx.claims.claim(scope, owner, pending);
+    const claimed = await ctx.claims.claim(scope, owner, pending);
+    const others = claimed.others;
+    // Another job may have embedded some of these (and released its claim)
+    // between the check above and the claim: check again before paying.
+    const mine = claimed.mine.length ? await filterMissing(ctx.db.pool, key, claimed.mine) : [];
+    const mineSet = new Set(mine);
+    const done = claimed.mine.filter((h) => !mineSet.has(h));
+    if (done.length) await ctx.claims.release(scope, owner, done);
     if (mine.length) {
       try {
         const r = await embedClaimed(job, p, ctx, mine);

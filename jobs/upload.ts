@@ -42,7 +42,7 @@ export async function uploadContent(ctx: JobContext, owner: string, contentHash:
     if (await claimFileUpload(ctx.db.pool, contentHash, owner, UPLOAD_CLAIM_STALE_MS)) {
       const data = await loadBlob(ctx.db.pool, contentHash);
       if (!data) throw new PermanentError(`the bytes of ${filename} (${contentHash}) are not kept: sync the file again`);
-      await ctx.uploadBudget.reserve(1);
+      await ctx.uploadBudget.restamp(await ctx.uploadBudget.reserve(1));
       let fileId: string;
       try {
         fileId = (await ctx.openai.files.create({ file: await toFile(data, filename), purpose: 'assistants' })).id;

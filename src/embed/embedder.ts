@@ -108,26 +108,34 @@ export class Embedder {
     embeddingBatchTokens.observe({ model: target.model }, tokens);
     return pRetry(
       async () => {
-        if (budget) {
-          const waited = await budget.reserve(tokens);
-          embeddingBudgetWaitSeconds.observe({ model: target.model }, waited / 1000);
-        }
+        const granted = budget ? await budget.reserve(tokens) : undefined;
+        if (granted) embeddingBudgetWaitSeconds.observe({ model: target.model }, granted.waitedMs / 1000);
         try {
           const { data, response } = await this.openai.embeddings
             .create({ model: target.model, input: texts, ...(acceptsDimensions(target.model) ? { dimensions: target.dimensions } : {}) })
             .withResponse();
           embeddingRequestsTotal.inc({ model: target.model, status: String(response.status) });
-          if (budget) await this.recalibrate(budget, response.headers);
+          if (budget && granted) {
+            await budget.restamp(granted);
+            await this.recalibrate(budget, response.headers);
+          }
           return toResponse(data, texts.length, target.dimensions);
         } catch (err) {
           embeddingRequestsTotal.inc({ model: target.model, status: statusLabel(err) });
           const classified = classifyOpenAIError(err);
           if (classified instanceof RateLimitedError) {
             embeddingRateLimitedTotal.inc({ model: target.model, type: classified.type });
-            // Someone else used the budget: keep it closed for as long as the API asked.
-            if (budget) await budget.recordExternal(tokens, classified.waitMs);
+            if (budget && granted) {
+              // The API did not count this request; what it did count (others'
+              // use of the same organization) comes from the 429's headers.
+              await budget.release(granted);
+              const headers = (err as { headers?: Headers }).headers;
+              if (headers) await this.recalibrate(budget, headers);
+            }
             throw new AbortError(classified);
           }
+          // Anything else may have been counted: keep the reservation, from now.
+          if (budget && granted) await budget.restamp(granted);
           if (classified instanceof PermanentError) {
             if (/insufficient_quota/.test(classified.message)) embeddingRateLimitedTotal.inc({ model: target.model, type: 'insufficient_quota' });
             throw new AbortError(classified);

@@ -33,6 +33,16 @@ export interface Reservation {
   granted: boolean;
   /** When not granted: ms until a retry can succeed. */
   waitMs: number;
+  /** When granted: the reservation, for `restamp` and `release`. */
+  id?: string;
+}
+
+/** A granted reservation. */
+export interface Granted {
+  id: string;
+  tokens: number;
+  /** ms spent waiting for it. */
+  waitedMs: number;
 }
 
 /**
@@ -84,6 +94,27 @@ end
 return {0, window}
 `;
 
+/**
+ * KEYS as RESERVE; ARGV: member. Moves a reservation to now: called when
+ * the response arrives, so the budget frees its tokens no earlier than the
+ * API does (the API counts a request on arrival, after it was reserved).
+ */
+const RESTAMP = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+`;
+
+/** KEYS as RESERVE; ARGV: member, tokens. Returns a reservation the API did not count (a 429). */
+const RELEASE = `
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
+  local sum = redis.call('DECRBY', KEYS[2], tonumber(ARGV[2]))
+  if sum < 0 then redis.call('SET', KEYS[2], 0) end
+  return 1
+end
+return 0
+`;
+
 /** KEYS as RESERVE; ARGV: id, tokens, ttlMs. Records use the budget did not grant (external use, 429s). */
 const RECORD_EXTERNAL = `
 local t = redis.call('TIME')
@@ -124,27 +155,37 @@ export class SharedBudget {
 
   /** Tries once to reserve `tokens` for one request. */
   async tryReserve(tokens: number): Promise<Reservation> {
+    const id = randomUUID();
     const [granted, waitMs, effectiveTpm] = (await this.redis.eval(
-      RESERVE, 3, ...this.keys(), randomUUID(), String(tokens), String(this.limits.rpm), String(this.limits.tpm), String(this.limits.windowMs),
+      RESERVE, 3, ...this.keys(), id, String(tokens), String(this.limits.rpm), String(this.limits.tpm), String(this.limits.windowMs),
     )) as [number, number, number?];
     if (waitMs === -1) throw new OverBudgetError(`a request of ${tokens} tokens exceeds the whole budget of ${effectiveTpm ?? this.limits.tpm} tokens per window`);
-    return { granted: granted === 1, waitMs };
+    return granted === 1 ? { granted: true, waitMs: 0, id } : { granted: false, waitMs };
   }
 
   /**
    * Waits until `tokens` are reserved.
-   * @returns ms spent waiting.
    * @throws OverBudgetError when `tokens` exceeds the per-window token limit.
    */
-  async reserve(tokens: number, signal?: AbortSignal): Promise<number> {
+  async reserve(tokens: number, signal?: AbortSignal): Promise<Granted> {
     const started = Date.now();
     for (;;) {
       const r = await this.tryReserve(tokens);
-      if (r.granted) return Date.now() - started;
+      if (r.granted) return { id: r.id!, tokens, waitedMs: Date.now() - started };
       signal?.throwIfAborted();
       // Jitter spreads the processes that wait for the same moment.
       await new Promise((resolve) => setTimeout(resolve, r.waitMs + Math.floor(Math.random() * 25)));
     }
+  }
+
+  /** Moves a reservation to now (the response arrived): see RESTAMP. */
+  async restamp(g: Granted): Promise<void> {
+    await this.redis.eval(RESTAMP, 3, ...this.keys(), `${g.id}|${g.tokens}`);
+  }
+
+  /** Gives back a reservation the API did not count (it answered 429). */
+  async release(g: Granted): Promise<void> {
+    await this.redis.eval(RELEASE, 3, ...this.keys(), `${g.id}|${g.tokens}`, String(g.tokens));
   }
 
   /** Records `tokens` of use this budget did not grant, expiring after `ttlMs`. */

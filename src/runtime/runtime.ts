@@ -19,8 +19,11 @@ import { closeQueues, createQueues, type Queues } from '../queue/queues.ts';
 import { checkRedis, createRedis, type Redis } from '../queue/redis.ts';
 import { RunTracker } from '../runs/tracker.ts';
 
-/** Added to the rate-limit window: covers the time between reserving and OpenAI receiving a request, ms. */
-const WINDOW_MARGIN_MS = 250;
+/**
+ * Added to the rate-limit window, ms: reservations are re-stamped when the
+ * response arrives, so this only covers clock skew between Redis and the API.
+ */
+const WINDOW_MARGIN_MS = 100;
 
 export interface Runtime {
   config: Config;

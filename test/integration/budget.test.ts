@@ -26,8 +26,8 @@ afterAll(async () => {
 describe('SharedBudget', () => {
   it('grants up to the token limit, then names the wait', async () => {
     const b = new SharedBudget(redis, iso.prefix, 'tpm', { rpm: 100, tpm: 1000, windowMs: 1000 });
-    expect(await b.tryReserve(600)).toEqual({ granted: true, waitMs: 0 });
-    expect(await b.tryReserve(400)).toEqual({ granted: true, waitMs: 0 });
+    expect(await b.tryReserve(600)).toMatchObject({ granted: true, waitMs: 0, id: expect.any(String) });
+    expect(await b.tryReserve(400)).toMatchObject({ granted: true, waitMs: 0 });
     const refused = await b.tryReserve(1);
     expect(refused.granted).toBe(false);
     expect(refused.waitMs).toBeGreaterThan(900);
@@ -82,6 +82,20 @@ describe('SharedBudget', () => {
     expect((await c.tryReserve(400)).granted).toBe(true);
     expect((await c.tryReserve(200)).granted).toBe(false);
     await expect(c.tryReserve(600)).rejects.toThrow(/600 tokens exceeds the whole budget of 500 tokens/);
+  });
+
+  it('re-stamps a reservation when its response arrives, and releases one the API refused', async () => {
+    const b = new SharedBudget(redis, iso.prefix, 'stamp', { rpm: 100, tpm: 1000, windowMs: 300 });
+    const g = await b.reserve(1000);
+    await new Promise((r) => setTimeout(r, 200));
+    await b.restamp(g); // the response arrived 200 ms after the reservation
+    await new Promise((r) => setTimeout(r, 150));
+    expect((await b.tryReserve(1)).granted).toBe(false); // 350 ms after reserving, 150 ms after the response
+    await new Promise((r) => setTimeout(r, 200));
+    const again = await b.reserve(1000);
+    await b.release(again); // a 429: the API did not count it
+    expect(await b.usage()).toEqual({ requests: 0, tokens: 0 });
+    expect((await b.tryReserve(1000)).granted).toBe(true);
   });
 
   it('counts external use until it expires', async () => {
