@@ -6,7 +6,7 @@ import cliProgress from 'cli-progress';
 import { loadConfig, type Config } from '../config/config.ts';
 import { startEmulator, emulatorSettingsFromEnv } from '../emulator/index.ts';
 import { exportCollection } from '../export/export.ts';
-import { enqueueIngest, summarizeRun, waitForRun, type IngestSummary } from '../ingest/ingest.ts';
+import { enqueueIngest, ingest, type IngestRequest, type IngestSummary } from '../ingest/ingest.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { QUEUE_NAMES, isQueueName } from '../queue/queues.ts';
 import { getStatus } from '../runs/status.ts';
@@ -57,6 +57,10 @@ export interface IngestOptions {
   json?: boolean;
 }
 
+function ingestRequest(sources: string[], opts: IngestOptions): IngestRequest {
+  return { collection: opts.collection, sources, ...(opts.maxPages ? { maxPages: opts.maxPages } : {}), ...(opts.maxDepth ? { maxDepth: opts.maxDepth } : {}) };
+}
+
 /** `sluice ingest`: enqueue, run all workers here, wait, summarise. Exit 1 when anything failed. */
 export async function ingestCommand(sources: string[], opts: IngestOptions): Promise<number> {
   const config = loadConfig();
@@ -74,11 +78,9 @@ export async function ingestCommand(sources: string[], opts: IngestOptions): Pro
   const bar = process.stderr.isTTY && !opts.json
     ? new cliProgress.SingleBar({ format: 'ingest |{bar}| {value}/{total} jobs | {failed} failed | {duration_formatted}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
     : undefined;
-  const startedAt = Date.now();
   try {
-    const run = await enqueueIngest(rt, { collection: opts.collection, sources, ...(opts.maxPages ? { maxPages: opts.maxPages } : {}), ...(opts.maxDepth ? { maxDepth: opts.maxDepth } : {}) });
     bar?.start(1, 0, { failed: 0 });
-    await waitForRun(rt, run.runId, {
+    const summary = await ingest(rt, ingestRequest(sources, opts), {
       signal: abort.signal,
       onProgress: (p) => {
         bar?.setTotal(Math.max(1, p.jobs));
@@ -86,8 +88,6 @@ export async function ingestCommand(sources: string[], opts: IngestOptions): Pro
       },
     });
     bar?.stop();
-    await rt.tracker.clearActiveRun(run.runKey, run.runId);
-    const summary = await summarizeRun(rt, run, startedAt);
     if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
     else printSummary(summary);
     return summary.failed.length ? 1 : 0;
@@ -103,7 +103,7 @@ export async function ingestCommand(sources: string[], opts: IngestOptions): Pro
 /** `sluice enqueue`: enqueue only. */
 export async function enqueueCommand(sources: string[], opts: IngestOptions): Promise<number> {
   return withRuntime('enqueue', async (rt) => {
-    const run = await enqueueIngest(rt, { collection: opts.collection, sources, ...(opts.maxPages ? { maxPages: opts.maxPages } : {}), ...(opts.maxDepth ? { maxDepth: opts.maxDepth } : {}) });
+    const run = await enqueueIngest(rt, ingestRequest(sources, opts));
     if (opts.json) process.stdout.write(JSON.stringify({ runId: run.runId, collection: run.collection, resumed: run.resumed, jobIds: run.jobIds }) + '\n');
     else process.stdout.write(`run ${run.runId}${run.resumed ? ' (resumed)' : ''}\n${run.jobIds.join('\n')}\n`);
     return 0;

@@ -54,6 +54,11 @@ function acceptsDimensions(model: string): boolean {
   return model.startsWith('text-embedding-3');
 }
 
+/** The createEmbedding body: `dimensions` only for models that accept it. */
+function requestBody(target: EmbeddingTarget, texts: string[]) {
+  return { model: target.model, input: texts, ...(acceptsDimensions(target.model) ? { dimensions: target.dimensions } : {}) };
+}
+
 /** Converts an SDK error into the retry decision; returns the error to throw. */
 export function classifyOpenAIError(err: unknown): Error {
   if (err instanceof APIError && !(err instanceof APIConnectionError)) {
@@ -111,9 +116,7 @@ export class Embedder {
         const granted = budget ? await budget.reserve(tokens) : undefined;
         if (granted) embeddingBudgetWaitSeconds.observe({ model: target.model }, granted.waitedMs / 1000);
         try {
-          const { data, response } = await this.openai.embeddings
-            .create({ model: target.model, input: texts, ...(acceptsDimensions(target.model) ? { dimensions: target.dimensions } : {}) })
-            .withResponse();
+          const { data, response } = await this.openai.embeddings.create(requestBody(target, texts)).withResponse();
           embeddingRequestsTotal.inc({ model: target.model, status: String(response.status) });
           if (budget && granted) {
             await budget.restamp(granted);
@@ -172,7 +175,7 @@ function toResponse(data: { data: Array<{ index: number; embedding: number[] }>;
 /** One request without budget or retries: for search queries. */
 export async function createEmbeddings(openai: OpenAI, target: EmbeddingTarget, texts: string[]): Promise<EmbeddingResponse> {
   try {
-    const data = await openai.embeddings.create({ model: target.model, input: texts, ...(acceptsDimensions(target.model) ? { dimensions: target.dimensions } : {}) });
+    const data = await openai.embeddings.create(requestBody(target, texts));
     return toResponse(data, texts.length, target.dimensions);
   } catch (err) {
     throw classifyOpenAIError(err);

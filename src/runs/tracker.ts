@@ -95,10 +95,6 @@ export class RunTracker {
     await this.redis.multi().hset(k, { ...meta, startedAt: new Date().toISOString() }).expire(k, RUN_TTL_SECONDS).exec();
   }
 
-  async meta(runId: string): Promise<Record<string, string>> {
-    return this.redis.hgetall(this.key(runId, 'meta'));
-  }
-
   /**
    * The run a repeated identical request should resume, if one is unfinished.
    * `runKey` identifies the request (collection, sources, options).

@@ -91,10 +91,3 @@ export async function recordSpend(pool: pg.Pool, entry: { model: string; runId: 
   ]);
 }
 
-/** Records money not spent because chunks were deduplicated. */
-export async function recordSaving(pool: pg.Pool, entry: { model: string; runId: string; tokens: number; usd: number }): Promise<void> {
-  if (entry.tokens <= 0) return;
-  await pool.query(`INSERT INTO cost_ledger (kind, model, run_id, saved_tokens, saved_usd) VALUES ('embedding_dedup', $1, $2, $3, $4)`, [
-    entry.model, entry.runId, entry.tokens, entry.usd,
-  ]);
-}
