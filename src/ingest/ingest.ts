@@ -102,11 +102,20 @@ export interface WaitOptions {
 }
 
 /**
- * Inspects pending jobs that made no progress for a while: a job BullMQ
- * failed behind the processor's back (stalled too often) or that vanished
- * from Redis is recorded as a failure, so a run always ends.
+ * How long a job recorded in a run may be missing from its queue before it
+ * counts as vanished, ms. A job is recorded before it is added; if its
+ * parent dies in between, the parent is recovered as stalled (lock 30 s,
+ * check every 15 s) and adds it then — so only a much longer absence is real.
  */
-async function reconcilePending(rt: Runtime, runId: string): Promise<void> {
+const VANISHED_AFTER_MS = 120_000;
+
+/**
+ * Inspects pending jobs that made no progress for a while: a job BullMQ
+ * failed behind the processor's back (stalled too often) or that stayed
+ * missing from Redis is recorded as a failure, so a run always ends.
+ * `missingSince` remembers when each job was first seen missing.
+ */
+async function reconcilePending(rt: Runtime, runId: string, missingSince: Map<string, number>): Promise<void> {
   const pending = await rt.tracker.pendingJobs(runId);
   for (const key of pending.slice(0, 1000)) {
     const { queue, jobId } = parseJobKey(key);
@@ -116,8 +125,14 @@ async function reconcilePending(rt: Runtime, runId: string): Promise<void> {
     if (state === 'failed') {
       const job = await q.getJob(jobId);
       await rt.tracker.failJob(runId, key, { source: `${queue} job ${jobId}`, error: job?.failedReason ?? 'failed', queue, jobId });
-    } else if (state === 'unknown') {
-      await rt.tracker.failJob(runId, key, { source: `${queue} job ${jobId}`, error: 'the job vanished from Redis before it finished (was Redis flushed or restarted without persistence?)', queue, jobId });
+    } else if (state !== 'unknown') {
+      missingSince.delete(key);
+    } else {
+      const since = missingSince.get(key) ?? Date.now();
+      missingSince.set(key, since);
+      if (Date.now() - since >= VANISHED_AFTER_MS) {
+        await rt.tracker.failJob(runId, key, { source: `${queue} job ${jobId}`, error: 'the job vanished from Redis before it finished (was Redis flushed or restarted without persistence?)', queue, jobId });
+      }
     }
   }
 }
@@ -128,6 +143,7 @@ export async function waitForRun(rt: Runtime, runId: string, options: WaitOption
   const stallCheckMs = options.stallCheckMs ?? 20_000;
   let last = -1;
   let lastChange = Date.now();
+  const missingSince = new Map<string, number>();
   for (;;) {
     const progress = await rt.tracker.progress(runId);
     options.onProgress?.(progress);
@@ -136,7 +152,7 @@ export async function waitForRun(rt: Runtime, runId: string, options: WaitOption
       last = progress.finished;
       lastChange = Date.now();
     } else if (Date.now() - lastChange > stallCheckMs) {
-      await reconcilePending(rt, runId);
+      await reconcilePending(rt, runId, missingSince);
       lastChange = Date.now();
     }
     if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
