@@ -5,6 +5,7 @@
  * Every response of the route, errors and injected faults included, carries
  * the `x-ratelimit-*` headers (FACTS.md, "Rate limits").
  */
+import { performance } from 'node:perf_hooks';
 import { parseEmbeddingRequest } from './embedding-request.ts';
 import type { HandlerResult, RequestContext, Route } from './http-types.ts';
 import { DEFAULT_EMBEDDING_MODEL, findEmbeddingModel } from './models.ts';
@@ -34,6 +35,7 @@ export function createEmbedding(ctx: RequestContext): HandlerResult {
   const request = parseEmbeddingRequest(ctx.json(), state.settings);
   ctx.locals['model'] = request.model;
   admit(state, request.model, request.totalTokens);
+  ctx.countedAt = performance.now();
   state.counters.recordAccepted(request.inputs.length, request.totalTokens);
   ctx.billedTokens = request.totalTokens;
 

@@ -32,6 +32,13 @@ export interface RequestContext {
   json(): unknown;
   /** Tokens the request was billed; drives per-token latency. Handlers set it. */
   billedTokens: number;
+  /**
+   * `performance.now()` when the rate limiter counted the request; handlers
+   * of rate-limited routes set it. `openai-processing-ms` runs from here, so
+   * a client may take "response time − processing time" as the latest moment
+   * the request was counted (src/ratelimit/budget.ts relies on it).
+   */
+  countedAt?: number;
   /** Scratch space for a handler to pass facts to its route's `headers` hook. */
   readonly locals: Record<string, unknown>;
 }

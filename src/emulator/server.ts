@@ -11,7 +11,8 @@
  * 3. run the handler (or turn its `ApiError` into an OpenAI error body);
  * 4. add the route's own headers (e.g. `x-ratelimit-*`), wait the simulated
  *    latency (`latencyMs + latencyPerTokenMs × billed tokens`, plus `slowMs`
- *    for a slow fault) and send, with `x-request-id` and `openai-processing-ms`.
+ *    for a slow fault) and send, with `x-request-id` and `openai-processing-ms`
+ *    (from when the rate limiter counted the request, else from arrival).
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -119,7 +120,7 @@ export function createEmulatorServer(state: EmulatorState, router: Router, log: 
       }
     }
     if (route?.api) state.counters.recordStatus(response.status);
-    send(res, response, requestId, started);
+    send(res, response, requestId, ctx.countedAt ?? started);
     log.debug({ requestId, method, path: url.pathname, status: response.status, fault }, 'emulator: request');
   }
 
@@ -183,6 +184,7 @@ function errorResponse(err: unknown, log: Logger, requestId: string): Response {
   return { status: e.status, body: e.body, headers: {} };
 }
 
+/** @param started `performance.now()` that `openai-processing-ms` counts from */
 function send(res: http.ServerResponse, response: Response, requestId: string, started: number): void {
   if (res.destroyed || res.headersSent) return;
   const raw = Buffer.isBuffer(response.body) || typeof response.body === 'string';
