@@ -12,11 +12,33 @@ export { OpenAI };
 /** API key sent to the built-in emulator, which accepts any bearer token. */
 export const EMULATOR_API_KEY = 'sluice-emulator';
 
+/** `performance.now()` when each response's headers arrived, keyed by its `Headers`. */
+const arrivals = new WeakMap<Headers, number>();
+
+/**
+ * How long ago a response's headers arrived, ms (0 when unknown). Between
+ * the headers and the parsed body a busy process can spend seconds (body
+ * download, JSON parse, base64 decoding, other jobs' callbacks); rate-limit
+ * accounting wants the earlier moment (src/embed/embedder.ts).
+ */
+export function msSinceHeaders(headers: Headers | undefined): number {
+  const at = headers ? arrivals.get(headers) : undefined;
+  return at === undefined ? 0 : Math.max(0, performance.now() - at);
+}
+
+/** The global fetch, noting when each response's headers arrived. */
+const timedFetch: typeof fetch = async (input, init) => {
+  const response = await fetch(input, init);
+  arrivals.set(response.headers, performance.now());
+  return response;
+};
+
 export function createOpenAI(config: Config, baseURL: string | undefined): OpenAI {
   return new OpenAI({
     apiKey: config.openai.apiKey ?? EMULATOR_API_KEY,
     baseURL: baseURL ?? config.openai.baseURL,
     timeout: config.openai.timeoutMs,
     maxRetries: config.openai.maxRetries,
+    fetch: timedFetch,
   });
 }

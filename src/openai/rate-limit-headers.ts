@@ -74,3 +74,13 @@ export function retryAfterMs(headers: HeaderSource, message: string | undefined,
   const rl = readRateLimitHeaders(headers);
   return type === 'requests' ? rl.resetRequestsMs : rl.resetTokensMs ?? rl.resetRequestsMs;
 }
+
+/**
+ * The server's processing time of a response, ms, from OpenAI's
+ * `openai-processing-ms` header; 0 when absent or malformed. The API counted
+ * the request against its rate limit at least this long before it answered.
+ */
+export function processingMs(headers: HeaderSource): number {
+  const v = num(header(headers, 'openai-processing-ms'));
+  return v !== undefined && v > 0 ? v : 0;
+}

@@ -95,14 +95,21 @@ return {0, window}
 `;
 
 /**
- * KEYS as RESERVE; ARGV: member. Moves a reservation to now: called when
- * the response arrives, so the budget frees its tokens no earlier than the
- * API does (the API counts a request on arrival, after it was reserved).
+ * KEYS as RESERVE; ARGV: member, backdateMs. Moves a reservation to when
+ * the API counted it, at the latest: `now − backdateMs`, where the caller
+ * passes the server's own processing time (`openai-processing-ms`), so the
+ * budget frees its tokens no earlier than the API does (the API counts a
+ * request on arrival, after it was reserved and before it answered). Never
+ * moves it earlier than it was.
  */
 const RESTAMP = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-return redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then return 0 end
+local stamp = now - tonumber(ARGV[2])
+if stamp <= tonumber(score) then return 0 end
+return redis.call('ZADD', KEYS[1], 'XX', stamp, ARGV[1])
 `;
 
 /** KEYS as RESERVE; ARGV: member, tokens. Returns a reservation the API did not count (a 429). */
@@ -178,9 +185,15 @@ export class SharedBudget {
     }
   }
 
-  /** Moves a reservation to now (the response arrived): see RESTAMP. */
-  async restamp(g: Granted): Promise<void> {
-    await this.redis.eval(RESTAMP, 3, ...this.keys(), `${g.id}|${g.tokens}`);
+  /**
+   * Moves a reservation to when the API counted the request, at the latest
+   * (see RESTAMP): call it when the response arrives.
+   * @param serverMs the server's processing time, ms (`openai-processing-ms`);
+   *   0 (unknown) stamps the reservation at the response.
+   */
+  async restamp(g: Granted, serverMs = 0): Promise<void> {
+    const backdate = Number.isFinite(serverMs) && serverMs > 0 ? Math.floor(serverMs) : 0;
+    await this.redis.eval(RESTAMP, 3, ...this.keys(), `${g.id}|${g.tokens}`, String(backdate));
   }
 
   /** Gives back a reservation the API did not count (it answered 429). */

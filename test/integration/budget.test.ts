@@ -91,7 +91,7 @@ describe('SharedBudget', () => {
     const b = new SharedBudget(redis, iso.prefix, 'stamp', { rpm: 100, tpm: 1000, windowMs: 300 });
     const g = await b.reserve(1000);
     await new Promise((r) => setTimeout(r, 200));
-    await b.restamp(g); // the response arrived 200 ms after the reservation
+    await b.restamp(g); // the response arrived 200 ms after the reservation; processing time unknown
     await new Promise((r) => setTimeout(r, 150));
     expect((await b.tryReserve(1)).granted).toBe(false); // 350 ms after reserving, 150 ms after the response
     await new Promise((r) => setTimeout(r, 200));
@@ -99,6 +99,21 @@ describe('SharedBudget', () => {
     await b.release(again); // a 429: the API did not count it
     expect(await b.usage()).toEqual({ requests: 0, tokens: 0 });
     expect((await b.tryReserve(1000)).granted).toBe(true);
+  });
+
+  it('re-stamps at the response minus the server processing time, never earlier than the reservation', async () => {
+    const score = async (b: SharedBudget, g: { id: string; tokens: number }) =>
+      Number(await redis.zscore(`${b.key}:log`, `${g.id}|${g.tokens}`));
+    const b = new SharedBudget(redis, iso.prefix, 'backdate', { rpm: 100, tpm: 1000, windowMs: 10_000 });
+    const g = await b.reserve(10);
+    const reserved = await score(b, g);
+    await new Promise((r) => setTimeout(r, 300));
+    await b.restamp(g, 200); // answered 300 ms later after 200 ms of processing: counted ~100 ms after the reservation
+    const moved = await score(b, g);
+    expect(moved - reserved).toBeGreaterThanOrEqual(80);
+    expect(moved - reserved).toBeLessThan(250);
+    await b.restamp(g, 5000); // a processing time longer than the wait: stays where it is
+    expect(await score(b, g)).toBe(moved);
   });
 
   it('counts external use until it expires', async () => {
