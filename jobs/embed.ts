@@ -47,9 +47,9 @@ async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: 
   let embedded = 0;
   let tokens = 0;
   for (const request of requests) {
-    const response = await ctx.embedder.embed(key, request.items.map((i) => i.text), request.tokens);
+    const response = await ctx.coalescer.embed(key, request.items.map((i) => i.text), request.tokens);
     const inserted = await insertEmbeddings(
-      ctx.db.pool,
+      ctx.db.writePool,
       key,
       request.items.map((item, i) => ({ chunkHash: item.id, vector: response.vectors[i]!, tokens: item.tokens })),
     );

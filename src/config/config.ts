@@ -43,6 +43,7 @@ const EnvSchema = z.object({
   DATABASE_URL: optionalString,
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('sluice'),
   DATABASE_POOL_MAX: int(10, 1),
+  DATABASE_WRITE_POOL_MAX: int(2, 1),
   PGLITE_PORT: int(0, 0),
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalString.pipe(z.string().url().optional()),
@@ -58,6 +59,7 @@ const EnvSchema = z.object({
   EMBEDDING_TPM: int(1_000_000, 1),
   EMBEDDING_RATE_WINDOW_MS: int(60_000, 1),
   EMBEDDING_RETRIES: int(2, 0),
+  EMBEDDING_COALESCE_MS: int(20, 0),
   OPENAI_UPLOAD_RPM: int(1000, 1),
   UPLOAD_CONCURRENCY: int(8, 1),
   CHUNK_MAX_TOKENS: int(512, 16),
@@ -70,7 +72,7 @@ const EnvSchema = z.object({
   CRAWL_USER_AGENT: z.string().default('SluiceBot/0.1 (+https://github.com/sluice)'),
   CRAWL_ALLOW_PRIVATE_NETWORKS: bool(false),
   CRAWL_CONCURRENCY: int(8, 1),
-  EMBED_CONCURRENCY: int(32, 1),
+  EMBED_CONCURRENCY: int(128, 1),
   JOB_ATTEMPTS: int(5, 1),
   JOB_BACKOFF_MS: int(2000, 0),
   KEEP_COMPLETED_SECONDS: int(3600, 0),
@@ -100,7 +102,15 @@ export interface Config {
     url: string | undefined;
     /** Schema holding Sluice's tables (search_path is `schema, public`). */
     schema: string;
+    /** Connections per process for everything but vector writes. */
     poolMax: number;
+    /**
+     * Connections per process for vector writes (src/db/db.ts `writePool`):
+     * each new row costs an HNSW insertion (milliseconds of CPU at 1,536
+     * dimensions), which must never hold up the lookups and claims that gate
+     * the next API request.
+     */
+    writePoolMax: number;
     /** Loopback port for the embedded PGlite socket server (0 = any free port). */
     pgliteport: number;
   };
@@ -134,6 +144,11 @@ export interface Config {
     rateWindowMs: number;
     /** In-job retries of 5xx, timeouts and dropped connections before the job's own attempts. */
     retries: number;
+    /**
+     * How long a job's request waits for other jobs in the same process to
+     * share it, ms (src/embed/coalescer.ts). 0 sends every job's request on its own.
+     */
+    coalesceMs: number;
   };
   chunk: {
     /** Upper bound of a chunk, tokens (cl100k_base). */
@@ -151,7 +166,19 @@ export interface Config {
     userAgent: string;
     allowPrivateNetworks: boolean;
   };
-  workers: { crawlConcurrency: number; embedConcurrency: number; uploadConcurrency: number; shutdownTimeoutMs: number };
+  workers: {
+    crawlConcurrency: number;
+    /**
+     * Embed jobs at once per process. High because an embed job mostly
+     * waits (for the shared budget, the API, its vector writes), holds
+     * ~100 kB, and concurrent jobs share API requests through the coalescer:
+     * enough of them lets a process fill a window's budget in one burst
+     * while earlier jobs are still writing their vectors.
+     */
+    embedConcurrency: number;
+    uploadConcurrency: number;
+    shutdownTimeoutMs: number;
+  };
   jobs: {
     attempts: number;
     /** First exponential backoff delay, ms. */
@@ -206,7 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     dataDir: path.resolve(e.DATA_DIR),
     redis: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
-    db: { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA, poolMax: e.DATABASE_POOL_MAX, pgliteport: e.PGLITE_PORT },
+    db: { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA, poolMax: e.DATABASE_POOL_MAX, writePoolMax: e.DATABASE_WRITE_POOL_MAX, pgliteport: e.PGLITE_PORT },
     openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL, timeoutMs: e.OPENAI_TIMEOUT_MS, maxRetries: e.OPENAI_MAX_RETRIES, uploadRpm: e.OPENAI_UPLOAD_RPM },
     embedding: {
       model: e.EMBEDDING_MODEL,
@@ -219,6 +246,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tpm: e.EMBEDDING_TPM,
       rateWindowMs: e.EMBEDDING_RATE_WINDOW_MS,
       retries: e.EMBEDDING_RETRIES,
+      coalesceMs: e.EMBEDDING_COALESCE_MS,
     },
     chunk: { maxTokens: e.CHUNK_MAX_TOKENS, overlapTokens: e.CHUNK_OVERLAP_TOKENS },
     crawl: {

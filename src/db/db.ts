@@ -15,6 +15,13 @@ export type PoolClient = pg.PoolClient;
 /** A connected database handle. */
 export interface Db {
   pool: pg.Pool;
+  /**
+   * A small pool of its own for vector writes (`DATABASE_WRITE_POOL_MAX`):
+   * inserting an embedding updates the HNSW index, milliseconds of CPU per
+   * row, and a backlog of those on the shared pool would queue the lookups
+   * and claims that decide when the next API request goes out.
+   */
+  writePool: pg.Pool;
   /** `postgres` for DATABASE_URL, `embedded` for the PGlite default. */
   mode: 'postgres' | 'embedded';
   /** Connection URL with the password redacted, for logs and messages. */
@@ -42,19 +49,25 @@ export async function connectDb(config: Config, logger: Logger, role = 'sluice')
     url = embedded.url;
   }
   const schema = config.db.schema;
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: config.db.poolMax,
-    application_name: `sluice-${role}`,
-    connectionTimeoutMillis: 10_000,
-    // Session settings in the startup packet, so they hold before any query.
-    options: `-c search_path=${schema},public${embedded ? ' -c sluice.embedded=on' : ''}`,
-  });
-  pool.on('error', (err) => logger.warn({ err }, 'idle database connection failed'));
+  const poolOf = (max: number, name: string) => {
+    const p = new pg.Pool({
+      connectionString: url,
+      max,
+      application_name: `sluice-${name}`,
+      connectionTimeoutMillis: 10_000,
+      // Session settings in the startup packet, so they hold before any query.
+      options: `-c search_path=${schema},public${embedded ? ' -c sluice.embedded=on' : ''}`,
+    });
+    p.on('error', (err) => logger.warn({ err }, 'idle database connection failed'));
+    return p;
+  };
+  const pool = poolOf(config.db.poolMax, role);
+  const writePool = poolOf(config.db.writePoolMax, `${role}-writes`);
   try {
     await pool.query('SELECT 1');
   } catch (err) {
     await pool.end().catch(() => {});
+    await writePool.end().catch(() => {});
     await embedded?.close();
     throw new DatabaseUnavailableError(
       `Cannot reach Postgres at ${redactUrl(url)}: ${(err as Error).message}. ` +
@@ -64,11 +77,12 @@ export async function connectDb(config: Config, logger: Logger, role = 'sluice')
   }
   return {
     pool,
+    writePool,
     mode: embedded ? 'embedded' : 'postgres',
     displayUrl: embedded ? `pglite:${embedded.dataDir} (${url})` : redactUrl(url),
     schema,
     async close() {
-      await pool.end();
+      await Promise.all([pool.end(), writePool.end()]);
       await embedded?.close();
     },
   };

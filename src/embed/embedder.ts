@@ -12,8 +12,8 @@
  */
 import { APIConnectionError, APIError } from 'openai';
 import pRetry, { AbortError } from 'p-retry';
-import type { OpenAI } from '../openai/client.ts';
-import { readRateLimitHeaders, retryAfterMs } from '../openai/rate-limit-headers.ts';
+import { msSinceHeaders, type OpenAI } from '../openai/client.ts';
+import { processingMs, readRateLimitHeaders, retryAfterMs } from '../openai/rate-limit-headers.ts';
 import { PermanentError } from '../queue/errors.ts';
 import type { SharedBudget } from '../ratelimit/budget.ts';
 import {
@@ -119,7 +119,7 @@ export class Embedder {
           const { data, response } = await this.openai.embeddings.create(requestBody(target, texts)).withResponse();
           embeddingRequestsTotal.inc({ model: target.model, status: String(response.status) });
           if (budget && granted) {
-            await budget.restamp(granted);
+            await budget.restamp(granted, processingMs(response.headers) + msSinceHeaders(response.headers));
             await this.recalibrate(budget, response.headers);
           }
           return toResponse(data, texts.length, target.dimensions);
@@ -137,8 +137,10 @@ export class Embedder {
             }
             throw new AbortError(classified);
           }
-          // Anything else may have been counted: keep the reservation, from now.
-          if (budget && granted) await budget.restamp(granted);
+          // Anything else may have been counted: keep the reservation, from
+          // when the API answered (minus its processing time, if it said).
+          const errHeaders = (err as { headers?: Headers }).headers;
+          if (budget && granted) await budget.restamp(granted, processingMs(errHeaders) + msSinceHeaders(errHeaders));
           if (classified instanceof PermanentError) {
             if (/insufficient_quota/.test(classified.message)) embeddingRateLimitedTotal.inc({ model: target.model, type: 'insufficient_quota' });
             throw new AbortError(classified);

@@ -11,6 +11,7 @@ import { migrate } from '../db/migrate.ts';
 import { startEmulator, type RunningEmulator } from '../emulator/index.ts';
 import type { Logger } from '../log/logger.ts';
 import { createOpenAI, type OpenAI } from '../openai/client.ts';
+import { EmbeddingCoalescer } from '../embed/coalescer.ts';
 import { Embedder } from '../embed/embedder.ts';
 import { HashClaims } from '../embed/claims.ts';
 import { SharedBudget } from '../ratelimit/budget.ts';
@@ -87,11 +88,14 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       rpm: embedding.rpm, tpm: embedding.tpm, windowMs: embedding.rateWindowMs + WINDOW_MARGIN_MS,
     });
     const embedder = new Embedder(openai, { budget, retries: embedding.retries });
+    const coalescer = new EmbeddingCoalescer(embedder, {
+      maxInputs: embedding.maxInputs, maxTokens: embedding.maxRequestTokens, lingerMs: embedding.coalesceMs,
+    });
     const claims = new HashClaims(redis, config.redis.prefix);
     const uploadBudget = new SharedBudget(redis, config.redis.prefix, 'file-uploads', {
       rpm: config.openai.uploadRpm, tpm: config.openai.uploadRpm, windowMs: 60_000 + WINDOW_MARGIN_MS,
     });
-    const context: JobContext = { config, logger, db, producer, tracker, openai, embedder, claims, uploadBudget };
+    const context: JobContext = { config, logger, db, producer, tracker, openai, embedder, coalescer, claims, uploadBudget };
     return {
       config, logger, redis, db, queues, tracker, producer, openai, openaiTarget: target, context,
       ...(emulator ? { emulator } : {}),
