@@ -48,11 +48,8 @@ async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: 
   let tokens = 0;
   for (const request of requests) {
     const response = await ctx.coalescer.embed(key, request.items.map((i) => i.text), request.tokens);
-    const inserted = await insertEmbeddings(
-      ctx.db.writePool,
-      key,
-      request.items.map((item, i) => ({ chunkHash: item.id, vector: response.vectors[i]!, tokens: item.tokens })),
-    );
+    const rows = request.items.map((item, i) => ({ chunkHash: item.id, vector: response.vectors[i]!, tokens: item.tokens }));
+    const inserted = await ctx.db.write((pool) => insertEmbeddings(pool, key, rows));
     const usd = costUsd(response.promptTokens, cfg.priceUsdPerMTok);
     await recordSpend(ctx.db.pool, { model: p.model, runId: p.runId, tokens: response.promptTokens, usd });
     costUsdTotal.inc({ kind: 'embedding' }, usd);

@@ -3,6 +3,7 @@
  * embedded PGlite default, which is served on a loopback port by
  * pglite-socket so the same pool, SQL and transactions work against it.
  */
+import pLimit from 'p-limit';
 import pg from 'pg';
 import type { Config } from '../config/config.ts';
 import type { Logger } from '../log/logger.ts';
@@ -16,12 +17,16 @@ export type PoolClient = pg.PoolClient;
 export interface Db {
   pool: pg.Pool;
   /**
-   * A small pool of its own for vector writes (`DATABASE_WRITE_POOL_MAX`):
-   * inserting an embedding updates the HNSW index, milliseconds of CPU per
-   * row, and a backlog of those on the shared pool would queue the lookups
-   * and claims that decide when the next API request goes out.
+   * Runs `fn` on a small pool of its own for vector writes
+   * (`DATABASE_WRITE_POOL_MAX` connections): inserting an embedding updates
+   * the HNSW index, milliseconds of CPU per row, and a backlog of those on
+   * the shared pool would queue the lookups and claims that decide when the
+   * next API request goes out. Callers wait for a free connection here,
+   * without a deadline: pg-pool's own queue would fail a write after
+   * `connectionTimeoutMillis` (10 s) of waiting behind other writes, and the
+   * job would pay for its embeddings again. Connecting keeps that timeout.
    */
-  writePool: pg.Pool;
+  write<T>(fn: (pool: pg.Pool) => Promise<T>): Promise<T>;
   /** `postgres` for DATABASE_URL, `embedded` for the PGlite default. */
   mode: 'postgres' | 'embedded';
   /** Connection URL with the password redacted, for logs and messages. */
@@ -63,6 +68,8 @@ export async function connectDb(config: Config, logger: Logger, role = 'sluice')
   };
   const pool = poolOf(config.db.poolMax, role);
   const writePool = poolOf(config.db.writePoolMax, `${role}-writes`);
+  // As many writers as connections: pg-pool's waiting queue stays empty.
+  const writeSlot = pLimit(config.db.writePoolMax);
   try {
     await pool.query('SELECT 1');
   } catch (err) {
@@ -77,7 +84,7 @@ export async function connectDb(config: Config, logger: Logger, role = 'sluice')
   }
   return {
     pool,
-    writePool,
+    write: (fn) => writeSlot(() => fn(writePool)),
     mode: embedded ? 'embedded' : 'postgres',
     displayUrl: embedded ? `pglite:${embedded.dataDir} (${url})` : redactUrl(url),
     schema,
