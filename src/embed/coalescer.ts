@@ -87,11 +87,6 @@ export class EmbeddingCoalescer {
     return promise;
   }
 
-  /** Sends whatever is waiting now (used on shutdown so no part waits for its timer). */
-  flushAll(): void {
-    for (const key of [...this.open.keys()]) this.flush(key);
-  }
-
   private flush(key: string): void {
     const request = this.open.get(key);
     if (!request) return;
