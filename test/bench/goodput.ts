@@ -19,6 +19,8 @@ export interface Sample {
   requests: number;
   /** Cumulative 429 responses. */
   rateLimited: number;
+  /** Cumulative responses sent, any status (dropped connections are not responses). */
+  responses: number;
 }
 
 /** What a run's time series says about its pace. */
@@ -27,6 +29,12 @@ export interface PaceFigures {
   firstAt: number;
   /** When the last request was admitted (epoch ms, ± half a poll interval). */
   lastAt: number;
+  /**
+   * When the last response was sent (epoch ms, ± half a poll interval):
+   * `lastResponseAt − firstAt` is how long the API work took, whatever the
+   * client did with the vectors afterwards.
+   */
+  lastResponseAt: number;
   /**
    * Tokens per window ÷ TPM from `firstAt + windowMs` to `lastAt`: the
    * sustained pace once the first window (which starts empty and so allows a
@@ -79,11 +87,11 @@ function firstRise(samples: readonly Sample[]): number | undefined {
   return i === 0 ? samples[0]!.t : (samples[i - 1]!.t + samples[i]!.t) / 2;
 }
 
-/** Midpoint of the poll interval in which the counter reached its final value. */
-function lastRise(samples: readonly Sample[]): number | undefined {
-  const final = samples[samples.length - 1]?.tokens;
+/** Midpoint of the poll interval in which a counter reached its final value. */
+function lastRise(samples: readonly Sample[], counter: 'tokens' | 'responses' = 'tokens'): number | undefined {
+  const final = samples[samples.length - 1]?.[counter];
   if (final === undefined) return undefined;
-  const i = samples.findIndex((s) => s.tokens === final);
+  const i = samples.findIndex((s) => s[counter] === final);
   if (i <= 0) return samples[0]?.t;
   return (samples[i - 1]!.t + samples[i]!.t) / 2;
 }
@@ -115,5 +123,6 @@ export function paceFigures(samples: readonly Sample[], windowMs: number, tpm: n
   }
   const complete = perWindow.slice(1, lastWindowFraction < 0.999 ? -1 : undefined);
   const fullWindows = complete.length ? complete.reduce((a, b) => a + b, 0) / complete.length : undefined;
-  return { firstAt, lastAt, afterFirstWindow, perWindow, lastWindowFraction, fullWindows };
+  const lastResponseAt = Math.max(lastAt, lastRise(samples, 'responses') ?? lastAt);
+  return { firstAt, lastAt, lastResponseAt, afterFirstWindow, perWindow, lastWindowFraction, fullWindows };
 }
