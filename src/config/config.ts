@@ -72,7 +72,7 @@ const EnvSchema = z.object({
   CRAWL_USER_AGENT: z.string().default('SluiceBot/0.1 (+https://github.com/sluice)'),
   CRAWL_ALLOW_PRIVATE_NETWORKS: bool(false),
   CRAWL_CONCURRENCY: int(8, 1),
-  EMBED_CONCURRENCY: int(128, 1),
+  EMBED_CONCURRENCY: int(256, 1),
   JOB_ATTEMPTS: int(5, 1),
   JOB_BACKOFF_MS: int(2000, 0),
   KEEP_COMPLETED_SECONDS: int(3600, 0),
