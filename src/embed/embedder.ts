@@ -50,6 +50,15 @@ const PERMANENT_STATUSES = new Set([400, 401, 403, 404, 422]);
 /** When a 429 names no wait: 1 s. */
 const DEFAULT_RATE_LIMIT_WAIT_MS = 1000;
 
+/**
+ * How long ago, at the latest, the API counted a request against its rate
+ * limit, ms: its processing time (`openai-processing-ms`) plus the time
+ * since its response headers arrived. 0 when neither is known.
+ */
+function msSinceCounted(headers: Headers | undefined): number {
+  return processingMs(headers) + msSinceHeaders(headers);
+}
+
 function acceptsDimensions(model: string): boolean {
   return model.startsWith('text-embedding-3');
 }
@@ -119,7 +128,7 @@ export class Embedder {
           const { data, response } = await this.openai.embeddings.create(requestBody(target, texts)).withResponse();
           embeddingRequestsTotal.inc({ model: target.model, status: String(response.status) });
           if (budget && granted) {
-            await budget.restamp(granted, processingMs(response.headers) + msSinceHeaders(response.headers));
+            await budget.restamp(granted, msSinceCounted(response.headers));
             await this.recalibrate(budget, response.headers);
           }
           return toResponse(data, texts.length, target.dimensions);
@@ -139,8 +148,7 @@ export class Embedder {
           }
           // Anything else may have been counted: keep the reservation, from
           // when the API answered (minus its processing time, if it said).
-          const errHeaders = (err as { headers?: Headers }).headers;
-          if (budget && granted) await budget.restamp(granted, processingMs(errHeaders) + msSinceHeaders(errHeaders));
+          if (budget && granted) await budget.restamp(granted, msSinceCounted((err as { headers?: Headers }).headers));
           if (classified instanceof PermanentError) {
             if (/insufficient_quota/.test(classified.message)) embeddingRateLimitedTotal.inc({ model: target.model, type: 'insufficient_quota' });
             throw new AbortError(classified);

@@ -17,43 +17,19 @@ import {
   type RunningEmulator,
 } from '../../src/emulator/index.ts';
 import { base64ToFloat32 } from '../../src/emulator/vector-encoding.ts';
+import { admin, AUTH, client, expectError, type Raw } from '../helpers/emulator-http.ts';
 import { validateSchema } from '../helpers/openapi.ts';
 
 const MODEL = 'text-embedding-3-small';
-const AUTH = { authorization: 'Bearer test', 'content-type': 'application/json' };
+const JSON_AUTH = { ...AUTH, 'content-type': 'application/json' };
 
-interface Raw {
-  status: number;
-  headers: Headers;
-  /** Raw JSON under test: deliberately untyped. */
-  body: any;
-}
-
-async function post(emu: RunningEmulator, path: string, body: unknown, headers: Record<string, string> = AUTH): Promise<Raw> {
+async function post(emu: RunningEmulator, path: string, body: unknown, headers: Record<string, string> = JSON_AUTH): Promise<Raw> {
   const res = await fetch(`${emu.url}${path}`, {
     method: 'POST',
     headers,
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   return { status: res.status, headers: res.headers, body: await res.json() };
-}
-
-function admin(emu: RunningEmulator, path: string, init?: RequestInit): Promise<Response> {
-  return fetch(`${emu.url.replace(/\/v1$/, '')}${path}`, init);
-}
-
-function client(emu: RunningEmulator, options: Partial<ConstructorParameters<typeof OpenAI>[0]> = {}): OpenAI {
-  return new OpenAI({ apiKey: 'test', baseURL: emu.url, maxRetries: 0, ...options });
-}
-
-function expectError(raw: Raw, status: number, error: { message: string | RegExp; type: string; code: string | null }) {
-  expect(raw.status).toBe(status);
-  validateSchema('ErrorResponse', raw.body);
-  const { message, type, code } = error;
-  expect(raw.body.error.type).toBe(type);
-  expect(raw.body.error.code).toBe(code);
-  if (typeof message === 'string') expect(raw.body.error.message).toBe(message);
-  else expect(raw.body.error.message).toMatch(message);
 }
 
 const RATE_LIMIT_HEADERS = [
@@ -310,7 +286,7 @@ describe('authentication, routing and server hygiene', () => {
   it('answers unknown routes with 404 Invalid URL', async () => {
     const raw = await post(emu, '/nothing-here', {});
     expectError(raw, 404, { message: 'Invalid URL (POST /v1/nothing-here)', type: 'invalid_request_error', code: null });
-    const get = await fetch(`${emu.url}/embeddings`, { headers: AUTH });
+    const get = await fetch(`${emu.url}/embeddings`, { headers: JSON_AUTH });
     expect(get.status).toBe(404);
     expectCommonHeaders(get.headers, false);
   });

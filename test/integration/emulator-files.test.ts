@@ -6,52 +6,8 @@
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type EmulatorStats, type RunningEmulator } from '../../src/emulator/index.ts';
+import { admin, client, expectError, raw } from '../helpers/emulator-http.ts';
 import { validateSchema } from '../helpers/openapi.ts';
-
-const AUTH = { authorization: 'Bearer test' };
-
-interface Raw {
-  status: number;
-  headers: Headers;
-  /** Raw JSON under test: deliberately untyped. */
-  body: any;
-}
-
-async function raw(emu: RunningEmulator, method: string, path: string, body?: unknown): Promise<Raw> {
-  const init: RequestInit = { method, headers: { ...AUTH } };
-  if (body instanceof FormData) init.body = body;
-  else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    init.headers = { ...AUTH, 'content-type': 'application/json' };
-  }
-  const res = await fetch(`${emu.url}${path}`, init);
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON (a download)
-  }
-  return { status: res.status, headers: res.headers, body: parsed };
-}
-
-function admin(emu: RunningEmulator, path: string, init?: RequestInit): Promise<Response> {
-  return fetch(`${emu.url.replace(/\/v1$/, '')}${path}`, init);
-}
-
-function client(emu: RunningEmulator): OpenAI {
-  return new OpenAI({ apiKey: 'test', baseURL: emu.url, maxRetries: 0 });
-}
-
-function expectError(r: Raw, status: number, error: { message: string | RegExp; type?: string; code?: string | null; param?: string | null }) {
-  expect(r.status).toBe(status);
-  validateSchema('ErrorResponse', r.body);
-  expect(r.body.error.type).toBe(error.type ?? 'invalid_request_error');
-  if (error.code !== undefined) expect(r.body.error.code).toBe(error.code);
-  if (error.param !== undefined) expect(r.body.error.param).toBe(error.param);
-  if (typeof error.message === 'string') expect(r.body.error.message).toBe(error.message);
-  else expect(r.body.error.message).toMatch(error.message);
-}
 
 function form(fields: Record<string, string>, file?: { name: string; bytes: Uint8Array | string }): FormData {
   const f = new FormData();

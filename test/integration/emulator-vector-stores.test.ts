@@ -7,41 +7,10 @@
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type EmulatorStats, type RunningEmulator } from '../../src/emulator/index.ts';
+import { client, expectError, raw, type Raw } from '../helpers/emulator-http.ts';
 import { validateSchema } from '../helpers/openapi.ts';
 
 const DAY_MS = 86_400_000;
-const AUTH = { authorization: 'Bearer test', 'content-type': 'application/json' };
-
-interface Raw {
-  status: number;
-  headers: Headers;
-  /** Raw JSON under test: deliberately untyped. */
-  body: any;
-}
-
-async function raw(emu: RunningEmulator, method: string, path: string, body?: unknown): Promise<Raw> {
-  const res = await fetch(`${emu.url}${path}`, {
-    method,
-    headers: AUTH,
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, headers: res.headers, body: await res.json() };
-}
-
-function client(emu: RunningEmulator): OpenAI {
-  return new OpenAI({ apiKey: 'test', baseURL: emu.url, maxRetries: 0 });
-}
-
-function expectError(r: Raw, status: number, error: { message: string | RegExp; type?: string; code?: string | null; param?: string | null }) {
-  expect(r.status, JSON.stringify(r.body)).toBe(status);
-  validateSchema('ErrorResponse', r.body);
-  expect(r.body.error.type).toBe(error.type ?? 'invalid_request_error');
-  if (error.code !== undefined) expect(r.body.error.code).toBe(error.code);
-  if (error.param !== undefined) expect(r.body.error.param).toBe(error.param);
-  if (typeof error.message === 'string') expect(r.body.error.message).toBe(error.message);
-  else expect(r.body.error.message).toMatch(error.message);
-}
-
 async function upload(openai: OpenAI, name: string, content: string | Uint8Array): Promise<string> {
   const f = await openai.files.create({ file: await toFile(Buffer.from(content), name), purpose: 'assistants' });
   return f.id;
