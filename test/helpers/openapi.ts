@@ -1,6 +1,7 @@
 /**
  * Validates data against a schema of OpenAI's published OpenAPI 3.1 spec
- * (`../shared/openai/openapi.yaml` beside the repo root; FACTS.md: validate
+ * (a copy of the design card's `../shared/openai/openapi.yaml`, kept in
+ * the repo so a clone anywhere can run the tests; FACTS.md: validate
  * against the spec's schemas, not its examples).
  *
  * The spec is parsed once; all of `components.schemas` is registered with
@@ -17,8 +18,14 @@ import { parse } from 'yaml';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Where the spec lives: `<repo>/../shared/openai/openapi.yaml`. */
-export const OPENAPI_SPEC_PATH = path.resolve(repoRoot, '../shared/openai/openapi.yaml');
+/** The spec the tests validate against: the repo's copy. */
+export const OPENAPI_SPEC_PATH = path.resolve(repoRoot, 'test/fixtures/openai/openapi.yaml');
+
+/**
+ * The design card's spec beside the repo root, when this checkout sits
+ * there: `test/unit/openapi-copy.test.ts` checks the copy has not drifted.
+ */
+export const SHARED_OPENAPI_SPEC_PATH = path.resolve(repoRoot, '../shared/openai/openapi.yaml');
 
 /** `$id` under which the schemas are registered. */
 const DOC_ID = 'https://sluice.invalid/openai/openapi.json';
