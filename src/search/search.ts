@@ -58,7 +58,7 @@ export async function search(rt: Runtime, query: string, options: SearchOptions 
        JOIN documents d ON d.id = c.document_id AND d.collection_id = $3
        ORDER BY n.distance, c.url
        LIMIT $4`,
-      [pgvector.toSql(vectors[0]!), model, collectionId, k],
+      [pgvector.toSql(Array.from(vectors[0]!)), model, collectionId, k],
     );
     return rows.map((r) => ({ url: r.url, title: r.title, headingPath: r.heading_path, score: 1 - Number(r.distance), text: r.text }));
   } finally {

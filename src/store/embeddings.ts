@@ -67,7 +67,7 @@ const UPSERT_ROWS = 500;
 export async function insertEmbeddings(
   pool: pg.Pool,
   key: EmbeddingKey,
-  rows: Array<{ chunkHash: string; vector: number[]; tokens: number }>,
+  rows: Array<{ chunkHash: string; vector: ArrayLike<number>; tokens: number }>,
 ): Promise<string[]> {
   const inserted: string[] = [];
   if (!rows.length) return inserted;

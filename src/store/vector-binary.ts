@@ -52,11 +52,20 @@ export function encodeVectorArray(vectors: ReadonlyArray<ArrayLike<number>>, dim
     for (let j = 0; j < dimensions; j++) {
       const x = v[j] as number;
       if (!Number.isFinite(x)) throw new RangeError(`vector ${i} has a non-finite element ${x} at index ${j}: pgvector stores finite floats only`);
-      o = buf.writeFloatBE(x, o);
+    }
+    if (v instanceof Float32Array && LITTLE_ENDIAN) {
+      // Already float32: copy the bytes and swap them to network order.
+      Buffer.from(v.buffer, v.byteOffset, v.byteLength).copy(buf, o);
+      buf.subarray(o, o + v.byteLength).swap32();
+      o += v.byteLength;
+    } else {
+      for (let j = 0; j < dimensions; j++) o = buf.writeFloatBE(v[j] as number, o);
     }
   });
   return buf;
 }
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 const oids = new WeakMap<pg.Pool, Promise<number>>();
 

@@ -13,7 +13,7 @@ function parts(spec: Array<{ inputs: number; tokens: number }>) {
   return { ps, got };
 }
 
-const vectors = (n: number) => Array.from({ length: n }, (_, i) => [i]);
+const vectors = (n: number) => Array.from({ length: n }, (_, i) => new Float32Array([i]));
 
 describe('splitResponse', () => {
   it.each([
