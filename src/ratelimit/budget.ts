@@ -48,10 +48,12 @@ export interface Granted {
 /**
  * KEYS[1] log (zset: member "<id>|<tokens>", score ms), KEYS[2] token sum,
  * KEYS[3] limit overrides (hash rpm/tpm).
- * ARGV: rpm, tpm, windowMs, then one (id, tokens) pair per request, in the
- * order they must be granted. Grants the longest prefix that fits.
- * Returns {granted count, waitMs for the first request not granted (0 when
- * all were; -1 when it exceeds the whole window), effective tpm}.
+ * ARGV: rpm, tpm, windowMs, strict (1|0), then one (id, tokens) pair per
+ * request, oldest first. Grants, in that order, every request that fits
+ * (first fit), or with strict = 1 only the prefix that fits.
+ * Returns {waitMs until the next grant can happen (0 when nothing is left
+ * waiting), effective tpm, then the 1-based positions of the granted
+ * requests, and negated those of requests larger than the whole window}.
  */
 const RESERVE = `
 local t = redis.call('TIME')
@@ -71,21 +73,30 @@ end
 if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window) end
 if sum < 0 then sum = 0 end
 local count = redis.call('ZCARD', KEYS[1])
-local granted = 0
-local tokens = 0
-for i = 4, #ARGV, 2 do
-  tokens = tonumber(ARGV[i + 1])
-  if sum + tokens > tpm or count + 1 > rpm then break end
-  redis.call('ZADD', KEYS[1], now, ARGV[i] .. '|' .. ARGV[i + 1])
-  sum = sum + tokens
-  count = count + 1
-  granted = granted + 1
+local strict = ARGV[4] == '1'
+local result = {0, tpm}
+-- The request to compute the wait for: the first refused when strict,
+-- else the smallest refused (the first that can use freed capacity).
+local tokens = nil
+for i = 5, #ARGV, 2 do
+  local t = tonumber(ARGV[i + 1])
+  local pos = (i - 3) / 2
+  if t > tpm then
+    table.insert(result, -pos)
+  elseif count + 1 <= rpm and sum + t <= tpm then
+    redis.call('ZADD', KEYS[1], now, ARGV[i] .. '|' .. ARGV[i + 1])
+    sum = sum + t
+    count = count + 1
+    table.insert(result, pos)
+  else
+    if not tokens or (not strict and t < tokens) then tokens = t end
+    if strict or count + 1 > rpm then break end
+  end
 end
 redis.call('SET', KEYS[2], sum)
 redis.call('PEXPIRE', KEYS[2], window * 2)
-if granted > 0 then redis.call('PEXPIRE', KEYS[1], window * 2) end
-if 3 + granted * 2 >= #ARGV then return {granted, 0, tpm} end
-if tokens > tpm then return {granted, -1, tpm} end
+redis.call('PEXPIRE', KEYS[1], window * 2)
+if not tokens then return result end
 -- Walk the log from the oldest entry until enough leaves the window for the next request.
 local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 local freed = 0
@@ -94,10 +105,12 @@ for i = 1, #entries, 2 do
   freed = freed + tonumber(string.match(entries[i], '|(%d+)$'))
   n = n + 1
   if sum - freed + tokens <= tpm and count - n + 1 <= rpm then
-    return {granted, math.max(1, tonumber(entries[i + 1]) + window - now + 1), tpm}
+    result[1] = math.max(1, tonumber(entries[i + 1]) + window - now + 1)
+    return result
   end
 end
-return {granted, window, tpm}
+result[1] = window
+return result
 `;
 
 /**
@@ -191,24 +204,32 @@ export class SharedBudget {
   /** Tries once to reserve `tokens` for one request. */
   async tryReserve(tokens: number): Promise<Reservation> {
     const r = await this.tryReserveMany([tokens]);
-    if (r.waitMs === -1) throw this.overBudget(tokens, r.effectiveTpm);
-    return r.ids.length ? { granted: true, waitMs: 0, id: r.ids[0]! } : { granted: false, waitMs: r.waitMs };
+    if (r.tooLarge.length) throw this.overBudget(tokens, r.effectiveTpm);
+    const id = r.granted.get(0);
+    return id ? { granted: true, waitMs: 0, id } : { granted: false, waitMs: r.waitMs };
   }
 
   /**
-   * Tries once to reserve several requests in one script run, in order:
-   * grants the longest prefix that fits the window.
-   * @returns the ids of the granted prefix; `waitMs`, ms until the first
-   *   request not granted can fit (0 when all were granted, -1 when it
-   *   exceeds the whole window); the token limit in force
+   * Tries once to reserve several requests in one script run, oldest first:
+   * grants every request that fits the window (first fit), or with
+   * `strict` only the prefix that fits, so none overtakes the first.
+   * @returns `granted`, position in `tokens` → reservation id; `tooLarge`,
+   *   positions of requests larger than the whole window (never grantable);
+   *   `waitMs`, ms until the next grant can happen (with `strict`, of the
+   *   first refused request; else of the smallest); the token limit in force
    */
-  async tryReserveMany(tokens: readonly number[]): Promise<{ ids: string[]; waitMs: number; effectiveTpm: number }> {
+  async tryReserveMany(tokens: readonly number[], strict = false): Promise<{ granted: Map<number, string>; tooLarge: number[]; waitMs: number; effectiveTpm: number }> {
     const ids = tokens.map(() => randomUUID());
-    const [granted, waitMs, effectiveTpm] = (await this.redis.eval(
-      RESERVE, 3, ...this.keys(), String(this.limits.rpm), String(this.limits.tpm), String(this.limits.windowMs),
+    const [waitMs, effectiveTpm, ...positions] = (await this.redis.eval(
+      RESERVE, 3, ...this.keys(), String(this.limits.rpm), String(this.limits.tpm), String(this.limits.windowMs), strict ? '1' : '0',
       ...tokens.flatMap((t, i) => [ids[i]!, String(t)]),
-    )) as [number, number, number];
-    return { ids: ids.slice(0, granted), waitMs, effectiveTpm };
+    )) as number[];
+    return {
+      granted: new Map(positions.filter((p) => p > 0).map((p) => [p - 1, ids[p - 1]!])),
+      tooLarge: positions.filter((p) => p < 0).map((p) => -p - 1),
+      waitMs: waitMs!,
+      effectiveTpm: effectiveTpm!,
+    };
   }
 
   private overBudget(tokens: number, tpm: number | undefined): OverBudgetError {
@@ -227,7 +248,13 @@ export class SharedBudget {
       const waiter: Waiter = { tokens, started: Date.now(), resolve, reject, done: false };
       signal?.addEventListener('abort', () => settle(waiter, () => reject(signal.reason)), { once: true });
       this.waiting.push(waiter);
-      void this.pump();
+      this.arrivals++;
+      // Waiters that arrive in the same tick share one script run: the loop
+      // starts, or wakes from its sleep, in a microtask.
+      queueMicrotask(() => {
+        this.wake?.();
+        void this.pump();
+      });
     });
   }
 
@@ -239,10 +266,11 @@ export class SharedBudget {
    * reservation, ~26,000 per bench:embed run (6 s of Redis CPU), at the
    * window boundaries, exactly when the next window's requests should go
    * out. Here one loop per process hands the first `MAX_BATCH` waiters to one
-   * script run, which grants as many as fit, in order; when one does not fit
-   * the loop sleeps until it can. Grants follow freed capacity, with one
-   * round trip for many requests, and a large request is not overtaken
-   * forever by small ones.
+   * script run, which grants, oldest first, every one that fits (first fit:
+   * capacity a large request cannot use yet goes to smaller ones rather than
+   * expire unused); then the loop sleeps until the oldest refused one can
+   * fit. One round trip grants many requests, and once a request has waited
+   * a whole window nothing overtakes it, so it cannot starve.
    */
   private async pump(): Promise<void> {
     if (this.pumping) return;
@@ -252,28 +280,39 @@ export class SharedBudget {
         this.waiting = this.waiting.filter((w) => !w.done);
         const batch = this.waiting.slice(0, MAX_BATCH);
         if (!batch.length) return;
+        // A request that has waited a whole window is not overtaken any more.
+        const strict = Date.now() - batch[0]!.started >= this.limits.windowMs;
+        const arrivals = this.arrivals;
         let r: Awaited<ReturnType<SharedBudget['tryReserveMany']>>;
         try {
-          r = await this.tryReserveMany(batch.map((w) => w.tokens));
+          r = await this.tryReserveMany(batch.map((w) => w.tokens), strict);
         } catch (err) {
           for (const w of batch) settle(w, () => w.reject(err));
           continue;
         }
-        r.ids.forEach((id, i) => {
+        for (const [i, id] of r.granted) {
           const w = batch[i]!;
           const g = { id, tokens: w.tokens, waitedMs: Date.now() - w.started };
           // Aborted while the script ran: give the reservation back.
           if (w.done) void this.release(g).catch(() => {});
           else settle(w, () => w.resolve(g));
-        });
-        const next = batch[r.ids.length];
-        if (!next) continue;
-        if (r.waitMs === -1) {
-          settle(next, () => next.reject(this.overBudget(next.tokens, r.effectiveTpm)));
-          continue;
         }
+        for (const i of r.tooLarge) {
+          const w = batch[i]!;
+          settle(w, () => w.reject(this.overBudget(w.tokens, r.effectiveTpm)));
+        }
+        // Nothing left to wait for, or someone arrived meanwhile who may fit now.
+        if (r.waitMs === 0 || this.arrivals !== arrivals) continue;
         // Jitter spreads the processes whose loops wait for the same moment.
-        await new Promise((resolve) => setTimeout(resolve, r.waitMs + Math.floor(Math.random() * RETRY_JITTER_MS)));
+        // A new waiter cuts the sleep short: it may fit where the refused one did not.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => resolve(), r.waitMs + Math.floor(Math.random() * RETRY_JITTER_MS));
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.wake = undefined;
       }
     } finally {
       this.pumping = false;
@@ -282,6 +321,10 @@ export class SharedBudget {
 
   private waiting: Waiter[] = [];
   private pumping = false;
+  /** `reserve` calls so far: tells the loop whether anyone arrived during a script run. */
+  private arrivals = 0;
+  /** Ends the loop's sleep early (set while it sleeps). */
+  private wake: (() => void) | undefined;
 
   /**
    * Moves a reservation to when the API counted the request, at the latest
