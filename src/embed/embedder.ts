@@ -10,6 +10,7 @@
  * - response headers recalibrate the budget.
  * The SDK's own retries stay off (OPENAI_MAX_RETRIES=0) so retries don't multiply.
  */
+import os from 'node:os';
 import { APIConnectionError, APIError } from 'openai';
 import pRetry, { AbortError } from 'p-retry';
 import { msSinceHeaders, type OpenAI } from '../openai/client.ts';
@@ -86,22 +87,18 @@ function requestBody(target: EmbeddingTarget, texts: string[]) {
 /**
  * Decodes one `encoding_format: base64` embedding: little-endian float32
  * bytes (the API's layout). On little-endian platforms (all but s390x) the
- * result is a view of the decoded bytes, without a copy per float.
+ * result is a view of the decoded bytes, without a copy.
  * @throws Error when the bytes are not a whole number of float32 values
  */
 export function decodeEmbedding(base64: string): Float32Array {
   const bytes = Buffer.from(base64, 'base64');
   if (bytes.length % 4 !== 0) throw new Error(`a base64 embedding decodes to ${bytes.length} bytes, not a whole number of float32 values`);
-  if (!LITTLE_ENDIAN) {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-    return Float32Array.from({ length: bytes.length / 4 }, (_, i) => view.getFloat32(i * 4, true));
-  }
-  // A Float32Array view needs a 4-byte-aligned offset; Buffer's shared pool does not promise one.
-  const aligned = bytes.byteOffset % 4 === 0 ? bytes : Buffer.from(bytes);
+  // A Float32Array view needs a 4-byte-aligned offset (Buffer's shared pool
+  // does not promise one) and the platform's byte order.
+  const native = os.endianness() === 'LE' ? bytes : Buffer.from(bytes).swap32();
+  const aligned = native.byteOffset % 4 === 0 ? native : Buffer.from(native);
   return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.length / 4);
 }
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Converts an SDK error into the retry decision; returns the error to throw. */
 export function classifyOpenAIError(err: unknown): Error {

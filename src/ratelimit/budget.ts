@@ -238,7 +238,7 @@ export class SharedBudget {
 
   /**
    * Waits until `tokens` are reserved. Requests of one process are granted
-   * in FIFO order by one reservation loop (`pump`).
+   * by one reservation loop (`pump`): oldest first, first fit.
    * @throws OverBudgetError when `tokens` exceeds the per-window token limit.
    * @throws the signal's reason when `signal` aborts while waiting.
    */
@@ -268,9 +268,10 @@ export class SharedBudget {
    * out. Here one loop per process hands the first `MAX_BATCH` waiters to one
    * script run, which grants, oldest first, every one that fits (first fit:
    * capacity a large request cannot use yet goes to smaller ones rather than
-   * expire unused); then the loop sleeps until the oldest refused one can
-   * fit. One round trip grants many requests, and once a request has waited
-   * a whole window nothing overtakes it, so it cannot starve.
+   * expire unused); then the loop sleeps until the smallest refused one can
+   * fit, or a new waiter arrives. One round trip grants many requests, and
+   * once the oldest has waited a whole window nothing overtakes it (strict),
+   * so it cannot starve.
    */
   private async pump(): Promise<void> {
     if (this.pumping) return;

@@ -12,6 +12,7 @@
  * `array_recv` for `$n::vector[]`, which calls pgvector's `vector_recv` for
  * each element.
  */
+import os from 'node:os';
 import type pg from 'pg';
 
 /**
@@ -53,7 +54,7 @@ export function encodeVectorArray(vectors: ReadonlyArray<ArrayLike<number>>, dim
       const x = v[j] as number;
       if (!Number.isFinite(x)) throw new RangeError(`vector ${i} has a non-finite element ${x} at index ${j}: pgvector stores finite floats only`);
     }
-    if (v instanceof Float32Array && LITTLE_ENDIAN) {
+    if (v instanceof Float32Array && os.endianness() === 'LE') {
       // Already float32: copy the bytes and swap them to network order.
       Buffer.from(v.buffer, v.byteOffset, v.byteLength).copy(buf, o);
       buf.subarray(o, o + v.byteLength).swap32();
@@ -64,8 +65,6 @@ export function encodeVectorArray(vectors: ReadonlyArray<ArrayLike<number>>, dim
   });
   return buf;
 }
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 const oids = new WeakMap<pg.Pool, Promise<number>>();
 
