@@ -71,7 +71,6 @@ export async function processEmbed(job: Job, p: EmbedPayload, ctx: JobContext): 
   const owner = String(job.id);
   const result: EmbedResult = { requested: p.chunkHashes.length, alreadyEmbedded: 0, vanished: 0, embedded: 0, tokens: 0, requests: 0 };
   let pending = await filterMissing(ctx.db.pool, key, p.chunkHashes);
-  const deadline = Date.now() + ctx.claims.ttlMs * 2;
   while (pending.length) {
     const claimed = await ctx.claims.claim(scope, owner, pending);
     const others = claimed.others;
@@ -82,6 +81,9 @@ export async function processEmbed(job: Job, p: EmbedPayload, ctx: JobContext): 
     const done = claimed.mine.filter((h) => !mineSet.has(h));
     if (done.length) await ctx.claims.release(scope, owner, done);
     if (mine.length) {
+      // Renewed while this job waits for budget and embeds, however long that takes.
+      const lease = ctx.claims.hold(scope, owner, mine, (lost) =>
+        ctx.logger.warn({ jobId: job.id, lost, of: mine.length }, 'embed: claims lapsed while held (event loop stalled longer than the claim TTL?); these chunks may be paid twice'));
       try {
         const r = await embedClaimed(job, p, ctx, mine);
         result.embedded += r.embedded;
@@ -89,12 +91,14 @@ export async function processEmbed(job: Job, p: EmbedPayload, ctx: JobContext): 
         result.requests += r.requests;
         result.vanished += r.vanished;
       } finally {
+        lease.stop();
         await ctx.claims.release(scope, owner, mine);
       }
     }
     if (!others.length) break;
-    // Another job is embedding these: wait until they exist or its claim lapses.
-    if (Date.now() > deadline) throw new Error(`chunk hashes still claimed by another job after ${ctx.claims.ttlMs * 2} ms: ${others.slice(0, 3).join(', ')}…`);
+    // Another job is embedding these: wait until they exist or its claim
+    // lapses (its owner stopped renewing: died), then take them over. No
+    // deadline: a live owner may wait for the budget behind a long backlog.
     await new Promise((r) => setTimeout(r, CLAIM_POLL_MS));
     pending = await filterMissing(ctx.db.pool, key, others);
   }

@@ -60,6 +60,7 @@ const EnvSchema = z.object({
   EMBEDDING_RATE_WINDOW_MS: int(60_000, 1),
   EMBEDDING_RETRIES: int(2, 0),
   EMBEDDING_COALESCE_MS: int(20, 0),
+  EMBED_CLAIM_TTL_MS: int(60_000, 100),
   OPENAI_UPLOAD_RPM: int(1000, 1),
   UPLOAD_CONCURRENCY: int(8, 1),
   CHUNK_MAX_TOKENS: int(512, 16),
@@ -149,6 +150,12 @@ export interface Config {
      * share it, ms (src/embed/coalescer.ts). 0 sends every job's request on its own.
      */
     coalesceMs: number;
+    /**
+     * How long a chunk-hash claim outlives its owner's last renewal, ms
+     * (src/embed/claims.ts): how long a killed worker's hashes block other
+     * jobs. Owners renew every third of it while they wait and embed.
+     */
+    claimTtlMs: number;
   };
   chunk: {
     /** Upper bound of a chunk, tokens (cl100k_base). */
@@ -247,6 +254,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       rateWindowMs: e.EMBEDDING_RATE_WINDOW_MS,
       retries: e.EMBEDDING_RETRIES,
       coalesceMs: e.EMBEDDING_COALESCE_MS,
+      claimTtlMs: e.EMBED_CLAIM_TTL_MS,
     },
     chunk: { maxTokens: e.CHUNK_MAX_TOKENS, overlapTokens: e.CHUNK_OVERLAP_TOKENS },
     crawl: {

@@ -5,6 +5,13 @@
  * holds, it waits until they are embedded or the claim lapses (its owner
  * died), then takes them over. The unique key in Postgres stays the final
  * guard; claims only keep the money from being spent twice.
+ *
+ * A claim is a lease: its owner renews it (`hold`) for as long as it works
+ * on the hashes, however long it waits for the shared budget (with a deep
+ * backlog, many minutes), and it lapses `ttlMs` after the owner's process
+ * stops renewing (killed, hung event loop). A fixed TTL alone let a claim
+ * lapse while its owner was still waiting for budget: the waiting job then
+ * took the hashes over and both paid for them.
  */
 import type { Redis } from '../queue/redis.ts';
 
@@ -27,6 +34,21 @@ end
 return out
 `;
 
+/**
+ * KEYS: claim keys. ARGV[1] owner, ARGV[2] ttl ms. Extends the keys this
+ * owner still holds; returns how many it holds.
+ */
+const RENEW = `
+local n = 0
+for _, k in ipairs(KEYS) do
+  if redis.call('GET', k) == ARGV[1] then
+    redis.call('PEXPIRE', k, ARGV[2])
+    n = n + 1
+  end
+end
+return n
+`;
+
 /** KEYS: claim keys; ARGV[1] owner. Deletes the keys this owner holds. */
 const RELEASE = `
 local n = 0
@@ -36,13 +58,26 @@ end
 return n
 `;
 
+/** Claims being renewed for their owner; see `HashClaims.hold`. */
+export interface ClaimLease {
+  /** Stops renewing (the claims then lapse after the TTL unless released). */
+  stop(): void;
+}
+
+/** Default claim TTL, ms: how long a dead owner's claims block others. */
+export const DEFAULT_CLAIM_TTL_MS = 60_000;
+
 export class HashClaims {
   readonly redis: Redis;
   readonly prefix: string;
-  /** How long a claim holds without its owner, ms. */
+  /**
+   * How long a claim outlives its owner's last renewal, ms. Owners renew at
+   * a third of it, so it must cover the longest stall of an owner's event
+   * loop that should not cost a double payment.
+   */
   readonly ttlMs: number;
 
-  constructor(redis: Redis, prefix: string, ttlMs = 5 * 60_000) {
+  constructor(redis: Redis, prefix: string, ttlMs = DEFAULT_CLAIM_TTL_MS) {
     this.redis = redis;
     this.prefix = prefix;
     this.ttlMs = ttlMs;
@@ -63,6 +98,33 @@ export class HashClaims {
     const others: string[] = [];
     hashes.forEach((h, i) => (result[i] === 1 ? mine : others).push(h));
     return { mine, others };
+  }
+
+  /**
+   * Renews `owner`'s claims on `hashes` every third of the TTL until
+   * `stop()`. The timer does not keep the process alive; a renewal that
+   * fails (Redis away) is retried at the next tick while the claim still has
+   * two thirds of its TTL left.
+   * @param onLost called with how many of the hashes the owner no longer
+   *   holds (the claim lapsed and another owner took it): the Postgres unique
+   *   key still prevents a second row, but the tokens may be paid twice.
+   */
+  hold(scope: string, owner: string, hashes: string[], onLost?: (lost: number) => void): ClaimLease {
+    if (!hashes.length) return { stop() {} };
+    const keys = hashes.map((h) => this.key(scope, h));
+    let reported = 0;
+    const timer = setInterval(() => {
+      this.redis.eval(RENEW, keys.length, ...keys, owner, String(this.ttlMs)).then(
+        (held) => {
+          const lost = keys.length - Number(held);
+          if (lost > reported) onLost?.(lost);
+          reported = Math.max(reported, lost);
+        },
+        () => {},
+      );
+    }, Math.max(1, Math.floor(this.ttlMs / 3)));
+    timer.unref();
+    return { stop: () => clearInterval(timer) };
   }
 
   async release(scope: string, owner: string, hashes: string[]): Promise<void> {

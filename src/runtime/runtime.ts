@@ -91,7 +91,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     const coalescer = new EmbeddingCoalescer(embedder, {
       maxInputs: embedding.maxInputs, maxTokens: embedding.maxRequestTokens, lingerMs: embedding.coalesceMs,
     });
-    const claims = new HashClaims(redis, config.redis.prefix);
+    const claims = new HashClaims(redis, config.redis.prefix, embedding.claimTtlMs);
     const uploadBudget = new SharedBudget(redis, config.redis.prefix, 'file-uploads', {
       rpm: config.openai.uploadRpm, tpm: config.openai.uploadRpm, windowMs: 60_000 + WINDOW_MARGIN_MS,
     });
