@@ -7,7 +7,7 @@
  * killed worker loses at most one request's work.
  */
 import type { Job } from 'bullmq';
-import { packRequests, type PackItem } from '../src/embed/packing.ts';
+import { packRequests, requestTokenLimit, type PackItem } from '../src/embed/packing.ts';
 import { chunksTotal, costUsdTotal, embeddingTokensTotal } from '../src/metrics/metrics.ts';
 import { filterMissing, insertEmbeddings, loadChunkTexts, recordSpend } from '../src/store/embeddings.ts';
 import type { JobContext } from './context.ts';
@@ -43,7 +43,7 @@ async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: 
   const cfg = ctx.config.embedding;
   const texts = await loadChunkTexts(ctx.db.pool, hashes);
   const items: TextItem[] = [...texts].map(([id, t]) => ({ id, tokens: t.tokens, text: t.text }));
-  const requests = packRequests(items, { maxInputs: cfg.maxInputs, maxTokens: cfg.maxRequestTokens, maxInputTokens: cfg.maxInputTokens });
+  const requests = packRequests(items, { maxInputs: cfg.maxInputs, maxTokens: requestTokenLimit(cfg), maxInputTokens: cfg.maxInputTokens });
   let embedded = 0;
   let tokens = 0;
   for (const request of requests) {

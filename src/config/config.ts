@@ -131,7 +131,10 @@ export interface Config {
     dimensions: number;
     /** Inputs per request (FACTS.md: ≤ 2048). */
     maxInputs: number;
-    /** Tokens per request, summed over inputs (FACTS.md: ≤ 300,000). */
+    /**
+     * Tokens per request, summed over inputs (FACTS.md: ≤ 300,000). Packing
+     * also keeps requests within 2% of `tpm` (src/embed/packing.ts `requestTokenLimit`).
+     */
     maxRequestTokens: number;
     /** Tokens per input (FACTS.md: 8192, use 8191). */
     maxInputTokens: number;

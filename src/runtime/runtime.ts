@@ -13,6 +13,7 @@ import type { Logger } from '../log/logger.ts';
 import { createOpenAI, type OpenAI } from '../openai/client.ts';
 import { EmbeddingCoalescer } from '../embed/coalescer.ts';
 import { Embedder } from '../embed/embedder.ts';
+import { requestTokenLimit } from '../embed/packing.ts';
 import { HashClaims } from '../embed/claims.ts';
 import { SharedBudget } from '../ratelimit/budget.ts';
 import { Producer } from '../queue/producer.ts';
@@ -89,7 +90,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     });
     const embedder = new Embedder(openai, { budget, retries: embedding.retries });
     const coalescer = new EmbeddingCoalescer(embedder, {
-      maxInputs: embedding.maxInputs, maxTokens: embedding.maxRequestTokens, lingerMs: embedding.coalesceMs,
+      maxInputs: embedding.maxInputs, maxTokens: requestTokenLimit(embedding), lingerMs: embedding.coalesceMs,
     });
     const claims = new HashClaims(redis, config.redis.prefix, embedding.claimTtlMs);
     const uploadBudget = new SharedBudget(redis, config.redis.prefix, 'file-uploads', {

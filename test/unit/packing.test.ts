@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OversizeInputError, packRequests, type PackItem } from '../../src/embed/packing.ts';
+import { OversizeInputError, packRequests, requestTokenLimit, type PackItem } from '../../src/embed/packing.ts';
 
 const limits = { maxInputs: 2048, maxTokens: 300_000, maxInputTokens: 8191 };
 const items = (tokens: number[]): PackItem[] => tokens.map((t, i) => ({ id: `c${i}`, tokens: t }));
@@ -39,5 +39,20 @@ describe('packRequests', () => {
 
   it('rejects an empty input', () => {
     expect(() => packRequests([{ id: 'z', tokens: 0 }], limits)).toThrow(OversizeInputError);
+  });
+});
+
+describe('requestTokenLimit', () => {
+  it.each([
+    { name: 'tier 1 (1M TPM): 2% of the window', tpm: 1_000_000, limit: 20_000 },
+    { name: 'tier 5 (10M TPM): 2% of the window', tpm: 10_000_000, limit: 200_000 },
+    { name: 'a budget so large that OpenAI\'s per-request limit binds', tpm: 50_000_000, limit: 300_000 },
+    { name: 'a tiny budget: still one whole input', tpm: 40_000, limit: 8191 },
+  ])('$name → $limit tokens', ({ tpm, limit }) => {
+    expect(requestTokenLimit({ maxRequestTokens: 300_000, maxInputTokens: 8191, tpm })).toBe(limit);
+  });
+
+  it('never exceeds a lower configured per-request limit', () => {
+    expect(requestTokenLimit({ maxRequestTokens: 4000, maxInputTokens: 8191, tpm: 1_000_000 })).toBe(4000);
   });
 });
