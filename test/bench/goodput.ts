@@ -36,10 +36,11 @@ export interface PaceFigures {
    */
   lastResponseAt: number;
   /**
-   * Tokens per window ÷ TPM from `firstAt + windowMs` to `lastAt`: the
-   * sustained pace once the first window (which starts empty and so allows a
-   * burst) is over. Undefined when the run admitted its last request within
-   * the first window.
+   * Tokens per window ÷ TPM from `firstAt + windowMs` to `lastAt`, the
+   * partial last window included. Not a sustained pace: a final burst over a
+   * few seconds pushes it above 1, and tokens a client failed to send in its
+   * first window land in that burst and raise it (see `fullWindows`).
+   * Undefined when the run admitted its last request within the first window.
    */
   afterFirstWindow: number | undefined;
   /**
@@ -50,8 +51,9 @@ export interface PaceFigures {
   /** Length of the last entry of `perWindow` as a fraction of a window. */
   lastWindowFraction: number;
   /**
-   * Mean of `perWindow` over the complete windows after the first one.
-   * Robust where `afterFirstWindow` is not: a client held at the limit sends
+   * Mean of `perWindow` over the complete windows after the first one: the
+   * tokens per minute achieved after the first minute, bench:embed's
+   * headline. Robust where `afterFirstWindow` is not: a client held at the limit sends
    * each window's tokens in the same pattern as the first window's (a burst
    * while the window is empty, then a pause), so the rate over the last,
    * partial window depends on where in that pattern the work ran out.
