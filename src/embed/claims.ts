@@ -34,21 +34,6 @@ end
 return out
 `;
 
-/**
- * KEYS: claim keys. ARGV[1] owner, ARGV[2] ttl ms. Extends the keys this
- * owner still holds; returns how many it holds.
- */
-const RENEW = `
-local n = 0
-for _, k in ipairs(KEYS) do
-  if redis.call('GET', k) == ARGV[1] then
-    redis.call('PEXPIRE', k, ARGV[2])
-    n = n + 1
-  end
-end
-return n
-`;
-
 /** KEYS: claim keys; ARGV[1] owner. Deletes the keys this owner holds. */
 const RELEASE = `
 local n = 0
@@ -102,23 +87,22 @@ export class HashClaims {
 
   /**
    * Renews `owner`'s claims on `hashes` every third of the TTL until
-   * `stop()`. The timer does not keep the process alive; a renewal that
-   * fails (Redis away) is retried at the next tick while the claim still has
-   * two thirds of its TTL left.
-   * @param onLost called with how many of the hashes the owner no longer
-   *   holds (the claim lapsed and another owner took it): the Postgres unique
-   *   key still prevents a second row, but the tokens may be paid twice.
+   * `stop()`, with `claim` itself: it extends what the owner holds and takes
+   * back a lapsed claim nobody else took. The timer does not keep the process
+   * alive; a renewal that fails (Redis away) is retried at the next tick
+   * while the claim still has two thirds of its TTL left.
+   * @param onLost called with how many of the hashes another owner now holds
+   *   (the claim lapsed and was taken over): the Postgres unique key still
+   *   prevents a second row, but the tokens may be paid twice.
    */
   hold(scope: string, owner: string, hashes: string[], onLost?: (lost: number) => void): ClaimLease {
     if (!hashes.length) return { stop() {} };
-    const keys = hashes.map((h) => this.key(scope, h));
     let reported = 0;
     const timer = setInterval(() => {
-      this.redis.eval(RENEW, keys.length, ...keys, owner, String(this.ttlMs)).then(
-        (held) => {
-          const lost = keys.length - Number(held);
-          if (lost > reported) onLost?.(lost);
-          reported = Math.max(reported, lost);
+      this.claim(scope, owner, hashes).then(
+        ({ others }) => {
+          if (others.length > reported) onLost?.(others.length);
+          reported = Math.max(reported, others.length);
         },
         () => {},
       );

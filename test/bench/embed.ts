@@ -737,7 +737,7 @@ function report(opts: BenchOptions, workload: Workload, results: ConfigResult[],
       `${opts.embedConcurrency ? `, EMBED_CONCURRENCY=${opts.embedConcurrency}` : ''}${opts.docsPerJob > 1 ? `, ${opts.docsPerJob} documents per embed job` : ''}${opts.coalesceMs !== undefined ? `, EMBEDDING_COALESCE_MS=${opts.coalesceMs}` : ''}`,
   );
   lines.push(`goodput counts the job's tokens (the chunk texts), whatever a client sent on top: tokens sent ≠ job tokens is in the details.`);
-  lines.push(`÷TPM = tokens per ${windowS} s window ÷ ${opts.tpm}. whole run: all tokens ÷ wall time. after 1st min: mean of the complete`);
+  lines.push(`÷TPM = tokens per ${windowS} s window ÷ ${opts.tpm}. whole run: job tokens ÷ wall time. after 1st min: mean of the complete`);
   lines.push(`windows after the first (the partial last one left out). incl. tail: from first request + ${windowS} s to the last request admitted,`);
   lines.push(`partial last window included: above 1 for a burst at the end, and it credits a client for what it failed to send in minute 1.`);
   lines.push(`wall s: until the work is done (Sluice: every vector written to pgvector, HNSW index included; LangChain: vectors in memory).`);
