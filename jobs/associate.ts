@@ -11,40 +11,35 @@
  */
 import type { Job } from 'bullmq';
 import { NotFoundError } from 'openai';
-import { classifyOpenAIError } from '../src/embed/embedder.ts';
+import { classifyOpenAIError } from '../src/openai/errors.ts';
 import { fileBatchFilesTotal, filesTotal, vectorStoresTotal } from '../src/metrics/metrics.ts';
 import {
   claimFilesetCreation, completeFileset, ensureFileset, filesetFiles, forgetFileId, forgetStore, getFiles, getFileset,
   recordFilesetFiles, recordStore, touchFiles, touchFileset,
 } from '../src/store/registry.ts';
-import type { JobContext } from './context.ts';
-import type { AssociatePayload } from './payloads.ts';
-import { uploadContent, type UploadResult } from './upload.ts';
-
-/** What `sluice sync` returns. Bytes are file sizes in bytes. */
-export interface SyncResult {
-  vectorStoreId: string | null;
-  filesetHash: string;
-  /** True when an existing store for the identical fileset was reused. */
-  reused: boolean;
-  /** True when the registered store was gone (expired or deleted) and was created again. */
-  recreated: boolean;
-  status: 'completed' | 'partial' | 'failed';
-  filesUploaded: number;
-  filesReused: number;
-  filesReuploaded: number;
-  bytesUploaded: number;
-  bytesReused: number;
-  failedFiles: Array<{ filename: string; contentHash: string; error: string }>;
-}
+import type { AssociatePayload, SyncResult, UploadResult } from '../src/queue/contracts.ts';
+import type { JobContext } from '../src/runtime/job-context.ts';
+import { FILESET_FILE_STATUS as FF, FILESET_STATUS as FS } from '../src/store/statuses.ts';
+import { uploadContent } from './upload.ts';
 
 /** Files per file batch (FACTS.md: file_ids 1..2000). */
 export const FILE_BATCH_MAX = 2000;
-/** A creation claim older than this is taken over, ms. */
+/**
+ * A store-creation claim older than this is taken over, ms. The owner
+ * creates the store and then attaches and polls every file batch under the
+ * same claim, which takes minutes for thousands of files; 10 minutes keeps a
+ * live owner's claim while a dead owner holds its fileset back no longer.
+ */
 const CREATE_CLAIM_STALE_MS = 10 * 60_000;
-/** Polling a file batch: first delay and cap, ms (backoff ×1.5). */
+/**
+ * Polling a file batch: first delay and cap, ms (backoff ×1.5). A small
+ * batch finishes in well under a second, so the first look comes early; the
+ * cap keeps a long batch's polls far below the per-store request limit
+ * (docs/openai-facts.md, "Vector stores").
+ */
 const POLL_FIRST_MS = 100;
 const POLL_MAX_MS = 5000;
+/** How often a job waiting for another's store creation looks again, ms: one primary-key read. */
 const WAIT_POLL_MS = 100;
 
 function sleep(ms: number): Promise<void> {
@@ -115,10 +110,10 @@ async function attachFiles(ctx: JobContext, owner: string, storeId: string, p: A
       const h = byFileId.get(f.id);
       if (h) outcomes.set(h, { status: f.status, lastError: f.last_error });
     }
-    await recordFilesetFiles(ctx.db.pool, p.filesetHash, slice.map((h) => ({ contentHash: h, ...(outcomes.get(h) ?? { status: 'failed', lastError: { code: 'server_error', message: 'missing from the file batch listing' } }) })));
+    await recordFilesetFiles(ctx.db.pool, p.filesetHash, slice.map((h) => ({ contentHash: h, ...(outcomes.get(h) ?? { status: FF.failed, lastError: { code: 'server_error', message: 'missing from the file batch listing' } }) })));
     for (const o of outcomes.values()) {
       if (o.status in counts) counts[o.status as keyof typeof counts]++;
-      if (o.status === 'completed' || o.status === 'failed' || o.status === 'cancelled') fileBatchFilesTotal.inc({ status: o.status });
+      if (o.status === FF.completed || o.status === FF.failed || o.status === FF.cancelled) fileBatchFilesTotal.inc({ status: o.status });
     }
   }
   return counts;
@@ -133,7 +128,7 @@ async function summarize(ctx: JobContext, p: AssociatePayload, job: Job, base: {
   const files = await filesetFiles(ctx.db.pool, p.filesetHash);
   const failedFiles: SyncResult['failedFiles'] = [];
   for (const f of files) {
-    if (f.status === 'failed') failedFiles.push({ filename: f.filename, contentHash: f.contentHash, error: f.lastError ? `${f.lastError.code ?? 'error'}: ${f.lastError.message ?? ''}` : 'failed' });
+    if (f.status === FF.failed) failedFiles.push({ filename: f.filename, contentHash: f.contentHash, error: f.lastError ? `${f.lastError.code ?? 'error'}: ${f.lastError.message ?? ''}` : 'failed' });
     else if (!f.openaiFileId) failedFiles.push({ filename: f.filename, contentHash: f.contentHash, error: 'upload failed: ' + (Object.values(failures).find(() => true) ?? 'see the failed upload jobs') });
   }
   let bytesUploaded = 0;
@@ -149,7 +144,7 @@ async function summarize(ctx: JobContext, p: AssociatePayload, job: Job, base: {
     bytesUploaded,
     bytesReused,
     failedFiles,
-    status: failedFiles.length && base.status === 'completed' ? 'partial' : base.status,
+    status: failedFiles.length && base.status === FS.completed ? FS.partial : base.status,
   };
 }
 
@@ -162,7 +157,7 @@ export async function processAssociate(job: Job, p: AssociatePayload, ctx: JobCo
   await touchFiles(pool, p.files.map((f) => f.contentHash));
   const deadline = Date.now() + CREATE_CLAIM_STALE_MS * 2;
   for (;;) {
-    if (fs.vectorStoreId && (fs.status === 'completed' || fs.status === 'partial')) {
+    if (fs.vectorStoreId && (fs.status === FS.completed || fs.status === FS.partial)) {
       if (await storeAlive(ctx, fs.vectorStoreId)) {
         await touchFileset(pool, p.filesetHash);
         vectorStoresTotal.inc({ outcome: 'reused' });
@@ -198,7 +193,7 @@ export async function processAssociate(job: Job, p: AssociatePayload, ctx: JobCo
     vectorStoresTotal.inc({ outcome: recreated ? 'recreated' : 'created' });
   }
   const counts = await attachFiles(ctx, owner, storeId, p, reuploaded);
-  const status = counts.failed > 0 || counts.cancelled > 0 ? 'partial' : 'completed';
+  const status = counts.failed > 0 || counts.cancelled > 0 ? FS.partial : FS.completed;
   await completeFileset(pool, p.filesetHash, status, counts);
   return summarize(ctx, p, job, { vectorStoreId: storeId, reused: false, recreated, status }, reuploaded);
 }

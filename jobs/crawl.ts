@@ -9,41 +9,26 @@ import { pathToFileURL } from 'node:url';
 import type { Job } from 'bullmq';
 import { chunkDocument } from '../src/chunk/chunker.ts';
 import { fetchDocument, type FetchResult } from '../src/crawl/fetch.ts';
-import { extractInline } from '../src/crawl/inline.ts';
+import { extractInline, inlineBody, inlineUri } from '../src/crawl/inline.ts';
 import { sameScope } from '../src/crawl/links.ts';
 import { listLocalSource, readLocalDocument } from '../src/crawl/local.ts';
 import { RobotsCache } from '../src/crawl/robots.ts';
-import { extractHtml, extractMarkdown, extractText } from '../src/extract/index.ts';
-import type { ExtractedDocument } from '../src/extract/types.ts';
+import { extractDocument } from '../src/extract/index.ts';
+import type { DocumentKind, ExtractedDocument } from '../src/extract/types.ts';
 import { sha256Hex } from '../src/hash/index.ts';
-import { PermanentError } from '../src/queue/errors.ts';
-import { idHash } from '../src/runs/tracker.ts';
+import { PermanentError } from '../src/errors/index.ts';
+import { costUsd } from '../src/openai/prices.ts';
+import type { CrawlPayload, CrawlResult } from '../src/queue/contracts.ts';
+import { crawlJobId, embedJobId } from '../src/queue/job-ids.ts';
+import type { JobContext } from '../src/runtime/job-context.ts';
 import { ensureCollection, findDocument, touchDocument, writeDocument, documentStats, type ChunkRow } from '../src/store/documents.ts';
 import { missingForDocument, touchForDocument } from '../src/store/embeddings.ts';
 import { chunksTotal, documentsTotal, embeddingTokensTotal, savedUsdTotal } from '../src/metrics/metrics.ts';
-import type { JobContext } from './context.ts';
-import { costUsd } from './embed.ts';
-import type { CrawlPayload } from './payloads.ts';
-
-/** Result of a crawl job, kept on the completed job for inspection. */
-export interface CrawlResult {
-  uri: string;
-  status: 'written' | 'unchanged' | 'not-modified' | 'listed';
-  chunks: number;
-  tokens: number;
-  embedJob?: string;
-  children: number;
-}
-
-/** Deterministic id of the crawl job for one URL or file of a run. */
-export function crawlJobId(runId: string, key: string): string {
-  return `crawl-${runId}-${idHash(key)}`;
-}
 
 /** The text of a fetched or read document, before extraction. */
 interface LoadedText {
   uri: string;
-  kind: 'html' | 'markdown' | 'text';
+  kind: DocumentKind;
   text: string;
   bytes: number;
   etag?: string | undefined;
@@ -58,9 +43,7 @@ function robotsFor(ctx: JobContext): RobotsCache {
 }
 
 function extract(loaded: LoadedText): ExtractedDocument {
-  if (loaded.kind === 'html') return extractHtml(loaded.text, loaded.uri);
-  if (loaded.kind === 'markdown') return extractMarkdown(loaded.text, loaded.uri);
-  return extractText(loaded.text, loaded.uri);
+  return extractDocument(loaded.kind, loaded.text, loaded.uri);
 }
 
 function toChunkRows(uri: string, doc: ExtractedDocument, ctx: JobContext): ChunkRow[] {
@@ -121,7 +104,7 @@ async function finishDocument(job: Job, p: CrawlPayload, ctx: JobContext, uri: s
     [embedJob] = await ctx.producer.add(
       'embed',
       [{
-        jobId: `embed-${p.runId}-${idHash(uri, ...hashes)}`,
+        jobId: embedJobId(p.runId, uri, hashes),
         payload: { runId: p.runId, collection: p.collection, source: uri, ...key, chunkHashes: hashes },
       }],
       p.runId,
@@ -213,10 +196,9 @@ async function crawlPath(job: Job, p: CrawlPayload, ctx: JobContext, filePath: s
 
 async function crawlInline(job: Job, p: CrawlPayload, ctx: JobContext, source: Extract<CrawlPayload['source'], { type: 'inline' }>): Promise<CrawlResult> {
   const d = source.document;
+  const { kind, text } = inlineBody(d);
+  const loaded: LoadedText = { uri: inlineUri(d), kind, text, bytes: Buffer.byteLength(text) };
   const doc = extractInline(d);
-  const text = d.text ?? d.html ?? d.markdown ?? '';
-  const kind = d.html !== undefined ? 'html' : d.markdown !== undefined ? 'markdown' : 'text';
-  const loaded: LoadedText = { uri: `inline:${d.id}`, kind, text, bytes: Buffer.byteLength(text) };
   const collectionId = await ensureCollection(ctx.db.pool, p.collection);
   return indexDocument(job, p, ctx, collectionId, loaded, doc, [], d.metadata ?? {});
 }
@@ -241,6 +223,6 @@ export function describeCrawlSource(p: CrawlPayload): string {
   const s = p.source;
   if (s.type === 'url') return s.url;
   if (s.type === 'path') return s.path;
-  if (s.type === 'inline') return `inline:${s.document.id}`;
+  if (s.type === 'inline') return inlineUri(s.document);
   return s.input;
 }

@@ -10,32 +10,21 @@ import type { Job } from 'bullmq';
 import { packRequests, requestTokenLimit, type PackItem } from '../src/embed/packing.ts';
 import { chunksTotal, costUsdTotal, embeddingTokensTotal } from '../src/metrics/metrics.ts';
 import { filterMissing, insertEmbeddings, loadChunkTexts, recordSpend } from '../src/store/embeddings.ts';
-import type { JobContext } from './context.ts';
-import type { EmbedPayload } from './payloads.ts';
-
-export interface EmbedResult {
-  requested: number;
-  /** Hashes embedded by someone else before or while this job ran. */
-  alreadyEmbedded: number;
-  /** Hashes whose chunks disappeared (document changed) before embedding. */
-  vanished: number;
-  embedded: number;
-  /** Tokens billed by the API for this job. */
-  tokens: number;
-  requests: number;
-}
+import { embeddingScope } from '../src/embed/embedding-key.ts';
+import { costUsd } from '../src/openai/prices.ts';
+import type { EmbedPayload, EmbedResult } from '../src/queue/contracts.ts';
+import type { JobContext } from '../src/runtime/job-context.ts';
 
 interface TextItem extends PackItem {
   text: string;
 }
 
-/** How often to look again at hashes another job is embedding, ms. */
+/**
+ * How often to look again at hashes another job is embedding, ms. One
+ * indexed read per waiting job; a request to OpenAI takes ~300 ms and more,
+ * so looking more often would find nothing new.
+ */
 const CLAIM_POLL_MS = 250;
-
-/** USD for `tokens` at a price per 1M tokens (FACTS.md prices via config). */
-export function costUsd(tokens: number, usdPerMTok: number): number {
-  return (tokens * usdPerMTok) / 1_000_000;
-}
 
 /** Embeds hashes this job holds the claims of; returns counts. */
 async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: string[]) {
@@ -67,7 +56,7 @@ async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: 
 /** Processes one embed job. */
 export async function processEmbed(job: Job, p: EmbedPayload, ctx: JobContext): Promise<EmbedResult> {
   const key = { model: p.model, dimensions: p.dimensions };
-  const scope = `${p.model}:${p.dimensions}`;
+  const scope = embeddingScope(key);
   const owner = String(job.id);
   const result: EmbedResult = { requested: p.chunkHashes.length, alreadyEmbedded: 0, vanished: 0, embedded: 0, tokens: 0, requests: 0 };
   let pending = await filterMissing(ctx.db.pool, key, p.chunkHashes);

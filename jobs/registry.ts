@@ -4,13 +4,13 @@
  * message naming it instead of leaving its jobs to pile up unseen.
  */
 import type { Job } from 'bullmq';
-import type { QueueName } from '../src/queue/queues.ts';
-import type { JobContext } from './context.ts';
+import { NoProcessorError } from '../src/errors/index.ts';
+import type { Payloads, QueueName } from '../src/queue/contracts.ts';
+import type { JobContext } from '../src/runtime/job-context.ts';
 import { describeCrawlSource, processCrawl } from './crawl.ts';
 import { processEmbed } from './embed.ts';
 import { processUpload } from './upload.ts';
 import { processAssociate } from './associate.ts';
-import type { Payloads } from './payloads.ts';
 
 export interface ProcessorEntry<Q extends QueueName> {
   process: (job: Job, payload: Payloads[Q], ctx: JobContext) => Promise<unknown>;
@@ -26,11 +26,6 @@ export const PROCESSORS: ProcessorRegistry = {
   upload: { process: processUpload, describe: (p) => p.source },
   associate: { process: processAssociate, describe: (p) => `fileset ${p.filesetHash.slice(0, 12)} (${p.files.length} files)` },
 };
-
-/** Thrown at boot for a queue without a processor. */
-export class NoProcessorError extends Error {
-  override name = 'NoProcessorError';
-}
 
 export function processorFor<Q extends QueueName>(queue: Q): ProcessorEntry<Q> {
   const entry = PROCESSORS[queue] as ProcessorEntry<Q> | undefined;

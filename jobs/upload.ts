@@ -6,22 +6,21 @@
  */
 import type { Job } from 'bullmq';
 import { toFile } from 'openai';
-import { classifyOpenAIError } from '../src/embed/embedder.ts';
+import { classifyOpenAIError } from '../src/openai/errors.ts';
 import { fileBytesTotal, filesTotal } from '../src/metrics/metrics.ts';
-import { PermanentError } from '../src/queue/errors.ts';
+import { PermanentError } from '../src/errors/index.ts';
 import { claimFileUpload, getFiles, loadBlob, recordUpload, touchFiles } from '../src/store/registry.ts';
-import type { JobContext } from './context.ts';
-import type { UploadPayload } from './payloads.ts';
+import type { UploadPayload, UploadResult } from '../src/queue/contracts.ts';
+import type { JobContext } from '../src/runtime/job-context.ts';
 
-export interface UploadResult {
-  contentHash: string;
-  fileId: string;
-  outcome: 'uploaded' | 'reused';
-  bytes: number;
-}
-
-/** A claim older than this is taken over: its owner died mid-upload, ms. */
+/**
+ * An upload claim older than this is taken over (its owner died mid-upload),
+ * ms. Five times OPENAI_TIMEOUT_MS's default (60 s), so a slow but live
+ * upload is never taken over, while a dead owner holds a file back for at
+ * most 5 minutes.
+ */
 export const UPLOAD_CLAIM_STALE_MS = 5 * 60_000;
+/** How often a job waiting for another's upload looks again, ms: one primary-key read, cheap at 10/s. */
 const WAIT_POLL_MS = 100;
 
 /**

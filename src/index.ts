@@ -12,17 +12,18 @@
  * `ingest` waits for workers; run them in-process with `startWorkers(rt, ['crawl', 'embed'])`
  * or in separate `sluice worker` processes.
  */
-export { loadConfig, ConfigError, type Config } from './config/config.ts';
+export { loadConfig, type Config } from './config/config.ts';
+export { ConfigError, PermanentError, StartupError } from './errors/index.ts';
 export { createLogger, type Logger } from './log/logger.ts';
 export { openRuntime, type Runtime, type RuntimeOptions } from './runtime/runtime.ts';
 export { startWorkers, type RunningWorkers } from './runtime/workers.ts';
 export { ingest, enqueueIngest, waitForRun, summarizeRun, type IngestRequest, type IngestSummary, type EnqueuedRun, type WaitOptions } from './ingest/ingest.ts';
 export { sync, enqueueSync, type SyncRequest, type SyncSummary, type Sink } from './sync/sync.ts';
-export type { SyncResult } from '../jobs/associate.ts';
+export type { SyncResult } from './queue/contracts.ts';
 export { filesetHash, type ChunkingStrategy } from './files/fileset.ts';
 export { search, type SearchHit, type SearchOptions } from './search/search.ts';
 export { exportCollection, type ExportedChunk } from './export/export.ts';
 export { getStatus, type Status } from './runs/status.ts';
 export { startEmulator, type RunningEmulator } from './emulator/index.ts';
-export { QUEUE_NAMES, type QueueName } from './queue/queues.ts';
+export { QUEUE_NAMES, type QueueName } from './queue/contracts.ts';
 export type { InlineDocument } from './crawl/inline.ts';

@@ -8,7 +8,7 @@ import { startEmulator, emulatorSettingsFromEnv } from '../emulator/index.ts';
 import { exportCollection } from '../export/export.ts';
 import { enqueueIngest, ingest, type IngestRequest, type IngestSummary } from '../ingest/ingest.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
-import { QUEUE_NAMES, isQueueName } from '../queue/queues.ts';
+import { QUEUE_NAMES, isQueueName } from '../queue/contracts.ts';
 import { getStatus } from '../runs/status.ts';
 import { openRuntime, type Runtime } from '../runtime/runtime.ts';
 import { onShutdown } from '../runtime/signals.ts';

@@ -4,13 +4,10 @@
  * 0 success, 1 something failed, 2 bad usage or environment.
  */
 import { ZodError } from 'zod';
-import { ConfigError } from '../config/config.ts';
-import { DatabaseUnavailableError } from '../db/db.ts';
-import { UnsupportedDatabaseError } from '../db/migrate.ts';
-import { describeZodError, PermanentError } from '../queue/errors.ts';
-import { RedisUnavailableError } from '../queue/redis.ts';
+import { describeZodError, PermanentError, StartupError } from '../errors/index.ts';
 
-const USAGE_ERRORS = [ConfigError, RedisUnavailableError, DatabaseUnavailableError, UnsupportedDatabaseError, PermanentError];
+/** Errors whose message alone says what to fix: printed as one line, exit 2. */
+const USAGE_ERRORS = [StartupError, PermanentError];
 
 export async function runCommand(action: () => Promise<number | void>, opts: { keepAlive?: boolean } = {}): Promise<void> {
   try {

@@ -5,6 +5,8 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { ConfigError } from '../errors/index.ts';
+import { EMBEDDING_DEFAULT_DIMENSIONS, EMBEDDING_PRICES_USD_PER_MTOK } from '../openai/prices.ts';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const bool = (def: boolean) =>
@@ -16,24 +18,6 @@ const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
-
-/**
- * Default price in USD per 1M input tokens, by embedding model.
- * Source: ../shared/openai/FACTS.md, "Embeddings" (prices change: override
- * with EMBEDDING_PRICE_USD_PER_MTOK).
- */
-export const EMBEDDING_PRICES_USD_PER_MTOK: Readonly<Record<string, number>> = {
-  'text-embedding-3-small': 0.02,
-  'text-embedding-3-large': 0.13,
-  'text-embedding-ada-002': 0.1,
-};
-
-/** Default dimensions by model (FACTS.md, "Embeddings"). */
-export const EMBEDDING_DEFAULT_DIMENSIONS: Readonly<Record<string, number>> = {
-  'text-embedding-3-small': 1536,
-  'text-embedding-3-large': 3072,
-  'text-embedding-ada-002': 1536,
-};
 
 const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -202,11 +186,6 @@ export interface Config {
     port: number | undefined;
     host: string;
   };
-}
-
-/** Thrown when the environment holds an invalid value; the message names it. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
 }
 
 /**

@@ -12,7 +12,8 @@
  *   declared charset (UTF-8 by default) and must not be blank.
  * Every failure is a PermanentFetchError or a TransientFetchError.
  */
-import { FetchError, PermanentFetchError, TransientFetchError } from './errors.ts';
+import type { DocumentKind } from '../extract/types.ts';
+import { FetchError, PermanentFetchError, TransientFetchError } from '../errors/index.ts';
 import { assertFetchAllowed } from './ssrf.ts';
 
 export interface FetchOptions {
@@ -28,7 +29,6 @@ export interface FetchOptions {
   lastModified?: string | undefined;
 }
 
-export type DocumentKindFetched = 'html' | 'markdown' | 'text';
 
 export type FetchResult =
   | {
@@ -36,7 +36,7 @@ export type FetchResult =
       /** The final URL, after redirects. */
       url: string;
       contentType: string;
-      kind: DocumentKindFetched;
+      kind: DocumentKind;
       text: string;
       etag?: string;
       lastModified?: string;
@@ -45,7 +45,7 @@ export type FetchResult =
     }
   | { status: 'not-modified'; url: string };
 
-const KIND_BY_TYPE: Readonly<Record<string, DocumentKindFetched>> = {
+const KIND_BY_TYPE: Readonly<Record<string, DocumentKind>> = {
   'text/html': 'html',
   'application/xhtml+xml': 'html',
   'text/plain': 'text',
@@ -57,7 +57,7 @@ export const ACCEPTED_CONTENT_TYPES: readonly string[] = Object.keys(KIND_BY_TYP
 const ACCEPT_HEADER = 'text/html, application/xhtml+xml;q=0.9, text/markdown;q=0.9, text/plain;q=0.8';
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-function kindFromPath(pathname: string): DocumentKindFetched | null {
+function kindFromPath(pathname: string): DocumentKind | null {
   const p = pathname.toLowerCase();
   if (/\.(?:html?|xhtml)$/.test(p)) return 'html';
   if (/\.(?:md|markdown|mdown|mkd)$/.test(p)) return 'markdown';
@@ -242,7 +242,7 @@ export async function fetchDocument(url: string, opts: FetchOptions): Promise<Fe
 
     // Content type: only text documents.
     const { mediaType, charset } = parseContentType(res.headers.get('content-type'));
-    let kind: DocumentKindFetched | null;
+    let kind: DocumentKind | null;
     if (mediaType === '') {
       kind = kindFromPath(current.pathname);
     } else {

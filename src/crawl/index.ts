@@ -1,12 +1,11 @@
-export { FetchError, PermanentFetchError, TransientFetchError, isFetchError } from './errors.ts';
-export type { FetchErrorDetails, FetchErrorReason } from './errors.ts';
 export { fetchDocument, ACCEPTED_CONTENT_TYPES } from './fetch.ts';
 export type { FetchOptions, FetchResult } from './fetch.ts';
 export { assertFetchAllowed, isPrivateAddress, nonPublicReason, normaliseHost } from './ssrf.ts';
 export type { SsrfOptions } from './ssrf.ts';
 export { RobotsCache, robotsToken } from './robots.ts';
 export type { RobotsCacheOptions, RobotsRequestOptions } from './robots.ts';
-export { sameScope, scopeOf, normaliseUrl, looksBinary } from './links.ts';
+export { sameScope, scopeOf, looksBinary } from './links.ts';
+export { normaliseUrl } from '../extract/url.ts';
 export { listLocalSource, readLocalDocument, kindOfPath, SUPPORTED_EXTENSIONS } from './local.ts';
 export type { LocalDocument } from './local.ts';
 export { InlineDocumentSchema, extractInline, inlineBody, inlineUri } from './inline.ts';

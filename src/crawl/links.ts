@@ -1,6 +1,7 @@
 /**
  * Crawl scope: which links of a page are followed.
  */
+import { normaliseUrl } from '../extract/url.ts';
 
 /** Extensions of files that are never text documents: not followed. */
 const BINARY_EXTENSIONS = new Set([
@@ -10,22 +11,6 @@ const BINARY_EXTENSIONS = new Set([
   'tar', 'tgz', 'tif', 'tiff', 'ttf', 'wasm', 'wav', 'webm', 'webp', 'woff', 'woff2', 'xls', 'xlsx', 'xz', 'zip',
   'zst', 'css', 'js', 'mjs', 'map', 'json', 'xml', 'rss', 'atom', 'csv',
 ]);
-
-/**
- * The canonical form of a crawlable URL: http(s) only, fragment dropped,
- * default port dropped, host lowercased (WHATWG URL parsing). Null for
- * anything else.
- */
-export function normaliseUrl(url: string, base?: string): string | null {
-  try {
-    const u = base === undefined ? new URL(url) : new URL(url, base);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') return null;
-    u.hash = '';
-    return u.href;
-  } catch {
-    return null;
-  }
-}
 
 /** The scope of a start URL: its origin and directory, e.g. http://h/docs/index.html → http://h/docs/. */
 export function scopeOf(startUrl: string): string | null {

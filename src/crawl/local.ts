@@ -5,7 +5,7 @@ import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { DocumentKind } from '../extract/types.ts';
-import { PermanentFetchError } from './errors.ts';
+import { PermanentFetchError } from '../errors/index.ts';
 
 const KIND_BY_EXTENSION: Readonly<Record<string, DocumentKind>> = {
   '.html': 'html',

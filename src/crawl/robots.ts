@@ -12,7 +12,7 @@
  *   rules are picked up once robots.txt is reachable again.
  */
 import * as robotsModule from 'robots-parser';
-import { FetchError, PermanentFetchError } from './errors.ts';
+import { FetchError, PermanentFetchError } from '../errors/index.ts';
 import { fetchDocument, type FetchOptions } from './fetch.ts';
 
 interface Robot {

@@ -19,7 +19,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { PermanentFetchError, TransientFetchError } from './errors.ts';
+import { PermanentFetchError, TransientFetchError } from '../errors/index.ts';
 
 export interface SsrfOptions {
   allowPrivateNetworks: boolean;

@@ -5,6 +5,7 @@
  */
 import pLimit from 'p-limit';
 import pg from 'pg';
+import { DatabaseUnavailableError } from '../errors/index.ts';
 import type { Config } from '../config/config.ts';
 import type { Logger } from '../log/logger.ts';
 import { redactUrl } from '../log/logger.ts';
@@ -33,11 +34,6 @@ export interface Db {
   displayUrl: string;
   schema: string;
   close(): Promise<void>;
-}
-
-/** Thrown when the database cannot be reached; the message says how to fix it. */
-export class DatabaseUnavailableError extends Error {
-  override name = 'DatabaseUnavailableError';
 }
 
 /**

@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
+import { UnsupportedDatabaseError } from '../errors/index.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Db } from './db.ts';
 import { ensureVectorIndex } from './vector-index.ts';
@@ -17,11 +18,6 @@ export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.met
 const MIN_SERVER_VERSION = 150000;
 /** Oldest supported pgvector: 0.7.0 (halfvec for HNSW over 2,000 dimensions). */
 const MIN_PGVECTOR = [0, 7, 0] as const;
-
-/** The server or an extension cannot run Sluice's schema; the message says what to install. */
-export class UnsupportedDatabaseError extends Error {
-  override name = 'UnsupportedDatabaseError';
-}
 
 function versionAtLeast(version: string, min: readonly number[]): boolean {
   const parts = version.split('.').map((p) => Number.parseInt(p, 10) || 0);

@@ -49,7 +49,11 @@ export interface ClaimLease {
   stop(): void;
 }
 
-/** Default claim TTL, ms: how long a dead owner's claims block others. */
+/**
+ * Default claim TTL, ms: how long a dead owner's claims block others. A live
+ * owner renews every third of it (20 s), so it survives two missed renewals
+ * (an event loop stalled for up to 40 s) before another job may take over.
+ */
 export const DEFAULT_CLAIM_TTL_MS = 60_000;
 
 export class HashClaims {

@@ -19,8 +19,9 @@
  * job with the bad input fails.
  */
 import { APIError } from 'openai';
-import { PermanentError } from '../queue/errors.ts';
-import type { EmbeddingResponse, EmbeddingTarget, Embedder } from './embedder.ts';
+import { PermanentError } from '../errors/index.ts';
+import type { EmbeddingResponse, Embedder } from './embedder.ts';
+import type { EmbeddingKey } from './embedding-key.ts';
 
 export interface CoalescerOptions {
   /** Inputs per merged request (FACTS.md "Embeddings": ≤ 2,048). */
@@ -44,7 +45,7 @@ interface Part {
 
 /** A request being filled. */
 interface OpenRequest {
-  target: EmbeddingTarget;
+  target: EmbeddingKey;
   parts: Part[];
   inputs: number;
   tokens: number;
@@ -69,7 +70,7 @@ export class EmbeddingCoalescer {
    *   tokens (the request's `usage.prompt_tokens` split by counted tokens)
    * @throws what `Embedder.embed` throws for the request this part went in
    */
-  embed(target: EmbeddingTarget, texts: string[], tokens: number): Promise<EmbeddingResponse> {
+  embed(target: EmbeddingKey, texts: string[], tokens: number): Promise<EmbeddingResponse> {
     const { maxInputs, maxTokens, lingerMs } = this.options;
     if (lingerMs <= 0 || texts.length >= maxInputs || tokens >= maxTokens) return this.embedder.embed(target, texts, tokens);
     const key = `${target.model}:${target.dimensions}`;

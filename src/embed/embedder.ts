@@ -11,21 +11,17 @@
  * The SDK's own retries stay off (OPENAI_MAX_RETRIES=0) so retries don't multiply.
  */
 import os from 'node:os';
-import { APIConnectionError, APIError } from 'openai';
+import { APIError } from 'openai';
 import pRetry, { AbortError } from 'p-retry';
 import { msSinceHeaders, type OpenAI } from '../openai/client.ts';
 import { processingMs, readRateLimitHeaders, retryAfterMs } from '../openai/rate-limit-headers.ts';
-import { PermanentError } from '../queue/errors.ts';
+import { PermanentError, RateLimitedError } from '../errors/index.ts';
+import { classifyOpenAIError } from '../openai/errors.ts';
 import type { SharedBudget } from '../ratelimit/budget.ts';
+import type { EmbeddingKey } from './embedding-key.ts';
 import {
   embeddingBatchInputs, embeddingBatchTokens, embeddingBudgetWaitSeconds, embeddingRateLimitedTotal, embeddingRequestsTotal,
 } from '../metrics/metrics.ts';
-
-export interface EmbeddingTarget {
-  model: string;
-  /** Output dimensions; sent only to models that accept `dimensions` (text-embedding-3-*). */
-  dimensions: number;
-}
 
 export interface EmbeddingResponse {
   /**
@@ -36,23 +32,6 @@ export interface EmbeddingResponse {
   /** Tokens billed, from `usage.prompt_tokens`. */
   promptTokens: number;
 }
-
-/** A 429 rate_limit_exceeded: wait `waitMs`, then try again (does not burn an attempt). */
-export class RateLimitedError extends Error {
-  override name = 'RateLimitedError';
-  readonly waitMs: number;
-  readonly type: string;
-  constructor(message: string, waitMs: number, type: string) {
-    super(message);
-    this.waitMs = waitMs;
-    this.type = type;
-  }
-}
-
-/** Statuses no retry can fix (FACTS.md: insufficient_quota is a 429 but not retryable). */
-const PERMANENT_STATUSES = new Set([400, 401, 403, 404, 422]);
-/** When a 429 names no wait: 1 s. */
-const DEFAULT_RATE_LIMIT_WAIT_MS = 1000;
 
 /**
  * How long ago, at the latest, the API counted a request against its rate
@@ -75,7 +54,7 @@ function acceptsDimensions(model: string): boolean {
  * CPU profile of bench:embed), and `decodeEmbedding` makes a Float32Array
  * view of the bytes.
  */
-function requestBody(target: EmbeddingTarget, texts: string[]) {
+function requestBody(target: EmbeddingKey, texts: string[]) {
   return {
     model: target.model,
     input: texts,
@@ -98,26 +77,6 @@ export function decodeEmbedding(base64: string): Float32Array {
   const native = os.endianness() === 'LE' ? bytes : Buffer.from(bytes).swap32();
   const aligned = native.byteOffset % 4 === 0 ? native : Buffer.from(native);
   return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.length / 4);
-}
-
-/** Converts an SDK error into the retry decision; returns the error to throw. */
-export function classifyOpenAIError(err: unknown): Error {
-  if (err instanceof APIError && !(err instanceof APIConnectionError)) {
-    const body = err.error as { type?: string; code?: string } | undefined;
-    const code = err.code ?? body?.code;
-    const type = err.type ?? body?.type;
-    if (err.status === 429 && (code === 'insufficient_quota' || type === 'insufficient_quota')) {
-      return new PermanentError(`OpenAI refused the request (insufficient_quota): ${err.message}`, { cause: err });
-    }
-    if (err.status === 429) {
-      const wait = retryAfterMs(err.headers as never, err.message, type ?? undefined) ?? DEFAULT_RATE_LIMIT_WAIT_MS;
-      return new RateLimitedError(err.message, wait, type === 'requests' ? 'requests' : 'tokens');
-    }
-    if (err.status !== undefined && PERMANENT_STATUSES.has(err.status)) {
-      return new PermanentError(`OpenAI answered ${err.status}: ${err.message}`, { cause: err });
-    }
-  }
-  return err instanceof Error ? err : new Error(String(err));
 }
 
 function statusLabel(err: unknown): string {
@@ -148,7 +107,7 @@ export class Embedder {
    * Embeds `texts` in one request of `tokens` tokens (cl100k_base, summed).
    * @throws PermanentError (never retry), RateLimitedError (pause, then retry), or a transient error.
    */
-  async embed(target: EmbeddingTarget, texts: string[], tokens: number): Promise<EmbeddingResponse> {
+  async embed(target: EmbeddingKey, texts: string[], tokens: number): Promise<EmbeddingResponse> {
     const { budget } = this.options;
     embeddingBatchInputs.observe({ model: target.model }, texts.length);
     embeddingBatchTokens.observe({ model: target.model }, tokens);
@@ -215,7 +174,7 @@ function toResponse(data: { data: Array<{ index: number; embedding: number[] | s
 }
 
 /** One request without budget or retries: for search queries. */
-export async function createEmbeddings(openai: OpenAI, target: EmbeddingTarget, texts: string[]): Promise<EmbeddingResponse> {
+export async function createEmbeddings(openai: OpenAI, target: EmbeddingKey, texts: string[]): Promise<EmbeddingResponse> {
   try {
     const data = await openai.embeddings.create(requestBody(target, texts));
     return toResponse(data, texts.length, target.dimensions);

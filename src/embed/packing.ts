@@ -1,8 +1,9 @@
 /**
  * Packs embedding inputs into requests under OpenAI's per-request limits:
  * at most `maxInputs` inputs (2048) and `maxTokens` tokens summed (300,000),
- * ../shared/openai/FACTS.md "Embeddings". Pure: no I/O, table-tested.
+ * docs/openai-facts.md, "Embeddings". Pure: no I/O, table-tested.
  */
+import { OversizeInputError } from '../errors/index.ts';
 
 /**
  * The largest share of the per-minute token budget (EMBEDDING_TPM) one
@@ -50,17 +51,6 @@ export interface PackLimits {
 export interface PackedRequest<T extends PackItem> {
   items: T[];
   tokens: number;
-}
-
-/** An input over the per-input token limit: a bug upstream (the chunker). */
-export class OversizeInputError extends Error {
-  override name = 'OversizeInputError';
-  readonly permanent = true;
-  readonly itemId: string;
-  constructor(item: PackItem, limit: number) {
-    super(`chunk ${item.id} has ${item.tokens} tokens, over the per-input limit of ${limit}: it must be split before embedding (CHUNK_MAX_TOKENS)`);
-    this.itemId = item.id;
-  }
 }
 
 /**

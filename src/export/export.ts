@@ -7,7 +7,7 @@
 import pgvector from 'pgvector';
 import type { Runtime } from '../runtime/runtime.ts';
 import { findCollection } from '../store/documents.ts';
-import { PermanentError } from '../queue/errors.ts';
+import { PermanentError } from '../errors/index.ts';
 
 export interface ExportedChunk {
   url: string;

@@ -17,6 +17,7 @@
  * - `links` are read from the whole page, chrome included (the navigation is
  *   how a crawler finds the next page).
  */
+import { normaliseUrl } from './url.ts';
 import { load } from 'cheerio';
 import type { ExtractedDocument, Section } from './types.ts';
 
@@ -255,17 +256,6 @@ class TextBuilder {
   }
 }
 
-function resolveHttp(href: string, base: string): string | null {
-  try {
-    const u = new URL(href.trim(), base);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') return null;
-    u.hash = '';
-    return u.href;
-  } catch {
-    return null;
-  }
-}
-
 function titleFromUrl(pageUrl: string): string {
   try {
     const u = new URL(pageUrl);
@@ -307,7 +297,7 @@ function extractHtmlWith(html: string, pageUrl: string, fallbackTitle: string | 
   $('a[href]').each((_, a) => {
     const href = $(a).attr('href');
     if (!href) return;
-    const abs = resolveHttp(href, base);
+    const abs = normaliseUrl(href, base);
     if (abs && !seen.has(abs)) {
       seen.add(abs);
       links.push(abs);

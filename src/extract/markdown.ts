@@ -9,6 +9,7 @@
  * spans, link and image syntax and HTML tags are reduced to their text; code
  * blocks are kept verbatim without their fences.
  */
+import { normaliseUrl } from './url.ts';
 import type { ExtractedDocument, Section } from './types.ts';
 
 const ENTITIES: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
@@ -30,17 +31,6 @@ function nameFromUri(uri: string): string {
     return decodeURIComponent(last);
   } catch {
     return last;
-  }
-}
-
-function resolveHttp(href: string, base: string): string | null {
-  try {
-    const u = new URL(href, base);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') return null;
-    u.hash = '';
-    return u.href;
-  } catch {
-    return null;
   }
 }
 
@@ -107,7 +97,7 @@ export function extractMarkdown(md: string, uri: string, title?: string, fallbac
   const links: string[] = [];
   const seen = new Set<string>();
   const onLink = (href: string): void => {
-    const abs = resolveHttp(decodeEntities(href), uri);
+    const abs = normaliseUrl(decodeEntities(href), uri);
     if (abs && !seen.has(abs)) {
       seen.add(abs);
       links.push(abs);

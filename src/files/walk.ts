@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { PermanentError } from '../queue/errors.ts';
+import { PermanentError } from '../errors/index.ts';
 
 const SKIP_DIRS = new Set(['node_modules', '.git']);
 

@@ -5,11 +5,9 @@
  * so an ingest killed midway and run again picks up where it stopped.
  */
 import { createHash } from 'node:crypto';
-import { crawlJobId } from '../../jobs/crawl.ts';
-import type { CrawlPayload } from '../../jobs/payloads.ts';
-import { CollectionNameSchema } from '../../jobs/payloads.ts';
+import { CollectionNameSchema, type CrawlPayload } from '../queue/contracts.ts';
+import { crawlJobId, parseJobKey } from '../queue/job-ids.ts';
 import type { InlineDocument } from '../crawl/inline.ts';
-import { parseJobKey } from '../queue/producer.ts';
 import type { RunFailure, RunProgress } from '../runs/tracker.ts';
 import { newRunId } from '../runs/tracker.ts';
 import type { Runtime } from '../runtime/runtime.ts';

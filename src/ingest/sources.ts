@@ -7,10 +7,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Source } from '../../jobs/payloads.ts';
+import type { Source } from '../queue/contracts.ts';
 import { scopeOf } from '../crawl/links.ts';
+import { normaliseUrl } from '../extract/url.ts';
 import { InlineDocumentSchema, type InlineDocument } from '../crawl/inline.ts';
-import { describeZodError } from '../queue/errors.ts';
+import { describeZodError } from '../errors/index.ts';
 
 export interface ResolvedSource {
   source: Source;
@@ -52,8 +53,7 @@ export function resolveSource(input: string | InlineDocument, cwd = process.cwd(
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       return { source: { type: 'invalid', input: text, reason: `${text}: unsupported scheme ${url.protocol} (${HELP})` }, key: `invalid:${text}` };
     }
-    url.hash = '';
-    const href = url.toString();
+    const href = normaliseUrl(url.href)!; // http(s), checked above
     return { source: { type: 'url', url: href, scope: scopeOf(href) ?? href, depth: 0 }, key: href, trustedHost: url.hostname };
   }
   const abs = path.resolve(cwd, text);

@@ -13,8 +13,7 @@
  * instead of "no data". Series keyed by queue or model can be pre-created with
  * {@link initLabels} once the process knows its queues and model.
  */
-import pino from 'pino';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The one registry of this process: every Sluice metric and Node's default metrics. */
 export const registry = new Registry();
@@ -51,7 +50,7 @@ export type RateLimitType = (typeof RATE_LIMIT_TYPES)[number];
 export const COST_KINDS = ['embedding'] as const;
 export type CostKind = (typeof COST_KINDS)[number];
 
-export const SAVED_KINDS = ['embedding_dedup', 'upload_dedup', 'store_reuse'] as const;
+export const SAVED_KINDS = ['embedding_dedup'] as const;
 export type SavedKind = (typeof SAVED_KINDS)[number];
 
 export const FILE_OUTCOMES = ['uploaded', 'reused', 'reuploaded'] as const;
@@ -102,137 +101,9 @@ export const jobDurationSeconds = new Histogram({
   registers: [registry],
 });
 
-/** Short name of {@link jobDurationSeconds} (the one src/runtime/workers.ts imports). */
-export const jobDuration = jobDurationSeconds;
-
-/** A queue whose backlog {@link queueJobs} reports; a BullMQ `Queue` fits. */
-export interface BacklogQueue {
-  readonly name: string;
-  // Method syntax on purpose: BullMQ declares `getJobCounts(...types: JobType[])`
-  // with a narrower parameter type, and only method parameters are checked
-  // bivariantly, so a real Queue is assignable here.
-  getJobCounts(...types: string[]): Promise<Record<string, number>>;
-}
-
-/** What {@link registerQueueBacklog} logs through; a pino logger fits. */
-export interface BacklogLogger {
-  warn(obj: object, msg?: string): void;
-}
-
-interface BacklogEntry {
-  queue: BacklogQueue;
-  logger: BacklogLogger;
-  timeoutMs: number;
-}
-
-const backlogQueues = new Set<BacklogEntry>();
-
-let defaultLogger: BacklogLogger | undefined;
-// Created on first use so that importing the metrics never opens a log stream.
-const fallbackLogger = (): BacklogLogger =>
-  (defaultLogger ??= pino({ name: 'sluice-metrics', level: process.env.LOG_LEVEL ?? 'info' }));
-
-/**
- * Jobs per queue and state, read from Redis when Prometheus scrapes (not on a
- * timer: the numbers are as fresh as the scrape and cost nothing between).
- *
- * Labels: `queue` (queue name), `state` ∈ waiting|active|delayed|prioritized|
- * paused|failed|completed. Only queues passed to {@link registerQueueBacklog}
- * are reported. When reading a queue fails or times out, its previous values
- * stay and {@link queueBacklogErrorsTotal} counts the failure, so one slow
- * Redis never fails the whole scrape. Several processes may report the same
- * queue: aggregate with `max by (queue, state)`, not `sum`.
- */
-export const queueJobs = new Gauge({
-  name: 'sluice_queue_jobs',
-  help: 'Jobs in a BullMQ queue by state, read at scrape time. Aggregate across processes with max, not sum.',
-  labelNames: ['queue', 'state'] as const,
-  registers: [registry],
-  collect() {
-    // All queues in parallel: the scrape takes as long as the slowest read.
-    backlogInFlight = Promise.all([...backlogQueues].map((entry) => collectBacklog(this, entry))).then(() => undefined);
-    return backlogInFlight;
-  },
-});
-
-// The registry reads all metrics concurrently; the error counter waits for the
-// backlog read of the same scrape so that it reports that scrape's failures.
-let backlogInFlight: Promise<void> | undefined;
-
-/**
- * Failed or timed-out reads of a queue's counts for {@link queueJobs}, by
- * `queue`. Non-zero means `sluice_queue_jobs` for that queue is stale.
- */
-export const queueBacklogErrorsTotal = new Counter({
-  name: 'sluice_queue_backlog_errors_total',
-  help: 'Failed or timed-out reads of queue counts at scrape time (sluice_queue_jobs is stale), by queue.',
-  labelNames: ['queue'] as const,
-  registers: [registry],
-  async collect() {
-    await backlogInFlight;
-  },
-});
-
-async function collectBacklog(gauge: Gauge<'queue' | 'state'>, entry: BacklogEntry): Promise<void> {
-  const { queue, logger, timeoutMs } = entry;
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    // ioredis queues commands while disconnected, so without a deadline a
-    // Redis outage would hang the scrape until Prometheus gives up on it.
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`getJobCounts timed out after ${timeoutMs} ms`)), timeoutMs);
-    });
-    const counts = await Promise.race([queue.getJobCounts(...QUEUE_STATES), timeout]);
-    for (const state of QUEUE_STATES) {
-      gauge.set({ queue: queue.name, state }, counts[state] ?? 0);
-    }
-  } catch (err) {
-    queueBacklogErrorsTotal.inc({ queue: queue.name });
-    logger.warn({ err, queue: queue.name }, 'metrics: reading queue counts failed; sluice_queue_jobs keeps its previous values');
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Options of {@link registerQueueBacklog}. */
-export interface RegisterQueueBacklogOptions {
-  /** Where collect failures are logged. Default: a pino logger named `sluice-metrics`. */
-  logger?: BacklogLogger;
-  /** Deadline for one queue's counts at scrape time, ms. Default 2000 (Prometheus' default scrape timeout is 10 s). */
-  timeoutMs?: number;
-}
-
-/**
- * Reports the backlog of these queues in {@link queueJobs} at every scrape.
- * Registering the same queue object again is a no-op.
- *
- * @returns a function that stops reporting these queues and removes their
- * series (call it before closing the queues, or a scrape would use a closed
- * connection).
- */
-export function registerQueueBacklog(queues: readonly BacklogQueue[], opts: RegisterQueueBacklogOptions = {}): () => void {
-  const logger = opts.logger ?? fallbackLogger();
-  const timeoutMs = opts.timeoutMs ?? 2000;
-  const added: BacklogEntry[] = [];
-  for (const queue of queues) {
-    if ([...backlogQueues].some((e) => e.queue === queue)) continue;
-    const entry = { queue, logger, timeoutMs };
-    backlogQueues.add(entry);
-    added.push(entry);
-    queueBacklogErrorsTotal.inc({ queue: queue.name }, 0);
-  }
-  return () => {
-    for (const entry of added) {
-      backlogQueues.delete(entry);
-      // Another registered queue object may share the name (two processes'
-      // worth of queues in one test); keep its series then.
-      if (![...backlogQueues].some((e) => e.queue.name === entry.queue.name)) {
-        for (const state of QUEUE_STATES) queueJobs.remove({ queue: entry.queue.name, state });
-        queueBacklogErrorsTotal.remove({ queue: entry.queue.name });
-      }
-    }
-  };
-}
+// The backlog series (sluice_queue_jobs, sluice_queue_backlog_errors_total)
+// are read from Redis at scrape time: they live with their collector in
+// ./backlog.ts.
 
 // ---------------------------------------------------------------------------
 // Documents and chunks
@@ -346,12 +217,15 @@ export const costUsdTotal = new Counter({
 
 /**
  * US dollars not spent thanks to dedup, by `kind`: `embedding_dedup` (tokens
- * of deduplicated chunks × price), `upload_dedup` (files reused instead of
- * uploaded again), `store_reuse` (vector stores reused instead of rebuilt).
+ * of deduplicated chunks × price). Reused files and stores are counted in
+ * {@link filesTotal}, {@link fileBytesTotal} and {@link vectorStoresTotal}
+ * instead: OpenAI bills neither uploads nor store creation by themselves
+ * (docs/openai-facts.md, "Vector stores": storage is billed per GB-day), so
+ * their reuse has no honest dollar figure per event.
  */
 export const savedUsdTotal = new Counter({
   name: 'sluice_saved_usd_total',
-  help: 'US dollars not spent thanks to dedup, by kind (embedding_dedup|upload_dedup|store_reuse).',
+  help: 'US dollars not spent thanks to dedup, by kind (embedding_dedup).',
   labelNames: ['kind'] as const,
   registers: [registry],
 });

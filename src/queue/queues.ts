@@ -5,15 +5,9 @@
  */
 import { Queue, type DefaultJobOptions } from 'bullmq';
 import type { Config } from '../config/config.ts';
+import { QUEUE_NAMES, type QueueName } from './contracts.ts';
 import type { Redis } from './redis.ts';
 
-/** Every queue Sluice runs, in pipeline order. */
-export const QUEUE_NAMES = ['crawl', 'embed', 'upload', 'associate', 'cleanup'] as const;
-export type QueueName = (typeof QUEUE_NAMES)[number];
-
-export function isQueueName(name: string): name is QueueName {
-  return (QUEUE_NAMES as readonly string[]).includes(name);
-}
 
 export type Queues = Record<QueueName, Queue>;
 

@@ -18,6 +18,7 @@
  * replaces the configured limit.
  */
 import { randomUUID } from 'node:crypto';
+import { OverBudgetError } from '../errors/index.ts';
 import type { Redis } from '../queue/redis.ts';
 
 export interface BudgetLimits {
@@ -175,12 +176,6 @@ function settle(w: Waiter, fn: () => void): void {
   if (w.done) return;
   w.done = true;
   fn();
-}
-
-/** Thrown for a request larger than the whole per-minute token limit: it can never be sent. */
-export class OverBudgetError extends Error {
-  override name = 'OverBudgetError';
-  readonly permanent = true;
 }
 
 export class SharedBudget {

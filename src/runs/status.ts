@@ -1,7 +1,7 @@
 /**
  * `sluice status`: queue counts from BullMQ and row counts from Postgres.
  */
-import { QUEUE_NAMES, type QueueName } from '../queue/queues.ts';
+import { QUEUE_NAMES, type QueueName } from '../queue/contracts.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 
 export interface Status {

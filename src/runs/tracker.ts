@@ -7,10 +7,14 @@
  * reason. Keys expire after RUN_TTL_SECONDS: run state is a progress view,
  * never the source of truth (Postgres is).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Redis } from '../queue/redis.ts';
 
-/** How long run state stays in Redis after its last write: 7 days, in seconds. */
+/**
+ * How long run state stays in Redis after its last write, seconds: 7 days,
+ * so an ingest interrupted on a Friday still resumes on Monday and a week's
+ * run summaries can be read back; the data itself is in Postgres.
+ */
 export const RUN_TTL_SECONDS = 7 * 24 * 3600;
 
 /** A failure as `ingest` reports it: the source and the reason. */
@@ -68,11 +72,6 @@ return out
 
 export function newRunId(): string {
   return randomUUID();
-}
-
-/** Short stable id fragment for job ids: 32 hex chars of SHA-256. */
-export function idHash(...parts: string[]): string {
-  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
 }
 
 /** Reads and writes the state of runs under one key prefix. */

@@ -4,8 +4,8 @@
  * OpenAI client — or, with no OPENAI_API_KEY and no OPENAI_BASE_URL, the
  * built-in emulator on a loopback port, announced in the log.
  */
-import type { JobContext } from '../../jobs/context.ts';
 import type { Config } from '../config/config.ts';
+import type { JobContext } from './job-context.ts';
 import { connectDb, type Db } from '../db/db.ts';
 import { migrate } from '../db/migrate.ts';
 import { startEmulator, type RunningEmulator } from '../emulator/index.ts';
@@ -82,7 +82,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     const queues = createQueues(config, redis);
     cleanups.push(() => closeQueues(queues));
     const tracker = new RunTracker(redis, config.redis.prefix);
-    const producer = new Producer(queues, tracker);
+    const producer = new Producer(queues, tracker, { connection: redis, prefix: config.redis.prefix });
     const { embedding } = config;
     // Margin on the window: a reservation is stamped when reserved, OpenAI counts on arrival.
     const budget = new SharedBudget(redis, config.redis.prefix, embedding.model, {

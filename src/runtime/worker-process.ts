@@ -6,9 +6,9 @@
 import { PROCESSORS } from '../../jobs/registry.ts';
 import { loadConfig } from '../config/config.ts';
 import { createLogger } from '../log/logger.ts';
-import { registerQueueBacklog } from '../metrics/metrics.ts';
+import { registerQueueBacklog } from '../metrics/backlog.ts';
 import { startMetricsServer } from '../metrics/server.ts';
-import { QUEUE_NAMES, isQueueName, type QueueName } from '../queue/queues.ts';
+import { QUEUE_NAMES, isQueueName, type QueueName } from '../queue/contracts.ts';
 import { openRuntime } from './runtime.ts';
 import { onShutdown } from './signals.ts';
 import { startWorkers } from './workers.ts';

@@ -4,15 +4,15 @@
  * bookkeeping (finished / finally failed), metrics and one log line per job.
  */
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { RateLimitedError } from '../embed/embedder.ts';
+import { RateLimitedError } from '../errors/index.ts';
 import { ZodError } from 'zod';
-import { PAYLOAD_SCHEMAS } from '../../jobs/payloads.ts';
+import { PAYLOAD_SCHEMAS } from '../queue/contracts.ts';
 import { processorFor } from '../../jobs/registry.ts';
-import { asError, describeZodError, isPermanent } from '../queue/errors.ts';
-import { jobKey } from '../queue/producer.ts';
-import type { QueueName } from '../queue/queues.ts';
+import { asError, describeZodError, isPermanent } from '../errors/index.ts';
+import { jobKey } from '../queue/job-ids.ts';
+import type { QueueName } from '../queue/contracts.ts';
 import { createRedis } from '../queue/redis.ts';
-import { jobDuration, jobsTotal } from '../metrics/metrics.ts';
+import { documentsTotal, jobsTotal, observeJob } from '../metrics/metrics.ts';
 import type { Runtime } from './runtime.ts';
 
 export interface RunningWorkers {
@@ -53,8 +53,7 @@ function wrap(rt: Runtime, queue: QueueName, workerRef: { current?: Worker }) {
       const result = await entry.process(job, payload as never, rt.context);
       if (runId) await rt.tracker.finishJob(runId, key);
       const seconds = (performance.now() - started) / 1000;
-      jobsTotal.inc({ queue, outcome: 'completed' });
-      jobDuration.observe({ queue, outcome: 'completed' }, seconds);
+      observeJob(queue, 'completed', seconds);
       log.info({ durationMs: Math.round(seconds * 1000), result }, 'job completed');
       return result;
     } catch (raw) {
@@ -70,8 +69,9 @@ function wrap(rt: Runtime, queue: QueueName, workerRef: { current?: Worker }) {
       const permanent = isPermanent(err);
       const final = permanent || attempt >= maxAttempts;
       const seconds = (performance.now() - started) / 1000;
-      jobsTotal.inc({ queue, outcome: final ? 'failed' : 'retried' });
-      jobDuration.observe({ queue, outcome: final ? 'failed' : 'retried' }, seconds);
+      observeJob(queue, final ? 'failed' : 'retried', seconds);
+      // A crawl job that failed for good is a document that could not be fetched, read or parsed.
+      if (final && queue === 'crawl') documentsTotal.inc({ outcome: 'failed' });
       if (final && runId) {
         await rt.tracker.failJob(runId, key, { source, error: err.message, queue, jobId: String(job.id) });
       }

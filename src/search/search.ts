@@ -9,7 +9,7 @@ import { createEmbeddings } from '../embed/embedder.ts';
 import { vectorExpr, vectorType } from '../db/vector-index.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { findCollection } from '../store/documents.ts';
-import { PermanentError } from '../queue/errors.ts';
+import { PermanentError } from '../errors/index.ts';
 
 export interface SearchHit {
   url: string;

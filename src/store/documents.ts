@@ -3,6 +3,7 @@
  * whole, in one transaction, only when its content hash changes, so a worker
  * killed mid-write leaves the previous state and a retry converges.
  */
+import type { DocumentKind } from '../extract/types.ts';
 import type pg from 'pg';
 import { withTransaction } from '../db/db.ts';
 
@@ -21,7 +22,7 @@ export interface ChunkRow {
 export interface DocumentInput {
   collectionId: number;
   uri: string;
-  kind: 'html' | 'markdown' | 'text';
+  kind: DocumentKind;
   title: string;
   /** SHA-256 of the fetched text. */
   contentHash: string;

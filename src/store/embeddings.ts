@@ -4,12 +4,8 @@
  * on one hash converge on a single row; RETURNING tells who actually wrote it.
  */
 import type pg from 'pg';
+import type { EmbeddingKey } from '../embed/embedding-key.ts';
 import { encodeVectorArray, vectorTypeOid } from './vector-binary.ts';
-
-export interface EmbeddingKey {
-  model: string;
-  dimensions: number;
-}
 
 /** Unique chunk hashes of a document that have no embedding for `key` yet, with their tokens. */
 export async function missingForDocument(pool: pg.Pool, documentId: number, key: EmbeddingKey): Promise<Array<{ chunkHash: string; tokens: number }>> {

@@ -7,19 +7,20 @@
  */
 import type pg from 'pg';
 import type { ChunkingStrategy } from '../files/fileset.ts';
+import { FILE_STATUS as F, FILESET_FILE_STATUS as FF, FILESET_STATUS as FS, type FileStatus, type FilesetOutcome, type FilesetStatus } from './statuses.ts';
 
 export interface FileRow {
   contentHash: string;
   filename: string;
   bytes: number;
-  status: 'pending' | 'uploading' | 'uploaded' | 'failed';
+  status: FileStatus;
   openaiFileId: string | null;
 }
 
 export interface FilesetRow {
   filesetHash: string;
   contentHashes: string[];
-  status: 'pending' | 'creating' | 'in_progress' | 'completed' | 'partial' | 'failed';
+  status: FilesetStatus;
   vectorStoreId: string | null;
   claimedBy: string | null;
   recreated: number;
@@ -68,9 +69,9 @@ export async function getFiles(pool: pg.Pool, hashes: string[]): Promise<Map<str
  */
 export async function claimFileUpload(pool: pg.Pool, contentHash: string, owner: string, staleMs: number): Promise<boolean> {
   const { rowCount } = await pool.query(
-    `UPDATE files SET status = 'uploading', claimed_by = $2, claimed_at = now()
+    `UPDATE files SET status = '${F.uploading}', claimed_by = $2, claimed_at = now()
      WHERE content_hash = $1 AND openai_file_id IS NULL
-       AND (status IN ('pending', 'failed') OR claimed_by = $2 OR claimed_at < now() - ($3 || ' milliseconds')::interval)`,
+       AND (status IN ('${F.pending}', '${F.failed}') OR claimed_by = $2 OR claimed_at < now() - ($3 || ' milliseconds')::interval)`,
     [contentHash, owner, String(staleMs)],
   );
   return rowCount === 1;
@@ -78,14 +79,14 @@ export async function claimFileUpload(pool: pg.Pool, contentHash: string, owner:
 
 export async function recordUpload(pool: pg.Pool, contentHash: string, fileId: string): Promise<void> {
   await pool.query(
-    `UPDATE files SET status = 'uploaded', openai_file_id = $2, uploaded_at = now(), last_used_at = now(), last_error = NULL WHERE content_hash = $1`,
+    `UPDATE files SET status = '${F.uploaded}', openai_file_id = $2, uploaded_at = now(), last_used_at = now(), last_error = NULL WHERE content_hash = $1`,
     [contentHash, fileId],
   );
 }
 
 /** Forgets an OpenAI file id that OpenAI no longer knows (404), so the file is uploaded again. */
 export async function forgetFileId(pool: pg.Pool, contentHash: string, fileId: string): Promise<void> {
-  await pool.query(`UPDATE files SET status = 'pending', openai_file_id = NULL, claimed_by = NULL WHERE content_hash = $1 AND openai_file_id = $2`, [contentHash, fileId]);
+  await pool.query(`UPDATE files SET status = '${F.pending}', openai_file_id = NULL, claimed_by = NULL WHERE content_hash = $1 AND openai_file_id = $2`, [contentHash, fileId]);
 }
 
 /** Marks files used (for the TTL), at most once an hour per row so reuse stays cheap. */
@@ -130,9 +131,9 @@ export async function getFileset(pool: pg.Pool, hash: string): Promise<FilesetRo
  */
 export async function claimFilesetCreation(pool: pg.Pool, hash: string, owner: string, staleMs: number): Promise<boolean> {
   const { rowCount } = await pool.query(
-    `UPDATE filesets SET status = 'creating', claimed_by = $2, claimed_at = now()
+    `UPDATE filesets SET status = '${FS.creating}', claimed_by = $2, claimed_at = now()
      WHERE fileset_hash = $1 AND vector_store_id IS NULL
-       AND (status IN ('pending', 'failed') OR claimed_by = $2 OR claimed_at < now() - ($3 || ' milliseconds')::interval)`,
+       AND (status IN ('${FS.pending}', '${FS.failed}') OR claimed_by = $2 OR claimed_at < now() - ($3 || ' milliseconds')::interval)`,
     [hash, owner, String(staleMs)],
   );
   return rowCount === 1;
@@ -141,13 +142,13 @@ export async function claimFilesetCreation(pool: pg.Pool, hash: string, owner: s
 /** Records the created store right after the remote call. */
 export async function recordStore(pool: pg.Pool, hash: string, vectorStoreId: string, expiresAt: Date | null): Promise<void> {
   await pool.query(
-    `UPDATE filesets SET vector_store_id = $2, status = 'in_progress', expires_at = $3, last_used_at = now() WHERE fileset_hash = $1`,
+    `UPDATE filesets SET vector_store_id = $2, status = '${FS.in_progress}', expires_at = $3, last_used_at = now() WHERE fileset_hash = $1`,
     [hash, vectorStoreId, expiresAt],
   );
 }
 
 /** Final state of a fileset's store after its file batches. */
-export async function completeFileset(pool: pg.Pool, hash: string, status: 'completed' | 'partial' | 'failed', counts: Record<string, number>): Promise<void> {
+export async function completeFileset(pool: pg.Pool, hash: string, status: FilesetOutcome, counts: Record<string, number>): Promise<void> {
   await pool.query(
     `UPDATE filesets SET status = $2, file_counts = $3::jsonb, completed_at = now(), claimed_by = NULL WHERE fileset_hash = $1`,
     [hash, status, JSON.stringify(counts)],
@@ -157,10 +158,10 @@ export async function completeFileset(pool: pg.Pool, hash: string, status: 'comp
 /** Forgets a store OpenAI no longer knows, so it is created again (counted as recreated). */
 export async function forgetStore(pool: pg.Pool, hash: string, vectorStoreId: string): Promise<void> {
   await pool.query(
-    `UPDATE filesets SET vector_store_id = NULL, status = 'pending', claimed_by = NULL, recreated = recreated + 1 WHERE fileset_hash = $1 AND vector_store_id = $2`,
+    `UPDATE filesets SET vector_store_id = NULL, status = '${FS.pending}', claimed_by = NULL, recreated = recreated + 1 WHERE fileset_hash = $1 AND vector_store_id = $2`,
     [hash, vectorStoreId],
   );
-  await pool.query(`UPDATE fileset_files SET status = 'pending', last_error = NULL WHERE fileset_hash = $1`, [hash]);
+  await pool.query(`UPDATE fileset_files SET status = '${FF.pending}', last_error = NULL WHERE fileset_hash = $1`, [hash]);
 }
 
 export async function touchFileset(pool: pg.Pool, hash: string): Promise<void> {

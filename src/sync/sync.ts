@@ -8,15 +8,13 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { FlowProducer } from 'bullmq';
-import type { SyncResult } from '../../jobs/associate.ts';
-import { CollectionNameSchema, PAYLOAD_SCHEMAS, type AssociatePayload } from '../../jobs/payloads.ts';
+import { CollectionNameSchema, type SyncResult } from '../queue/contracts.ts';
 import { AUTO_CHUNKING, filesetHash, isTextFilename, type ChunkingStrategy } from '../files/fileset.ts';
 import { listFiles } from '../files/walk.ts';
 import { contentHash } from '../hash/index.ts';
 import { enqueueIngest, summarizeRun, waitForRun, type IngestSummary } from '../ingest/ingest.ts';
-import { jobKey } from '../queue/producer.ts';
-import { PermanentError } from '../queue/errors.ts';
+import { associateJobId as associateJobIdOf, uploadJobId } from '../queue/job-ids.ts';
+import { PermanentError } from '../errors/index.ts';
 import { newRunId } from '../runs/tracker.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { getFiles, registerFiles, saveBlobs } from '../store/registry.ts';
@@ -96,26 +94,23 @@ export async function enqueueSync(rt: Runtime, request: SyncRequest): Promise<{ 
   const toUpload = files.filter((f) => !known.get(f.contentHash)?.openaiFileId);
 
   const runId = newRunId();
-  const associateJobId = `associate-${runId}`;
-  const payload: AssociatePayload = PAYLOAD_SCHEMAS.associate.parse({
-    runId, collection, filesetHash: filesetHash(hashes, chunking), chunkingStrategy: chunking,
-    files: files.map((f) => ({ contentHash: f.contentHash, filename: f.filename, bytes: f.bytes })),
-    knownHashes: hashes.filter((h) => known.get(h)?.openaiFileId),
-  });
+  const associateJobId = associateJobIdOf(runId);
+  const parent = {
+    queue: 'associate' as const,
+    jobId: associateJobId,
+    payload: {
+      runId, collection, filesetHash: filesetHash(hashes, chunking), chunkingStrategy: chunking,
+      files: files.map((f) => ({ contentHash: f.contentHash, filename: f.filename, bytes: f.bytes })),
+      knownHashes: hashes.filter((h) => known.get(h)?.openaiFileId),
+    },
+  };
   const children = toUpload.map((f) => ({
-    name: 'upload',
-    queueName: 'upload',
-    data: PAYLOAD_SCHEMAS.upload.parse({ runId, collection, contentHash: f.contentHash, filename: f.filename, source: f.path }),
-    opts: { jobId: `upload-${runId}-${f.contentHash.slice(0, 32)}`, ignoreDependencyOnFailure: true, ...rt.queues.upload.defaultJobOptions },
+    queue: 'upload' as const,
+    jobId: uploadJobId(runId, f.contentHash),
+    payload: { runId, collection, contentHash: f.contentHash, filename: f.filename, source: f.path },
   }));
   await rt.tracker.start(runId, { collection, kind: 'sync' });
-  await rt.tracker.addJobs(runId, [jobKey('associate', associateJobId), ...children.map((c) => jobKey('upload', c.opts.jobId))]);
-  const flow = new FlowProducer({ connection: rt.redis, prefix: rt.config.redis.prefix });
-  try {
-    await flow.add({ name: 'associate', queueName: 'associate', data: payload, opts: { jobId: associateJobId, ...rt.queues.associate.defaultJobOptions }, children });
-  } finally {
-    await flow.close();
-  }
+  await rt.producer.addFlow(parent, children, runId);
   return { runId, associateJobId, files: local.length, uniqueFiles: files.length };
 }
 

@@ -6,7 +6,8 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OverBudgetError, SharedBudget } from '../../src/ratelimit/budget.ts';
+import { OverBudgetError } from '../../src/errors/index.ts';
+import { SharedBudget } from '../../src/ratelimit/budget.ts';
 import { isolate, requireRedis, TEST_REDIS_URL, type TestIsolation } from '../helpers/services.ts';
 
 let redis: Redis;

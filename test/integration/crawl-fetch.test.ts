@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FetchError, PermanentFetchError, TransientFetchError } from '../../src/crawl/errors.ts';
+import { FetchError, PermanentFetchError, TransientFetchError } from '../../src/errors/index.ts';
 import { fetchDocument } from '../../src/crawl/fetch.ts';
 import type { FetchOptions } from '../../src/crawl/fetch.ts';
 import { RobotsCache } from '../../src/crawl/robots.ts';

@@ -10,7 +10,7 @@ import { countTokens } from '../../src/chunk/index.ts';
 import { EmbeddingCoalescer } from '../../src/embed/coalescer.ts';
 import { createEmbeddings, Embedder, type EmbeddingResponse } from '../../src/embed/embedder.ts';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
-import { PermanentError } from '../../src/queue/errors.ts';
+import { PermanentError } from '../../src/errors/index.ts';
 
 const target = { model: 'text-embedding-3-small', dimensions: 64 };
 let emu: RunningEmulator;

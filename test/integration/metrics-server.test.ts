@@ -13,10 +13,10 @@ import {
   embeddingRequestsTotal,
   initLabels,
   observeJob,
-  registerQueueBacklog,
   registry,
   savedUsdTotal,
 } from '../../src/metrics/metrics.ts';
+import { registerQueueBacklog } from '../../src/metrics/backlog.ts';
 import { startMetricsServer, type HealthReport, type MetricsServer } from '../../src/metrics/server.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/config.ts';
+import { ConfigError } from '../../src/errors/index.ts';
+import { loadConfig } from '../../src/config/config.ts';
 
 describe('loadConfig', () => {
   it('has embedded defaults with nothing set', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { looksBinary, normaliseUrl, sameScope, scopeOf } from '../../src/crawl/links.ts';
+import { looksBinary, sameScope, scopeOf } from '../../src/crawl/links.ts';
+import { normaliseUrl } from '../../src/extract/url.ts';
 
 describe('scopeOf / normaliseUrl', () => {
   it.each([

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PermanentFetchError } from '../../src/crawl/errors.ts';
+import { PermanentFetchError } from '../../src/errors/index.ts';
 import { listLocalSource, readLocalDocument } from '../../src/crawl/local.ts';
 
 let dir: string;

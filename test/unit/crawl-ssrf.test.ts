@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PermanentFetchError } from '../../src/crawl/errors.ts';
+import { PermanentFetchError } from '../../src/errors/index.ts';
 import { assertFetchAllowed, isPrivateAddress, nonPublicReason, normaliseHost } from '../../src/crawl/ssrf.ts';
 
 describe('nonPublicReason', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { OversizeInputError, packRequests, requestTokenLimit, type PackItem } from '../../src/embed/packing.ts';
+import { OversizeInputError } from '../../src/errors/index.ts';
+import { packRequests, requestTokenLimit, type PackItem } from '../../src/embed/packing.ts';
 
 const limits = { maxInputs: 2048, maxTokens: 300_000, maxInputTokens: 8191 };
 const items = (tokens: number[]): PackItem[] => tokens.map((t, i) => ({ id: `c${i}`, tokens: t }));

@@ -1,15 +1,11 @@
 /**
- * Errors whose type is the retry decision (after bullmq's UnrecoverableError):
- * a PermanentError fails its job at once with its message kept in the failed
- * set; anything else is retried with backoff until attempts run out.
+ * The one place that reads a retry decision off a thrown value: by class
+ * or by the `permanent` flag, never by name strings (a name can be faked or
+ * renamed; a class cannot).
  */
 import { UnrecoverableError } from 'bullmq';
 import { ZodError } from 'zod';
-
-/** Bad input or a refusal that no retry can fix. Fails the job at once. */
-export class PermanentError extends Error {
-  override name = 'PermanentError';
-}
+import { PermanentError } from './permanent-error.ts';
 
 /** Normalises an unknown throwable once, keeping the original as `cause`. */
 export function asError(err: unknown): Error {
@@ -17,15 +13,17 @@ export function asError(err: unknown): Error {
   return new Error(typeof err === 'string' ? err : JSON.stringify(err), { cause: err });
 }
 
-/** True for errors that must not be retried. */
+/**
+ * True for errors that must not be retried: {@link PermanentError} and its
+ * subclasses, BullMQ's UnrecoverableError, a payload that fails its schema
+ * (ZodError), and any error flagged `permanent: true` (fetch errors).
+ */
 export function isPermanent(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return (
     err instanceof PermanentError ||
     err instanceof UnrecoverableError ||
     err instanceof ZodError ||
-    err.name === 'UnrecoverableError' ||
-    err.name === 'PermanentFetchError' ||
     (err as { permanent?: unknown }).permanent === true
   );
 }

@@ -1,13 +1,13 @@
 /**
- * Fetch errors whose class IS the retry decision:
- * - PermanentFetchError: retrying cannot help (404/410/other 4xx, too large,
- *   not text, invalid encoding, empty, refused by the SSRF guard, too many
- *   redirects, disallowed by robots.txt, bad URL).
- * - TransientFetchError: may work later (5xx, 408, 429, timeouts, connection
- *   refused/reset, temporary DNS failure).
+ * Fetch errors carry their decision in a `permanent` flag, since one
+ * abstract base keeps the fields every fetch failure reports (URL, reason,
+ * HTTP status):
+ * - {@link PermanentFetchError}, decision **fail the job now**: 404/410 and
+ *   other 4xx, too large, not text, invalid encoding, empty, refused by the
+ *   SSRF guard, too many redirects, disallowed by robots.txt, bad URL;
+ * - {@link TransientFetchError}, decision **retry with backoff**: 5xx, 408,
+ *   429, timeouts, connection refused or reset, temporary DNS failure.
  * Messages name the URL (or path), the cause in plain words, and what to do.
- * `name` and `permanent` are set so a queue can classify an error without
- * importing these classes.
  */
 
 export type FetchErrorReason =

@@ -1,15 +1,25 @@
 /**
- * Job payloads: one zod schema per queue, shared by producers (validated
- * before enqueueing) and processors (validated again on receipt, since a
- * payload may come from another version or another producer).
+ * The contract between producers and processors, below both: the queue
+ * names, one zod schema per queue's payload (validated before enqueueing
+ * and again on receipt, since a payload may come from another version or
+ * another producer), and what each processor returns. Job ids are built in
+ * ./job-ids.ts. Processors live in jobs/; only src/runtime/ wires them.
  *
- * Terminology (../shared/DESIGN.md): a **source** is what a producer names;
+ * Terminology (docs/vocabulary.md): a **source** is what a producer names;
  * a **run** is the set of jobs one ingest/sync call started; a **chunk hash**
- * is the SHA-256 of a chunk's normalised text.
+ * is the SHA-256 of a chunk's normalised text; a **fileset** is an unordered
+ * set of file content hashes whose hash identifies a reusable vector store.
  */
 import { z } from 'zod';
-import type { QueueName } from '../src/queue/queues.ts';
-import { InlineDocumentSchema } from '../src/crawl/inline.ts';
+import { InlineDocumentSchema } from '../crawl/inline.ts';
+
+/** Every queue Sluice runs, in pipeline order. */
+export const QUEUE_NAMES = ['crawl', 'embed', 'upload', 'associate', 'cleanup'] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+export function isQueueName(name: string): name is QueueName {
+  return (QUEUE_NAMES as readonly string[]).includes(name);
+}
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest');
 const runId = z.string().min(1);
@@ -79,6 +89,7 @@ export const UploadPayloadSchema = z.object({
 });
 export type UploadPayload = z.infer<typeof UploadPayloadSchema>;
 
+/** OpenAI's chunking strategy for a vector store (docs/openai-facts.md, "Vector stores"). */
 export const ChunkingStrategySchema = z.union([
   z.object({ type: z.literal('auto') }),
   z.object({
@@ -117,3 +128,55 @@ export const PAYLOAD_SCHEMAS = {
 } as const satisfies Record<QueueName, z.ZodType>;
 
 export type Payloads = { [Q in QueueName]: z.infer<(typeof PAYLOAD_SCHEMAS)[Q]> };
+
+/** What a crawl job returns, kept on the completed job for inspection. */
+export interface CrawlResult {
+  uri: string;
+  status: 'written' | 'unchanged' | 'not-modified' | 'listed';
+  chunks: number;
+  /** cl100k_base tokens of the document's chunks. */
+  tokens: number;
+  /** The embed job enqueued for its missing chunk hashes, if any. */
+  embedJob?: string;
+  /** Crawl jobs fanned out to (links or files). */
+  children: number;
+}
+
+/** What an embed job returns. */
+export interface EmbedResult {
+  requested: number;
+  /** Hashes embedded by someone else before or while this job ran. */
+  alreadyEmbedded: number;
+  /** Hashes whose chunks disappeared (document changed) before embedding. */
+  vanished: number;
+  embedded: number;
+  /** Tokens billed by the API for this job. */
+  tokens: number;
+  requests: number;
+}
+
+/** What an upload job returns (and associate, for files it re-uploads). */
+export interface UploadResult {
+  contentHash: string;
+  fileId: string;
+  outcome: 'uploaded' | 'reused';
+  /** File size, bytes. */
+  bytes: number;
+}
+
+/** What an associate job returns, and `sluice sync` prints. Bytes are file sizes in bytes. */
+export interface SyncResult {
+  vectorStoreId: string | null;
+  filesetHash: string;
+  /** True when an existing store for the identical fileset was reused. */
+  reused: boolean;
+  /** True when the registered store was gone (expired or deleted) and was created again. */
+  recreated: boolean;
+  status: 'completed' | 'partial' | 'failed';
+  filesUploaded: number;
+  filesReused: number;
+  filesReuploaded: number;
+  bytesUploaded: number;
+  bytesReused: number;
+  failedFiles: Array<{ filename: string; contentHash: string; error: string }>;
+}

@@ -1,0 +1,30 @@
+/**
+ * Every error class whose type is a decision, behind one index (after
+ * BullMQ's src/classes/errors). Each file documents its decision:
+ * - PermanentError (+ OverBudgetError, OversizeInputError): fail the job now;
+ * - RateLimitedError: pause the queue, retry without burning an attempt;
+ * - PermanentFetchError / TransientFetchError: fail now / retry with backoff;
+ * - StartupError (+ ConfigError, RedisUnavailableError, …): do not start;
+ * - anything else: retry with backoff until the job's attempts run out.
+ */
+export { asError, describeZodError, isPermanent } from './classify.ts';
+export {
+  FetchError,
+  type FetchErrorDetails,
+  type FetchErrorReason,
+  isFetchError,
+  PermanentFetchError,
+  TransientFetchError,
+} from './fetch-error.ts';
+export { OverBudgetError } from './over-budget-error.ts';
+export { OversizeInputError } from './oversize-input-error.ts';
+export { PermanentError } from './permanent-error.ts';
+export { RateLimitedError } from './rate-limited-error.ts';
+export {
+  ConfigError,
+  DatabaseUnavailableError,
+  NoProcessorError,
+  RedisUnavailableError,
+  StartupError,
+  UnsupportedDatabaseError,
+} from './startup-error.ts';

@@ -1,0 +1,33 @@
+/**
+ * What every processor gets: configuration, logger, database, producer (to
+ * fan out), run tracker and the OpenAI client. Built once per process by
+ * ./runtime.ts. It sits here, below jobs/, so processors depend on
+ * src/ and never the other way round.
+ */
+import type { Config } from '../config/config.ts';
+import type { Db } from '../db/db.ts';
+import type { Logger } from '../log/logger.ts';
+import type { HashClaims } from '../embed/claims.ts';
+import type { EmbeddingCoalescer } from '../embed/coalescer.ts';
+import type { Embedder } from '../embed/embedder.ts';
+import type { OpenAI } from '../openai/client.ts';
+import type { SharedBudget } from '../ratelimit/budget.ts';
+import type { Producer } from '../queue/producer.ts';
+import type { RunTracker } from '../runs/tracker.ts';
+
+export interface JobContext {
+  config: Config;
+  logger: Logger;
+  db: Db;
+  producer: Producer;
+  tracker: RunTracker;
+  openai: OpenAI;
+  /** Embeddings under the shared RPM/TPM budget with Sluice's retry policy. */
+  embedder: Embedder;
+  /** The embedder behind per-process request coalescing: what embed jobs call. */
+  coalescer: EmbeddingCoalescer;
+  /** Per-hash claims so racing jobs embed a chunk hash once. */
+  claims: HashClaims;
+  /** File uploads per minute, shared by every process (docs/openai-facts.md, "Files": 1,000/min per user). */
+  uploadBudget: SharedBudget;
+}

@@ -1,0 +1,36 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { FILE_STATUS, FILESET_FILE_STATUS, FILESET_STATUS } from '../../src/store/statuses.ts';
+
+const MIGRATIONS = new URL('../../migrations/', import.meta.url);
+
+/** The values of `CHECK (status IN (...))` of `table.status`, from every migration, last one wins. */
+function checkedStatuses(table: string): string[] | undefined {
+  let found: string[] | undefined;
+  for (const name of readdirSync(MIGRATIONS).filter((f) => f.endsWith('.sql')).sort()) {
+    const sql = readFileSync(new URL(name, MIGRATIONS), 'utf8');
+    const create = new RegExp(`CREATE TABLE ${table} \\(([\\s\\S]*?)\\n\\);`).exec(sql);
+    const check = create && /\bstatus\b[^\n]*?\n?[^\n]*?CHECK \(status IN \(([^)]*)\)\)/.exec(create[1]!);
+    if (check) found = [...check[1]!.matchAll(/'([^']+)'/g)].map((m) => m[1]!);
+  }
+  return found;
+}
+
+describe('registry status names shared by SQL and TypeScript', () => {
+  it.each([
+    ['files', FILE_STATUS],
+    ['filesets', FILESET_STATUS],
+    ['fileset_files', FILESET_FILE_STATUS],
+  ] as const)('%s.status: the constants equal the CHECK constraint in migrations/', (table, constants) => {
+    const sql = checkedStatuses(table);
+    expect(sql, `no CHECK (status IN (…)) found for ${table}`).toBeDefined();
+    expect([...Object.values(constants)].sort()).toEqual([...sql!].sort());
+  });
+
+  it('keys equal values (queries interpolate them as SQL literals)', () => {
+    for (const set of [FILE_STATUS, FILESET_STATUS, FILESET_FILE_STATUS]) {
+      for (const [k, v] of Object.entries(set)) expect(v).toBe(k);
+      expect(Object.isFrozen(set)).toBe(true);
+    }
+  });
+});
