@@ -14,34 +14,11 @@
  * took the hashes over and both paid for them.
  */
 import type { Redis } from '../queue/redis.ts';
+import { defineScript } from '../queue/scripts.ts';
 
-/**
- * KEYS: claim keys. ARGV[1] owner, ARGV[2] ttl ms.
- * Returns 1/0 per key: claimed by (or already owned by) this owner.
- */
-const CLAIM = `
-local out = {}
-for i, k in ipairs(KEYS) do
-  if redis.call('SET', k, ARGV[1], 'NX', 'PX', ARGV[2]) then
-    out[i] = 1
-  elseif redis.call('GET', k) == ARGV[1] then
-    redis.call('PEXPIRE', k, ARGV[2])
-    out[i] = 1
-  else
-    out[i] = 0
-  end
-end
-return out
-`;
-
-/** KEYS: claim keys; ARGV[1] owner. Deletes the keys this owner holds. */
-const RELEASE = `
-local n = 0
-for _, k in ipairs(KEYS) do
-  if redis.call('GET', k) == ARGV[1] then n = n + redis.call('DEL', k) end
-end
-return n
-`;
+/** Claim scripts (any number of keys); each file's header says what it reads and returns. */
+const claimScript = defineScript<number[]>('sluiceHashClaim', new URL('./lua/claim.lua', import.meta.url));
+const releaseScript = defineScript<number>('sluiceHashRelease', new URL('./lua/release.lua', import.meta.url));
 
 /** Claims being renewed for their owner; see `HashClaims.hold`. */
 export interface ClaimLease {
@@ -82,7 +59,7 @@ export class HashClaims {
    */
   async claim(scope: string, owner: string, hashes: string[]): Promise<{ mine: string[]; others: string[] }> {
     if (!hashes.length) return { mine: [], others: [] };
-    const result = (await this.redis.eval(CLAIM, hashes.length, ...hashes.map((h) => this.key(scope, h)), owner, String(this.ttlMs))) as number[];
+    const result = await claimScript.run(this.redis, hashes.map((h) => this.key(scope, h)), [owner, String(this.ttlMs)]);
     const mine: string[] = [];
     const others: string[] = [];
     hashes.forEach((h, i) => (result[i] === 1 ? mine : others).push(h));
@@ -117,6 +94,6 @@ export class HashClaims {
 
   async release(scope: string, owner: string, hashes: string[]): Promise<void> {
     if (!hashes.length) return;
-    await this.redis.eval(RELEASE, hashes.length, ...hashes.map((h) => this.key(scope, h)), owner);
+    await releaseScript.run(this.redis, hashes.map((h) => this.key(scope, h)), [owner]);
   }
 }

@@ -20,6 +20,10 @@
 import { randomUUID } from 'node:crypto';
 import { OverBudgetError } from '../errors/index.ts';
 import type { Redis } from '../queue/redis.ts';
+import { defineScript } from '../queue/scripts.ts';
+
+/** The budget's keys: the log, its token sum, limit overrides (see `lua/reserve-3.lua`). */
+type BudgetKeys = [log: string, sum: string, limits: string];
 
 export interface BudgetLimits {
   /** Requests per window. */
@@ -46,115 +50,11 @@ export interface Granted {
   waitedMs: number;
 }
 
-/**
- * KEYS[1] log (zset: member "<id>|<tokens>", score ms), KEYS[2] token sum,
- * KEYS[3] limit overrides (hash rpm/tpm).
- * ARGV: rpm, tpm, windowMs, strict (1|0), then one (id, tokens) pair per
- * request, oldest first. Grants, in that order, every request that fits
- * (first fit), or with strict = 1 only the prefix that fits.
- * Returns {waitMs until the next grant can happen (0 when nothing is left
- * waiting), effective tpm, then the 1-based positions of the granted
- * requests, and negated those of requests larger than the whole window}.
- */
-const RESERVE = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local rpm = tonumber(ARGV[1])
-local tpm = tonumber(ARGV[2])
-local window = tonumber(ARGV[3])
-local o_rpm = tonumber(redis.call('HGET', KEYS[3], 'rpm') or '')
-local o_tpm = tonumber(redis.call('HGET', KEYS[3], 'tpm') or '')
-if o_rpm and o_rpm < rpm then rpm = o_rpm end
-if o_tpm and o_tpm < tpm then tpm = o_tpm end
-local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local sum = tonumber(redis.call('GET', KEYS[2]) or '0')
-for _, m in ipairs(expired) do
-  sum = sum - tonumber(string.match(m, '|(%d+)$'))
-end
-if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window) end
-if sum < 0 then sum = 0 end
-local count = redis.call('ZCARD', KEYS[1])
-local strict = ARGV[4] == '1'
-local result = {0, tpm}
--- The request to compute the wait for: the first refused when strict,
--- else the smallest refused (the first that can use freed capacity).
-local tokens = nil
-for i = 5, #ARGV, 2 do
-  local t = tonumber(ARGV[i + 1])
-  local pos = (i - 3) / 2
-  if t > tpm then
-    table.insert(result, -pos)
-  elseif count + 1 <= rpm and sum + t <= tpm then
-    redis.call('ZADD', KEYS[1], now, ARGV[i] .. '|' .. ARGV[i + 1])
-    sum = sum + t
-    count = count + 1
-    table.insert(result, pos)
-  else
-    if not tokens or (not strict and t < tokens) then tokens = t end
-    if strict or count + 1 > rpm then break end
-  end
-end
-redis.call('SET', KEYS[2], sum)
-redis.call('PEXPIRE', KEYS[2], window * 2)
-redis.call('PEXPIRE', KEYS[1], window * 2)
-if not tokens then return result end
--- Walk the log from the oldest entry until enough leaves the window for the next request.
-local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-local freed = 0
-local n = 0
-for i = 1, #entries, 2 do
-  freed = freed + tonumber(string.match(entries[i], '|(%d+)$'))
-  n = n + 1
-  if sum - freed + tokens <= tpm and count - n + 1 <= rpm then
-    result[1] = math.max(1, tonumber(entries[i + 1]) + window - now + 1)
-    return result
-  end
-end
-result[1] = window
-return result
-`;
-
-/**
- * KEYS as RESERVE; ARGV: member, backdateMs. Moves a reservation to when
- * the API counted it, at the latest: `now − backdateMs`, where the caller
- * passes the server's own processing time (`openai-processing-ms`), so the
- * budget frees its tokens no earlier than the API does (the API counts a
- * request on arrival, after it was reserved and before it answered). Never
- * moves it earlier than it was.
- */
-const RESTAMP = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not score then return 0 end
-local stamp = now - tonumber(ARGV[2])
-if stamp <= tonumber(score) then return 0 end
-return redis.call('ZADD', KEYS[1], 'XX', stamp, ARGV[1])
-`;
-
-/** KEYS as RESERVE; ARGV: member, tokens. Returns a reservation the API did not count (a 429). */
-const RELEASE = `
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
-  local sum = redis.call('DECRBY', KEYS[2], tonumber(ARGV[2]))
-  if sum < 0 then redis.call('SET', KEYS[2], 0) end
-  return 1
-end
-return 0
-`;
-
-/** KEYS as RESERVE; ARGV: id, tokens, ttlMs. Records use the budget did not grant (external use, 429s). */
-const RECORD_EXTERNAL = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window = tonumber(ARGV[4])
--- Stamped so that it leaves the window after ttlMs.
-local score = now - window + tonumber(ARGV[3])
-redis.call('ZADD', KEYS[1], score, ARGV[1] .. '|' .. ARGV[2])
-redis.call('INCRBY', KEYS[2], tonumber(ARGV[2]))
-redis.call('PEXPIRE', KEYS[1], window * 2)
-redis.call('PEXPIRE', KEYS[2], window * 2)
-return 1
-`;
+/** The budget's scripts; each file's header says what it reads and returns. */
+const reserveScript = defineScript<number[], BudgetKeys>('sluiceBudgetReserve', new URL('./lua/reserve-3.lua', import.meta.url));
+const restampScript = defineScript<number, [log: string]>('sluiceBudgetRestamp', new URL('./lua/restamp-1.lua', import.meta.url));
+const releaseScript = defineScript<number, [log: string, sum: string]>('sluiceBudgetRelease', new URL('./lua/release-2.lua', import.meta.url));
+const recordExternalScript = defineScript<number, [log: string, sum: string]>('sluiceBudgetRecordExternal', new URL('./lua/record-external-2.lua', import.meta.url));
 
 /** Upper bound of the random delay added to a retry, ms: spreads processes waiting for the same moment. */
 const RETRY_JITTER_MS = 10;
@@ -192,7 +92,7 @@ export class SharedBudget {
     this.limits = limits;
   }
 
-  private keys(): [string, string, string] {
+  private keys(): BudgetKeys {
     return [`${this.key}:log`, `${this.key}:sum`, `${this.key}:limits`];
   }
 
@@ -215,10 +115,10 @@ export class SharedBudget {
    */
   async tryReserveMany(tokens: readonly number[], strict = false): Promise<{ granted: Map<number, string>; tooLarge: number[]; waitMs: number; effectiveTpm: number }> {
     const ids = tokens.map(() => randomUUID());
-    const [waitMs, effectiveTpm, ...positions] = (await this.redis.eval(
-      RESERVE, 3, ...this.keys(), String(this.limits.rpm), String(this.limits.tpm), String(this.limits.windowMs), strict ? '1' : '0',
+    const [waitMs, effectiveTpm, ...positions] = await reserveScript.run(this.redis, this.keys(), [
+      String(this.limits.rpm), String(this.limits.tpm), String(this.limits.windowMs), strict ? '1' : '0',
       ...tokens.flatMap((t, i) => [ids[i]!, String(t)]),
-    )) as number[];
+    ]);
     return {
       granted: new Map(positions.filter((p) => p > 0).map((p) => [p - 1, ids[p - 1]!])),
       tooLarge: positions.filter((p) => p < 0).map((p) => -p - 1),
@@ -324,25 +224,28 @@ export class SharedBudget {
 
   /**
    * Moves a reservation to when the API counted the request, at the latest
-   * (see RESTAMP): call it when the response arrives.
+   * (see `lua/restamp-1.lua`): call it when the response arrives.
    * @param serverMs the server's processing time, ms (`openai-processing-ms`);
    *   0 (unknown) stamps the reservation at the response.
    */
   async restamp(g: Granted, serverMs = 0): Promise<void> {
     const backdate = Number.isFinite(serverMs) && serverMs > 0 ? Math.floor(serverMs) : 0;
-    await this.redis.eval(RESTAMP, 3, ...this.keys(), `${g.id}|${g.tokens}`, String(backdate));
+    const [log] = this.keys();
+    await restampScript.run(this.redis, [log], [`${g.id}|${g.tokens}`, String(backdate)]);
   }
 
   /** Gives back a reservation the API did not count (it answered 429). */
   async release(g: Granted): Promise<void> {
-    await this.redis.eval(RELEASE, 3, ...this.keys(), `${g.id}|${g.tokens}`, String(g.tokens));
+    const [log, sum] = this.keys();
+    await releaseScript.run(this.redis, [log, sum], [`${g.id}|${g.tokens}`, String(g.tokens)]);
   }
 
   /** Records `tokens` of use this budget did not grant, expiring after `ttlMs`. */
   async recordExternal(tokens: number, ttlMs: number): Promise<void> {
     if (tokens <= 0) return;
     const ttl = Math.max(1, Math.min(ttlMs, this.limits.windowMs));
-    await this.redis.eval(RECORD_EXTERNAL, 3, ...this.keys(), `ext-${randomUUID()}`, String(Math.ceil(tokens)), String(ttl), String(this.limits.windowMs));
+    const [log, sum] = this.keys();
+    await recordExternalScript.run(this.redis, [log, sum], [`ext-${randomUUID()}`, String(Math.ceil(tokens)), String(ttl), String(this.limits.windowMs)]);
   }
 
   /** Lowers the limits (never raises them) to what the API reports, for a while. */

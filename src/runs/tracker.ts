@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from '../queue/redis.ts';
+import { defineScript } from '../queue/scripts.ts';
 
 /**
  * How long run state stays in Redis after its last write, seconds: 7 days,
@@ -37,38 +38,8 @@ export interface RunProgress {
   failed: number;
 }
 
-/**
- * Lua: claims URLs for crawling within a run. A URL is claimed by the first
- * job that sees it (up to the page limit); the same owner gets it again on a
- * retry, so a crash between claiming and enqueueing loses nothing.
- * KEYS[1] claims hash, KEYS[2] page counter. ARGV[1] owner, ARGV[2] max pages,
- * ARGV[3] ttl seconds, ARGV[4..] URLs. Returns the URLs to enqueue, then the
- * number refused by the page limit as the last element.
- */
-const CLAIM_SCRIPT = `
-local out = {}
-local refused = 0
-for i = 4, #ARGV do
-  local url = ARGV[i]
-  local owner = redis.call('HGET', KEYS[1], url)
-  if not owner then
-    local pages = tonumber(redis.call('GET', KEYS[2]) or '0')
-    if pages < tonumber(ARGV[2]) then
-      redis.call('HSET', KEYS[1], url, ARGV[1])
-      redis.call('INCR', KEYS[2])
-      table.insert(out, url)
-    else
-      refused = refused + 1
-    end
-  elseif owner == ARGV[1] then
-    table.insert(out, url)
-  end
-end
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-table.insert(out, tostring(refused))
-return out
-`;
+/** Claims URLs for crawling within a run; see the header of `lua/claim-urls-2.lua`. */
+const claimUrlsScript = defineScript<string[], [claims: string, pages: string]>('sluiceRunClaimUrls', new URL('./lua/claim-urls-2.lua', import.meta.url));
 
 export function newRunId(): string {
   return randomUUID();
@@ -190,21 +161,16 @@ export class RunTracker {
   }
 
   /**
-   * Claims URLs for crawling (see CLAIM_SCRIPT).
+   * Claims URLs for crawling (see `lua/claim-urls-2.lua`).
    * @returns the URLs this owner must enqueue and how many the page limit refused.
    */
   async claimUrls(runId: string, owner: string, maxPages: number, urls: string[]): Promise<{ claimed: string[]; refused: number }> {
     if (!urls.length) return { claimed: [], refused: 0 };
-    const out = (await this.redis.eval(
-      CLAIM_SCRIPT,
-      2,
-      this.key(runId, 'claims'),
-      this.key(runId, 'pages'),
-      owner,
-      String(maxPages),
-      String(RUN_TTL_SECONDS),
-      ...urls,
-    )) as string[];
+    const out = await claimUrlsScript.run(
+      this.redis,
+      [this.key(runId, 'claims'), this.key(runId, 'pages')],
+      [owner, String(maxPages), String(RUN_TTL_SECONDS), ...urls],
+    );
     const refused = Number(out.pop() ?? 0);
     if (refused) await this.redis.multi().incrby(this.key(runId, 'refused'), refused).expire(this.key(runId, 'refused'), RUN_TTL_SECONDS).exec();
     return { claimed: out, refused };
