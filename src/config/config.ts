@@ -19,8 +19,8 @@ const optionalString = z
 
 /**
  * Default price in USD per 1M input tokens, by embedding model.
- * Source: ../shared/openai/FACTS.md, "Embeddings" (prices change: override
- * with EMBEDDING_PRICE_USD_PER_MTOK).
+ * Source: docs/openai-facts.md, "Embeddings" (prices change: override with
+ * EMBEDDING_PRICE_USD_PER_MTOK).
  */
 export const EMBEDDING_PRICES_USD_PER_MTOK: Readonly<Record<string, number>> = {
   'text-embedding-3-small': 0.02,
@@ -28,7 +28,7 @@ export const EMBEDDING_PRICES_USD_PER_MTOK: Readonly<Record<string, number>> = {
   'text-embedding-ada-002': 0.1,
 };
 
-/** Default dimensions by model (FACTS.md, "Embeddings"). */
+/** Default dimensions by model (docs/openai-facts.md, "Embeddings"). */
 export const EMBEDDING_DEFAULT_DIMENSIONS: Readonly<Record<string, number>> = {
   'text-embedding-3-small': 1536,
   'text-embedding-3-large': 3072,
@@ -123,26 +123,26 @@ export interface Config {
     timeoutMs: number;
     /** The SDK's own retries. 0 by default: Sluice owns retry decisions. */
     maxRetries: number;
-    /** File uploads per minute, shared by every process (FACTS.md "Files": 1,000/min per user). */
+    /** File uploads per minute, shared by every process (docs/openai-facts.md, "Files": 1,000/min per user). */
     uploadRpm: number;
   };
   embedding: {
     model: string;
     dimensions: number;
-    /** Inputs per request (FACTS.md: ≤ 2048). */
+    /** Inputs per request (docs/openai-facts.md, "Embeddings": ≤ 2048). */
     maxInputs: number;
     /**
-     * Tokens per request, summed over inputs (FACTS.md: ≤ 300,000). Packing
+     * Tokens per request, summed over inputs (docs/openai-facts.md, "Embeddings": ≤ 300,000). Packing
      * also keeps requests within 2% of `tpm` (src/embed/packing.ts `requestTokenLimit`).
      */
     maxRequestTokens: number;
-    /** Tokens per input (FACTS.md: 8192, use 8191). */
+    /** Tokens per input (docs/openai-facts.md, "Embeddings": 8192, use 8191). */
     maxInputTokens: number;
-    /** USD per 1M tokens (FACTS.md prices; changes). */
+    /** USD per 1M tokens (docs/openai-facts.md, "Embeddings": prices; changes). */
     priceUsdPerMTok: number;
-    /** Requests per minute shared by every worker (FACTS.md tier 1: 3,000). */
+    /** Requests per minute shared by every worker (docs/openai-facts.md, "Rate limits": tier 1 3,000). */
     rpm: number;
-    /** Tokens per minute shared by every worker (FACTS.md tier 1: 1,000,000). */
+    /** Tokens per minute shared by every worker (docs/openai-facts.md, "Rate limits": tier 1 1,000,000). */
     tpm: number;
     /** Length of the rate-limit window, ms (OpenAI: a minute). */
     rateWindowMs: number;

@@ -49,7 +49,7 @@ export class RateLimitedError extends Error {
   }
 }
 
-/** Statuses no retry can fix (FACTS.md: insufficient_quota is a 429 but not retryable). */
+/** Statuses no retry can fix (docs/openai-facts.md, "Rate limits": insufficient_quota is a 429 but not retryable). */
 const PERMANENT_STATUSES = new Set([400, 401, 403, 404, 422]);
 /** When a 429 names no wait: 1 s. */
 const DEFAULT_RATE_LIMIT_WAIT_MS = 1000;

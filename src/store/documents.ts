@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { withTransaction } from '../db/db.ts';
 
-/** A chunk as stored: see ../shared/DESIGN.md "chunk". */
+/** A chunk as stored: see docs/vocabulary.md, "chunk". */
 export interface ChunkRow {
   ordinal: number;
   chunkHash: string;
