@@ -70,6 +70,7 @@ describe('code comments cite only files a clone has', () => {
 
   it('every cited docs/ path and section exists, and nothing cites a path outside the repository', () => {
     const problems = files.flatMap((f) => scanText(f, diskRepo.read(f), diskRepo));
-    expect(problems, `${problems.length} citation(s) to fix:\n${formatProblems(problems)}`).toEqual([]);
+    // One line per citation, without a deep-equality diff repeating them.
+    if (problems.length) expect.fail(`${problems.length} citation(s) to fix:\n${formatProblems(problems)}`);
   });
 });
