@@ -107,26 +107,26 @@ export interface Config {
     timeoutMs: number;
     /** The SDK's own retries. 0 by default: Sluice owns retry decisions. */
     maxRetries: number;
-    /** File uploads per minute, shared by every process (FACTS.md "Files": 1,000/min per user). */
+    /** File uploads per minute, shared by every process (docs/openai-facts.md, "Files": 1,000/min per user). */
     uploadRpm: number;
   };
   embedding: {
     model: string;
     dimensions: number;
-    /** Inputs per request (FACTS.md: ≤ 2048). */
+    /** Inputs per request (docs/openai-facts.md, "Embeddings": ≤ 2048). */
     maxInputs: number;
     /**
-     * Tokens per request, summed over inputs (FACTS.md: ≤ 300,000). Packing
+     * Tokens per request, summed over inputs (docs/openai-facts.md, "Embeddings": ≤ 300,000). Packing
      * also keeps requests within 2% of `tpm` (src/embed/packing.ts `requestTokenLimit`).
      */
     maxRequestTokens: number;
-    /** Tokens per input (FACTS.md: 8192, use 8191). */
+    /** Tokens per input (docs/openai-facts.md, "Embeddings": 8192, use 8191). */
     maxInputTokens: number;
-    /** USD per 1M tokens (FACTS.md prices; changes). */
+    /** USD per 1M tokens (docs/openai-facts.md, "Embeddings": prices; changes). */
     priceUsdPerMTok: number;
-    /** Requests per minute shared by every worker (FACTS.md tier 1: 3,000). */
+    /** Requests per minute shared by every worker (docs/openai-facts.md, "Rate limits": tier 1 3,000). */
     rpm: number;
-    /** Tokens per minute shared by every worker (FACTS.md tier 1: 1,000,000). */
+    /** Tokens per minute shared by every worker (docs/openai-facts.md, "Rate limits": tier 1 1,000,000). */
     tpm: number;
     /** Length of the rate-limit window, ms (OpenAI: a minute). */
     rateWindowMs: number;

@@ -3,13 +3,14 @@
  *
  * An embed job usually carries one document's chunks: ~6 inputs and ~1,300
  * tokens. Sent on its own, every such job is one API request, so a small
- * document costs a whole request of the 3,000 RPM tier-1 allowance (FACTS.md
- * "Rate limits") and pays the request's fixed latency, budget round trips
- * and HTTP overhead. The coalescer lets the jobs that run concurrently in a
- * process share requests: each job hands over its packed request (already
- * within OpenAI's per-request limits), the coalescer waits up to `lingerMs`
- * for others, merges them into one request of at most `maxInputs` inputs and
- * `maxTokens` tokens, and gives each job back exactly its own vectors.
+ * document costs a whole request of the 3,000 RPM tier-1 allowance
+ * (docs/openai-facts.md, "Rate limits") and pays the request's fixed
+ * latency, budget round trips and HTTP overhead. The coalescer lets the jobs
+ * that run concurrently in a process share requests: each job hands over
+ * its packed request (already within OpenAI's per-request limits), the
+ * coalescer waits up to `lingerMs` for others, merges them into one request
+ * of at most `maxInputs` inputs and `maxTokens` tokens, and gives each job
+ * back exactly its own vectors.
  *
  * Failure isolation: a 429, a 5xx after the in-job retries, a timeout, a
  * 401/403/404 or insufficient_quota concerns the account or the transport,
@@ -24,9 +25,9 @@ import type { EmbeddingResponse, Embedder } from './embedder.ts';
 import type { EmbeddingKey } from './embedding-key.ts';
 
 export interface CoalescerOptions {
-  /** Inputs per merged request (FACTS.md "Embeddings": ≤ 2,048). */
+  /** Inputs per merged request (docs/openai-facts.md, "Embeddings": ≤ 2,048). */
   maxInputs: number;
-  /** Tokens per merged request, cl100k_base summed over inputs (FACTS.md: ≤ 300,000). */
+  /** Tokens per merged request, cl100k_base summed over inputs (docs/openai-facts.md, "Embeddings": ≤ 300,000). */
   maxTokens: number;
   /**
    * How long the first part of a request waits for others, ms. 0 turns

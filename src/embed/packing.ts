@@ -25,8 +25,9 @@ export const MAX_REQUEST_SHARE_OF_TPM = 1 / 50;
  * Tokens per request the packer and the coalescer aim for: OpenAI's
  * per-request limit, lowered to `MAX_REQUEST_SHARE_OF_TPM` of the token
  * budget, but never below one whole input so every valid chunk still fits.
- * @param limits `maxRequestTokens` (FACTS.md: 300,000), `maxInputTokens`
- *   (FACTS.md: 8,192), `tpm` tokens per rate-limit window, all in tokens
+ * @param limits `maxRequestTokens` (docs/openai-facts.md, "Embeddings":
+ *   300,000), `maxInputTokens` (same: 8,192), `tpm` tokens per rate-limit
+ *   window, all in tokens
  */
 export function requestTokenLimit(limits: { maxRequestTokens: number; maxInputTokens: number; tpm: number }): number {
   const share = Math.floor(limits.tpm * MAX_REQUEST_SHARE_OF_TPM);

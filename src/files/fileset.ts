@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { sha256Hex } from '../hash/index.ts';
 
-/** File types a vector store accepts (FACTS.md "Files"). */
+/** File types a vector store accepts (docs/openai-facts.md, "Files"). */
 export const VECTOR_STORE_EXTENSIONS = new Set([
   '.c', '.cpp', '.cs', '.css', '.doc', '.docx', '.go', '.html', '.java', '.js', '.json', '.md', '.pdf', '.php', '.pptx', '.py',
   '.rb', '.sh', '.tex', '.ts', '.txt',
@@ -22,7 +22,7 @@ export function isTextFilename(filename: string): boolean {
   return !BINARY_EXTENSIONS.has(path.extname(filename).toLowerCase());
 }
 
-/** OpenAI's chunking strategy for vector store files (FACTS.md "Vector stores"). */
+/** OpenAI's chunking strategy for vector store files (docs/openai-facts.md, "Vector stores"). */
 export type ChunkingStrategy =
   | { type: 'auto' }
   | { type: 'static'; static: { max_chunk_size_tokens: number; chunk_overlap_tokens: number } };

@@ -2,7 +2,8 @@
  * The official OpenAI SDK, pointed at OpenAI or at Sluice's emulator.
  * The SDK's own retries are off by default (OPENAI_MAX_RETRIES=0): Sluice
  * decides retries per error class, and SDK retries inside job retries would
- * multiply (FACTS.md: the SDK retries 429 insufficient_quota too).
+ * multiply (docs/openai-facts.md, "Official Node SDK": the SDK retries 429
+ * insufficient_quota too).
  */
 import OpenAI from 'openai';
 import type { Config } from '../config/config.ts';

@@ -1,5 +1,5 @@
 /**
- * Reads OpenAI's rate-limit headers and 429 bodies (FACTS.md "Rate limits"):
+ * Reads OpenAI's rate-limit headers and 429 bodies (docs/openai-facts.md, "Rate limits"):
  * `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` with Go-style
  * durations (`6m0s`, `2.812s`, `20ms`), `Retry-After` in seconds, the
  * undocumented `retry-after-ms`, and "Please try again in 2.812s" in the

@@ -7,7 +7,7 @@ import type { DocumentKind } from '../extract/types.ts';
 import type pg from 'pg';
 import { withTransaction } from '../db/db.ts';
 
-/** A chunk as stored: see ../shared/DESIGN.md "chunk". */
+/** A chunk as stored: see docs/vocabulary.md, "chunk". */
 export interface ChunkRow {
   ordinal: number;
   chunkHash: string;

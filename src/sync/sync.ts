@@ -47,7 +47,7 @@ interface LocalFile {
   data: Buffer;
 }
 
-/** Files larger than this are refused, bytes (FACTS.md: 512 MB per file). */
+/** Files larger than this are refused, bytes (docs/openai-facts.md, "Files": 512 MB per file). */
 const MAX_FILE_BYTES = 512 * 1024 * 1024;
 
 /** Files read at once while hashing. */
