@@ -22,7 +22,7 @@ import type { JobContext } from '../src/runtime/job-context.ts';
 import { FILESET_FILE_STATUS as FF, FILESET_STATUS as FS } from '../src/store/statuses.ts';
 import { uploadContent } from './upload.ts';
 
-/** Files per file batch (FACTS.md: file_ids 1..2000). */
+/** Files per file batch (docs/openai-facts.md, "Vector stores": file_ids 1..2000). */
 export const FILE_BATCH_MAX = 2000;
 /**
  * A store-creation claim older than this is taken over, ms. The owner

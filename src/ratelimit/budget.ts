@@ -2,7 +2,7 @@
  * One RPM/TPM budget shared by every worker in every process, in Redis.
  *
  * OpenAI limits requests and tokens per minute per organization and model
- * (../shared/openai/FACTS.md "Rate limits"). The budget is a sliding-window
+ * (docs/openai-facts.md, "Rate limits"). The budget is a sliding-window
  * log: each request reserves its token count before it is sent, as a member
  * of a sorted set scored by the Redis clock; a reservation is granted only if
  * the requests and tokens reserved in the last `windowMs` stay within the
@@ -84,7 +84,7 @@ export class SharedBudget {
   readonly limits: BudgetLimits;
 
   /**
-   * @param name budget name, e.g. the model: one budget per organization and model (FACTS.md).
+   * @param name budget name, e.g. the model: one budget per organization and model (docs/openai-facts.md, "Rate limits").
    */
   constructor(redis: Redis, prefix: string, name: string, limits: BudgetLimits) {
     this.redis = redis;
