@@ -18,14 +18,16 @@ module.exports = {
     },
     {
       name: 'jobs-not-to-workers',
-      comment: 'workers/ are process entry points that wire up jobs/; a job processor must not depend on the process that runs it.',
+      comment:
+        'workers/ are process entry points that wire up jobs/; a job processor must not depend on the process that runs it.',
       severity: 'error',
       from: { path: '^jobs/' },
       to: { path: '^workers/' },
     },
     {
       name: 'only-tests-to-test',
-      comment: 'test/ (helpers, fixtures, benches) is not shipped; production code that imports it breaks outside the repo.',
+      comment:
+        'test/ (helpers, fixtures, benches) is not shipped; production code that imports it breaks outside the repo.',
       severity: 'error',
       from: { pathNot: '^test/' },
       to: { path: '^test/' },
