@@ -39,7 +39,10 @@ const BYTES = Number(flags.bytes);
 const SESSIONS = Number(flags.sessions);
 let seed = Number(flags.seed);
 /** Deterministic PRNG (LCG) so runs are comparable. */
-const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+const rand = () => {
+  seed = (seed * 1103515245 + 12345) % 2147483648;
+  return seed / 2147483648;
+};
 const randInt = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
 
 await requireRedis();

@@ -15,6 +15,7 @@ export interface Raw {
   status: number;
   headers: Headers;
   /** Raw JSON under test: deliberately untyped. A non-JSON body (a download) stays a string. */
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary fields of the raw response.
   body: any;
 }
 
