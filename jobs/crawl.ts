@@ -89,13 +89,13 @@ async function indexDocument(
     metadata,
     chunks,
   });
-  const result = await finishDocument(job, p, ctx, loaded.uri, id);
+  const result = await finishDocument(p, ctx, loaded.uri, id);
   documentsTotal.inc({ outcome: changed ? 'written' : 'unchanged' });
   return { ...result, status: changed ? 'written' : 'unchanged' };
 }
 
 /** Shared tail of every document: embed what is missing, record stats. */
-async function finishDocument(job: Job, p: CrawlPayload, ctx: JobContext, uri: string, documentId: number): Promise<CrawlResult> {
+async function finishDocument(p: CrawlPayload, ctx: JobContext, uri: string, documentId: number): Promise<CrawlResult> {
   const key = { model: ctx.config.embedding.model, dimensions: ctx.config.embedding.dimensions };
   const missing = await missingForDocument(ctx.db.pool, documentId, key);
   const hashes = missing.map((m) => m.chunkHash);
@@ -162,7 +162,7 @@ async function crawlUrl(job: Job, p: CrawlPayload, ctx: JobContext, source: Extr
     await touchDocument(ctx.db.pool, known.id);
     documentsTotal.inc({ outcome: 'unchanged' });
     links = known.links;
-    result = { ...(await finishDocument(job, p, ctx, source.url, known.id)), status: 'not-modified' };
+    result = { ...(await finishDocument(p, ctx, source.url, known.id)), status: 'not-modified' };
   } else {
     // A redirect inside the scope is indexed under the URL that was asked for,
     // so the run's claims (by requested URL) and documents line up.

@@ -9,10 +9,11 @@ import { describeZodError, PermanentError, StartupError } from '../errors/index.
 /** Errors whose message alone says what to fix: printed as one line, exit 2. */
 const USAGE_ERRORS = [StartupError, PermanentError];
 
-export async function runCommand(action: () => Promise<number | void>, opts: { keepAlive?: boolean } = {}): Promise<void> {
+/** @param action resolves to the exit code, or to nothing for 0 */
+export async function runCommand(action: () => Promise<unknown>, opts: { keepAlive?: boolean } = {}): Promise<void> {
   try {
     const code = await action();
-    if (!opts.keepAlive) process.exit(code ?? 0);
+    if (!opts.keepAlive) process.exit(typeof code === 'number' ? code : 0);
   } catch (err) {
     if (err instanceof ZodError) {
       process.stderr.write(`sluice: invalid input: ${describeZodError(err)}\n`);

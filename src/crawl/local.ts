@@ -1,6 +1,7 @@
 /**
  * Local sources: a file, or a directory walked recursively.
  */
+import type { Dirent, Stats } from 'node:fs';
 import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -40,7 +41,7 @@ function ioError(path: string, action: string, err: unknown): PermanentFetchErro
  */
 export async function listLocalSource(path: string): Promise<string[]> {
   const root = resolve(path);
-  let info;
+  let info: Stats;
   try {
     info = await stat(root);
   } catch (err) {
@@ -59,7 +60,7 @@ export async function listLocalSource(path: string): Promise<string[]> {
   const dirs = [root];
   while (dirs.length > 0) {
     const dir = dirs.pop()!;
-    let entries;
+    let entries: Dirent[];
     try {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (err) {

@@ -62,7 +62,7 @@ export class HashClaims {
     const result = await claimScript.run(this.redis, hashes.map((h) => this.key(scope, h)), [owner, String(this.ttlMs)]);
     const mine: string[] = [];
     const others: string[] = [];
-    hashes.forEach((h, i) => (result[i] === 1 ? mine : others).push(h));
+    for (const [i, h] of hashes.entries()) (result[i] === 1 ? mine : others).push(h);
     return { mine, others };
   }
 

@@ -14,7 +14,7 @@ import os from 'node:os';
 import { APIError } from 'openai';
 import pRetry, { AbortError } from 'p-retry';
 import { msSinceHeaders, type OpenAI } from '../openai/client.ts';
-import { processingMs, readRateLimitHeaders, retryAfterMs } from '../openai/rate-limit-headers.ts';
+import { processingMs, readRateLimitHeaders } from '../openai/rate-limit-headers.ts';
 import { PermanentError, RateLimitedError } from '../errors/index.ts';
 import { classifyOpenAIError } from '../openai/errors.ts';
 import type { SharedBudget } from '../ratelimit/budget.ts';

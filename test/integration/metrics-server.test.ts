@@ -242,7 +242,7 @@ describe('registerQueueBacklog', () => {
       const warnings = logs.slice(before).filter((l) => l.level === 'warn');
       expect(warnings).toHaveLength(2);
       expect(warnings[0]?.obj).toMatchObject({ queue: name });
-      expect(String((warnings[1]?.obj as { err?: Error }).err?.message)).toMatch(/timed out after 100 ms/);
+      expect(String((warnings[1]?.obj as { err?: Error } | undefined)?.err?.message)).toMatch(/timed out after 100 ms/);
     } finally {
       unregister();
     }

@@ -110,7 +110,7 @@ describe('docker-compose.yml', () => {
     for (const [name, queues] of Object.entries(WORKERS)) {
       const w = svc(name);
       expect(w.command).toEqual(['node', 'src/cli/sluice.ts', 'worker', ...queues]);
-      queues.forEach((q) => consumed.add(q));
+      for (const q of queues) consumed.add(q);
       expect(w.depends_on?.migrate).toEqual({ condition: 'service_completed_successfully' });
       expect(w.environment?.METRICS_PORT).toBe('9464');
       // The server binds 127.0.0.1 unless told: Prometheus is another container.

@@ -31,7 +31,7 @@ describe('servePglite', () => {
   it('answers 500 concurrent parameterised queries from 10 connections correctly', async () => {
     const results = await Promise.all(Array.from({ length: 500 }, (_, i) =>
       pool.query<{ a: number; b: string }>('SELECT $1::int * 2 AS a, $2::text || $3::text AS b', [i, 'x', String(i)])));
-    results.forEach((r, i) => expect(r.rows[0]).toEqual({ a: i * 2, b: `x${i}` }));
+    for (const [i, r] of results.entries()) expect(r.rows[0]).toEqual({ a: i * 2, b: `x${i}` });
   });
 
   it('keeps concurrent transactions apart, commits and rollbacks included', async () => {
