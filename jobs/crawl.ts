@@ -63,7 +63,6 @@ function toChunkRows(uri: string, doc: ExtractedDocument, ctx: JobContext): Chun
  * and records it in the run.
  */
 async function indexDocument(
-  job: Job,
   p: CrawlPayload,
   ctx: JobContext,
   collectionId: number,
@@ -169,7 +168,7 @@ async function crawlUrl(job: Job, p: CrawlPayload, ctx: JobContext, source: Extr
     const loaded: LoadedText = { uri: source.url, kind: fetched.kind, text: fetched.text, bytes: fetched.bytes, etag: fetched.etag, lastModified: fetched.lastModified };
     const doc = extract({ ...loaded, uri: fetched.url });
     links = doc.links.filter((l) => sameScope(source.scope, l));
-    result = await indexDocument(job, p, ctx, collectionId, loaded, doc, links);
+    result = await indexDocument(p, ctx, collectionId, loaded, doc, links);
   }
   if (source.depth < p.limits.maxDepth) {
     result.children = await fanOut(
@@ -187,7 +186,7 @@ async function crawlPath(job: Job, p: CrawlPayload, ctx: JobContext, filePath: s
     const read = await readLocalDocument(filePath, ctx.config.crawl.maxBytes);
     const collectionId = await ensureCollection(ctx.db.pool, p.collection);
     const loaded: LoadedText = { uri: read.uri, kind: read.kind, text: read.text, bytes: Buffer.byteLength(read.text) };
-    return indexDocument(job, p, ctx, collectionId, loaded, extract(loaded), []);
+    return indexDocument(p, ctx, collectionId, loaded, extract(loaded), []);
   }
   if (!files.length) throw new PermanentError(`${filePath}: no supported files (.html .htm .md .markdown .txt .rst) found`);
   const children = files.map((f) => ({ key: pathToFileURL(f).toString(), source: { type: 'path' as const, path: f } }));
@@ -200,7 +199,7 @@ async function crawlInline(job: Job, p: CrawlPayload, ctx: JobContext, source: E
   const loaded: LoadedText = { uri: inlineUri(d), kind, text, bytes: Buffer.byteLength(text) };
   const doc = extractInline(d);
   const collectionId = await ensureCollection(ctx.db.pool, p.collection);
-  return indexDocument(job, p, ctx, collectionId, loaded, doc, [], d.metadata ?? {});
+  return indexDocument(p, ctx, collectionId, loaded, doc, [], d.metadata ?? {});
 }
 
 /** Processes one crawl job. Errors are classified by the worker wrapper. */
