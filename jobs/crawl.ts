@@ -193,7 +193,7 @@ async function crawlPath(job: Job, p: CrawlPayload, ctx: JobContext, filePath: s
   return { uri, status: 'listed', chunks: 0, tokens: 0, children: await fanOut(job, p, ctx, children) };
 }
 
-async function crawlInline(job: Job, p: CrawlPayload, ctx: JobContext, source: Extract<CrawlPayload['source'], { type: 'inline' }>): Promise<CrawlResult> {
+async function crawlInline(p: CrawlPayload, ctx: JobContext, source: Extract<CrawlPayload['source'], { type: 'inline' }>): Promise<CrawlResult> {
   const d = source.document;
   const { kind, text } = inlineBody(d);
   const loaded: LoadedText = { uri: inlineUri(d), kind, text, bytes: Buffer.byteLength(text) };
@@ -211,7 +211,7 @@ export async function processCrawl(job: Job, p: CrawlPayload, ctx: JobContext): 
     case 'path':
       return crawlPath(job, p, ctx, s.path);
     case 'inline':
-      return crawlInline(job, p, ctx, s);
+      return crawlInline(p, ctx, s);
     case 'invalid':
       throw new PermanentError(s.reason);
   }
