@@ -5,7 +5,7 @@
  */
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startEmulator, type EmulatorStats, type RunningEmulator } from '../../src/emulator/index.ts';
+import { startEmulator, type EmulatorStats, type RunningEmulator } from '../../src/index.ts';
 import { admin, client, expectError, raw } from '../helpers/emulator-http.ts';
 import { validateSchema } from '../helpers/openapi.ts';
 

@@ -1,8 +1,10 @@
 /**
  * Validates data against a schema of OpenAI's published OpenAPI 3.1 spec
  * (a copy of the design card's `../shared/openai/openapi.yaml`, kept in
- * the repo so a clone anywhere can run the tests; FACTS.md: validate
- * against the spec's schemas, not its examples).
+ * this package as `test/fixtures/openai/openapi.yaml` — in the repo,
+ * `packages/openai-emulator/test/fixtures/openai/openapi.yaml` — so a clone
+ * anywhere can run the tests; `docs/openai-facts.md`: validate against the
+ * spec's schemas, not its examples).
  *
  * The spec is parsed once; all of `components.schemas` is registered with
  * Ajv (JSON Schema 2020-12, which OpenAPI 3.1 schemas are) as one document,
@@ -16,14 +18,18 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import addFormatsModule from 'ajv-formats';
 import { parse } from 'yaml';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** `packages/openai-emulator`. */
+const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The Sluice repository the package lives in. */
+const repoRoot = path.resolve(packageRoot, '../..');
 
-/** The spec the tests validate against: the repo's copy. */
-export const OPENAPI_SPEC_PATH = path.resolve(repoRoot, 'test/fixtures/openai/openapi.yaml');
+/** The spec the tests validate against: the package's copy. */
+export const OPENAPI_SPEC_PATH = path.resolve(packageRoot, 'test/fixtures/openai/openapi.yaml');
 
 /**
  * The design card's spec beside the repo root, when this checkout sits
- * there: `test/unit/openapi-copy.test.ts` checks the copy has not drifted.
+ * there: `test/unit/openapi-copy.test.ts` (in this package) checks the copy
+ * has not drifted.
  */
 export const SHARED_OPENAPI_SPEC_PATH = path.resolve(repoRoot, '../shared/openai/openapi.yaml');
 

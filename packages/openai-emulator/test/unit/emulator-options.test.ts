@@ -4,7 +4,7 @@ import {
   emulatorSettingsFromEnv,
   mergeSettings,
   SettingsError,
-} from '../../src/emulator/options.ts';
+} from '../../src/options.ts';
 
 describe('emulatorSettingsFromEnv', () => {
   it('returns nothing for an empty environment (defaults apply)', () => {

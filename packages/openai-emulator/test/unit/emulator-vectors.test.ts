@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { embedText } from '../../src/emulator/vectors.ts';
-import { base64ToFloat32, float32ToBase64 } from '../../src/emulator/vector-encoding.ts';
+import { embedText } from '../../src/vectors.ts';
+import { base64ToFloat32, float32ToBase64 } from '../../src/vector-encoding.ts';
 
 function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let dot = 0;

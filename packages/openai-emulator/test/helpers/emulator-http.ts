@@ -5,7 +5,7 @@
  */
 import OpenAI from 'openai';
 import { expect } from 'vitest';
-import type { RunningEmulator } from '../../src/emulator/index.ts';
+import type { RunningEmulator } from '../../src/index.ts';
 import { validateSchema } from './openapi.ts';
 
 /** Bearer token the emulator accepts (it checks only the form unless configured). */
@@ -56,4 +56,20 @@ export function expectError(r: Raw, status: number, error: { message: string | R
   if (error.param !== undefined) expect(r.body.error.param).toBe(error.param);
   if (typeof error.message === 'string') expect(r.body.error.message).toBe(error.message);
   else expect(r.body.error.message).toMatch(error.message);
+}
+
+/**
+ * Reads a duration the emulator printed with `formatGoDuration` (`20ms`,
+ * `2.812s`, `4m12.172s`, `1h0m0s`) back into milliseconds, for a test that
+ * paces itself on `x-ratelimit-reset-*` like a client would. Only that
+ * output, not Go's whole grammar: the package does not parse durations
+ * (clients do; Sluice's parser is `src/openai/go-duration.ts`).
+ * @throws Error for anything `formatGoDuration` does not print
+ */
+export function readGoDuration(text: string): number {
+  const ms = /^(\d+)ms$/.exec(text);
+  if (ms) return Number(ms[1]);
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(\d+(?:\.\d+)?)s$/.exec(text);
+  if (!m) throw new Error(`not a formatGoDuration output: ${JSON.stringify(text)}`);
+  return Number(m[1] ?? 0) * 3_600_000 + Number(m[2] ?? 0) * 60_000 + Math.round(Number(m[3]) * 1000);
 }

@@ -31,7 +31,7 @@ import { vectorStoreFileRoutes } from './vector-store-files.ts';
 import { vectorStoreRoutes } from './vector-stores.ts';
 
 export { embedText } from './vectors.ts';
-export { formatGoDuration, parseGoDuration } from './go-duration.ts';
+export { formatGoDuration } from './go-duration.ts';
 export { DEFAULT_SETTINGS, emulatorSettingsFromEnv, SettingsError } from './options.ts';
 export type { EmulatorOptions, EmulatorSettings } from './options.ts';
 export type { EmulatorStats, ModelWindowStats } from './stats.ts';

@@ -9,15 +9,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { countTokens, encode } from 'gpt-tokenizer/encoding/cl100k_base';
 import {
   embedText,
-  parseGoDuration,
   startEmulator,
   type EmulatorSettings,
   type EmulatorStats,
   type OpenAIErrorBody,
   type RunningEmulator,
-} from '../../src/emulator/index.ts';
-import { base64ToFloat32 } from '../../src/emulator/vector-encoding.ts';
-import { admin, AUTH, client, expectError, type Raw } from '../helpers/emulator-http.ts';
+} from '../../src/index.ts';
+import { base64ToFloat32 } from '../../src/vector-encoding.ts';
+import { admin, AUTH, client, expectError, readGoDuration, type Raw } from '../helpers/emulator-http.ts';
 import { validateSchema } from '../helpers/openapi.ts';
 
 const MODEL = 'text-embedding-3-small';
@@ -193,7 +192,7 @@ describe('POST /v1/embeddings: requests and responses', () => {
   });
 });
 
-describe('POST /v1/embeddings: request limits (FACTS.md "Embeddings")', () => {
+describe('POST /v1/embeddings: request limits (docs/openai-facts.md "Embeddings")', () => {
   let emu: RunningEmulator;
   let openai: OpenAI;
   const invalidInput = "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.";
@@ -297,7 +296,7 @@ describe('authentication, routing and server hygiene', () => {
   });
 });
 
-describe('rate limits (FACTS.md "Rate limits")', () => {
+describe('rate limits (docs/openai-facts.md "Rate limits")', () => {
   let emu: RunningEmulator;
   let openai: OpenAI;
   beforeAll(async () => {
@@ -421,7 +420,7 @@ describe('rate limits (FACTS.md "Rate limits")', () => {
       if (remaining < 100) await sleep(resetMs + 5);
       const { response } = await openai.embeddings.create({ model: MODEL, input: tokens(100) }).withResponse();
       remaining = Number(response.headers.get('x-ratelimit-remaining-tokens'));
-      resetMs = parseGoDuration(response.headers.get('x-ratelimit-reset-tokens') ?? '0s');
+      resetMs = readGoDuration(response.headers.get('x-ratelimit-reset-tokens') ?? '0s');
     }
     const stats = emu.stats();
     expect(stats.rateLimited.tokens).toBe(0);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { peakOverWindows, RollingWindow, type AcceptedRequest } from '../../src/emulator/limits.ts';
-import { createRandom } from '../../src/emulator/faults.ts';
+import { peakOverWindows, RollingWindow, type AcceptedRequest } from '../../src/limits.ts';
+import { createRandom } from '../../src/faults.ts';
 
 describe('peakOverWindows', () => {
   it('is zero for an empty log', () => {

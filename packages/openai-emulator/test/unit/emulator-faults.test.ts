@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRandom, pickFault, type FaultKind } from '../../src/emulator/faults.ts';
+import { createRandom, pickFault, type FaultKind } from '../../src/faults.ts';
 
 describe('createRandom', () => {
   it('is reproducible from its seed and uniform-ish on [0, 1)', () => {

@@ -4,16 +4,16 @@
  * search filters, cursor pagination and the new settings.
  */
 import { describe, expect, it } from 'vitest';
-import { chunkTokens } from '../../src/emulator/chunking.ts';
-import { EmulatorClock } from '../../src/emulator/clock.ts';
-import { ApiError } from '../../src/emulator/errors.ts';
-import { faultApplies } from '../../src/emulator/faults.ts';
-import { DEFAULT_SETTINGS, emulatorSettingsFromEnv, mergeSettings, SettingsError } from '../../src/emulator/options.ts';
-import { paginate, parseListQuery, Sequencer } from '../../src/emulator/pagination.ts';
-import { matchesFilter, parseFilter } from '../../src/emulator/search.ts';
-import { decodeText, extractText } from '../../src/emulator/text-extract.ts';
-import { encodeText } from '../../src/emulator/tokens.ts';
-import { parseAttributes, parseChunkingStrategy, parseMetadata } from '../../src/emulator/validate.ts';
+import { chunkTokens } from '../../src/chunking.ts';
+import { EmulatorClock } from '../../src/clock.ts';
+import { ApiError } from '../../src/errors.ts';
+import { faultApplies } from '../../src/faults.ts';
+import { DEFAULT_SETTINGS, emulatorSettingsFromEnv, mergeSettings, SettingsError } from '../../src/options.ts';
+import { paginate, parseListQuery, Sequencer } from '../../src/pagination.ts';
+import { matchesFilter, parseFilter } from '../../src/search.ts';
+import { decodeText, extractText } from '../../src/text-extract.ts';
+import { encodeText } from '../../src/tokens.ts';
+import { parseAttributes, parseChunkingStrategy, parseMetadata } from '../../src/validate.ts';
 
 function apiError(fn: () => unknown): ApiError {
   try {
@@ -233,7 +233,7 @@ describe('request shapes', () => {
 });
 
 describe('Files / Vector Stores settings', () => {
-  it('has FACTS.md defaults', () => {
+  it('has the defaults of docs/openai-facts.md', () => {
     expect(DEFAULT_SETTINGS).toMatchObject({
       faultRoutes: null,
       maxFileBytes: 512 * 1024 * 1024,
