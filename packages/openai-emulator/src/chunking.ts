@@ -1,6 +1,6 @@
 /**
  * Chunking as a vector store does it: windows of `max_chunk_size_tokens`
- * cl100k_base tokens that overlap by `chunk_overlap_tokens` (FACTS.md,
+ * cl100k_base tokens that overlap by `chunk_overlap_tokens` (docs/openai-facts.md,
  * "Vector stores": auto = 800 / 400).
  */
 import { decodeTokens } from './tokens.ts';

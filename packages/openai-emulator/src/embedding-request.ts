@@ -1,6 +1,6 @@
 /**
  * Validation of a `CreateEmbeddingRequest` body (spec schema
- * `CreateEmbeddingRequest`; limits FACTS.md "Embeddings"), in the order the
+ * `CreateEmbeddingRequest`; limits docs/openai-facts.md "Embeddings"), in the order the
  * service reports problems: body shape and unknown keys, `model`, `input`
  * shape, `encoding_format`, `dimensions`, then token limits. Token limits
  * need token counts, so they are checked by {@link checkTokenLimits} once the
@@ -128,7 +128,7 @@ function parseDimensions(body: Record<string, unknown>, max: number, supported: 
 }
 
 /**
- * Per-input and per-request token limits (FACTS.md, "Embeddings": ≤ 8191
+ * Per-input and per-request token limits (docs/openai-facts.md, "Embeddings": ≤ 8191
  * tokens per input, quoted as "maximum context length is 8192 tokens";
  * ≤ 300,000 tokens summed per request).
  * @returns the summed token count

@@ -3,7 +3,7 @@
  * request, admits it into the model's rolling window (429 otherwise), and
  * answers a spec `CreateEmbeddingResponse` with deterministic vectors.
  * Every response of the route, errors and injected faults included, carries
- * the `x-ratelimit-*` headers (FACTS.md, "Rate limits").
+ * the `x-ratelimit-*` headers (docs/openai-facts.md, "Rate limits").
  */
 import { performance } from 'node:perf_hooks';
 import { parseEmbeddingRequest } from './embedding-request.ts';

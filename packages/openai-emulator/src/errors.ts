@@ -2,7 +2,7 @@
  * OpenAI-style error bodies. Every error the emulator sends has the spec's
  * `ErrorResponse` shape (`{error:{message,type,param,code}}`, all four keys
  * present, `param`/`code` possibly null), and the wording of the real service
- * where it is known (FACTS.md, "Embeddings" errors and "Rate limits" 429
+ * where it is known (docs/openai-facts.md, "Embeddings" errors and "Rate limits" 429
  * bodies), because clients branch on `type`/`code` and log `message`.
  */
 
@@ -75,7 +75,7 @@ export function missingParameter(name: string): ApiError {
 }
 
 /**
- * 400 when one input exceeds the model's context (FACTS.md, "Embeddings":
+ * 400 when one input exceeds the model's context (docs/openai-facts.md, "Embeddings":
  * "This model's maximum context length is 8192 tokens, however you requested
  * N tokens (...)"; `type` invalid_request_error, `param`/`code` null).
  * @param contextLength the length the message quotes (8192)
@@ -89,7 +89,7 @@ export function contextLengthExceeded(contextLength: number, requested: number):
 
 /**
  * 400 when the inputs of one request sum to more than the per-request cap
- * (FACTS.md, "Embeddings": `type` and `code` are both `max_tokens_per_request`).
+ * (docs/openai-facts.md, "Embeddings": `type` and `code` are both `max_tokens_per_request`).
  */
 export function maxTokensPerRequest(requested: number, max: number): ApiError {
   return new ApiError(400, {
@@ -151,7 +151,7 @@ export function serverError(status: 500 | 503): ApiError {
 }
 
 /**
- * 429 `insufficient_quota` (FACTS.md, "Rate limits": not retryable, so no
+ * 429 `insufficient_quota` (docs/openai-facts.md, "Rate limits": not retryable, so no
  * `Retry-After` header).
  */
 export function insufficientQuota(): ApiError {
@@ -180,7 +180,7 @@ export interface RateLimitDetails {
 }
 
 /**
- * 429 `rate_limit_exceeded` with the service's sentence (FACTS.md, "Rate
+ * 429 `rate_limit_exceeded` with the service's sentence (docs/openai-facts.md, "Rate
  * limits": `type` is `tokens` for TPM, `requests` for RPM).
  */
 export function rateLimitExceeded(d: RateLimitDetails, headers: Record<string, string>): ApiError {
@@ -348,12 +348,12 @@ export function vectorStoreExpired(vectorStoreId: string): ApiError {
   );
 }
 
-/** 400 for `GET /files/{id}/content` of a purpose that cannot be downloaded (FACTS.md, "Files"). */
+/** 400 for `GET /files/{id}/content` of a purpose that cannot be downloaded (docs/openai-facts.md, "Files"). */
 export function downloadNotAllowed(purpose: string): ApiError {
   return invalidRequest(`Not allowed to download files of purpose: ${purpose}`);
 }
 
-/** 413 for an upload over the per-file cap (FACTS.md, "Files": 512 MB). */
+/** 413 for an upload over the per-file cap (docs/openai-facts.md, "Files": 512 MB). */
 export function fileTooLarge(bytes: number, maxBytes: number): ApiError {
   const mb = maxBytes / (1024 * 1024);
   const limit = Number.isInteger(mb) ? `${mb} MB` : `${maxBytes} bytes`;
@@ -374,7 +374,7 @@ export interface StoreWriteLimitDetails {
 }
 
 /**
- * 429 `rate_limit_exceeded` for the per-store write limit (FACTS.md, "Vector
+ * 429 `rate_limit_exceeded` for the per-store write limit (docs/openai-facts.md, "Vector
  * stores": 300 requests/min across `…/files` and `…/file_batches`); the
  * body's `type` is `requests`, as for RPM.
  */

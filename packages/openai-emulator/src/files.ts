@@ -1,5 +1,5 @@
 /**
- * Files — `/v1/files` (FACTS.md, "Files"; spec operations createFile,
+ * Files — `/v1/files` (docs/openai-facts.md, "Files"; spec operations createFile,
  * listFiles, retrieveFile, deleteFile, downloadFile):
  *
  * - `POST /v1/files` (multipart/form-data: `file`, `purpose`, optional
@@ -21,7 +21,7 @@ import { listPage, paginate, parseListQuery } from './pagination.ts';
 import { fileJson, type StoredFile } from './storage.ts';
 import { integerInRange } from './validate.ts';
 
-/** Purposes accepted at upload (FACTS.md, "Files"). */
+/** Purposes accepted at upload (docs/openai-facts.md, "Files"). */
 export const FILE_PURPOSES: readonly string[] = Object.freeze(['assistants', 'batch', 'fine-tune', 'vision', 'user_data', 'evals']);
 
 /** Purposes whose content cannot be downloaded. */

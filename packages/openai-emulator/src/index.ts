@@ -14,6 +14,12 @@
  * (startEmulator does not read the environment by itself).
  *
  * New endpoints: add their `Route[]` in {@link apiRoutes}.
+ *
+ * Sources cited in comments, as paths in the Sluice repository: "spec" is
+ * OpenAI's OpenAPI spec, copied to
+ * `packages/openai-emulator/test/fixtures/openai/openapi.yaml` (the tests
+ * validate bodies against its schemas); limits, headers and error bodies are
+ * from `docs/openai-facts.md` (by section, e.g. "Rate limits").
  */
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';

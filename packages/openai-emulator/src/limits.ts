@@ -1,6 +1,6 @@
 /**
  * Rolling-window rate limiting (RPM and TPM), as OpenAI applies it per
- * organization and per model (FACTS.md, "Rate limits"; defaults tier 1:
+ * organization and per model (docs/openai-facts.md, "Rate limits"; defaults tier 1:
  * 3,000 RPM / 1,000,000 TPM). A request is admitted only if, counting it, the
  * requests and the tokens accepted in the last `windowMs` stay within the
  * limits; a rejected request consumes nothing.

@@ -1,5 +1,5 @@
 /**
- * The embedding models the emulator serves (FACTS.md, "Embeddings": models,
+ * The embedding models the emulator serves (docs/openai-facts.md, "Embeddings": models,
  * default dimensions; `dimensions` only for text-embedding-3 models).
  */
 

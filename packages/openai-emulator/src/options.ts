@@ -11,7 +11,7 @@ import { z } from 'zod';
  * patched at run time, and (where an env variable is named) read by
  * `emulatorSettingsFromEnv()`.
  *
- * Rate limits (FACTS.md, "Rate limits": per model, tier 1 defaults; the
+ * Rate limits (docs/openai-facts.md, "Rate limits": per model, tier 1 defaults; the
  * values change, hence settings):
  * - `rpm` — `EMULATOR_RPM`, default 3000: requests admitted per window, per model.
  * - `tpm` — `EMULATOR_TPM`, default 1,000,000: tokens (cl100k_base, summed over
@@ -44,13 +44,13 @@ import { z } from 'zod';
  *   fault (and consume no PRNG draw, so the fault sequence of the chosen
  *   routes does not depend on other traffic).
  *
- * Request limits (FACTS.md, "Embeddings"):
+ * Request limits (docs/openai-facts.md, "Embeddings"):
  * - `maxInputs` — default 2048 inputs per request.
- * - `maxInputTokens` — default 8191 tokens per input (FACTS.md: "use 8191 as
+ * - `maxInputTokens` — default 8191 tokens per input (docs/openai-facts.md: "use 8191 as
  *   the bound"); `contextLength` — default 8192, the figure the error quotes.
  * - `maxRequestTokens` — default 300,000 tokens summed per request.
  *
- * Files and vector stores (FACTS.md, "Files" and "Vector stores"):
+ * Files and vector stores (docs/openai-facts.md, "Files" and "Vector stores"):
  * - `maxFileBytes` — `EMULATOR_MAX_FILE_BYTES`, default 512 MiB: larger uploads
  *   get 413 (`POST /v1/files` accepts bodies up to this plus 1 MiB of form
  *   overhead, regardless of `maxBodyBytes`).
@@ -66,7 +66,7 @@ import { z } from 'zod';
  * - `maxFileTokens` — default 5,000,000 tokens per file in a store (more: `failed`, `invalid_file`).
  * - `attributeMaxKeys` — default 16; `attributeMaxLength` — default 256
  *   characters per attribute key and string value (the spec's schema allows
- *   keys ≤ 64 and values ≤ 512; FACTS.md says keep both ≤ 256).
+ *   keys ≤ 64 and values ≤ 512; docs/openai-facts.md says keep both ≤ 256).
  * - `pollAfterMs` — default null: when set, `openai-poll-after-ms` is sent on
  *   vector store file / file batch responses (the SDK's poll helpers then wait
  *   this long instead of 5 s when no `pollIntervalMs` is given).

@@ -1,6 +1,6 @@
 /**
  * The HTTP face of the rate limiter: the `x-ratelimit-*` headers sent on every
- * embeddings response, and the 429s (FACTS.md, "Rate limits": header names
+ * embeddings response, and the 429s (docs/openai-facts.md, "Rate limits": header names
  * and examples, 429 bodies, `Retry-After` in whole seconds ≥ 1).
  */
 import { ApiError, insufficientQuota, rateLimitExceeded, requestTooLarge } from './errors.ts';
@@ -38,7 +38,7 @@ function retryHeaders(state: EmulatorState, retryAfterMs: number): Record<string
 
 /**
  * Throws the account-level 429 when `insufficientQuota` is on (no
- * `Retry-After`: it needs user action, FACTS.md "Rate limits").
+ * `Retry-After`: it needs user action, docs/openai-facts.md "Rate limits").
  */
 export function checkQuota(state: EmulatorState): void {
   if (!state.settings.insufficientQuota) return;

@@ -1,5 +1,5 @@
 /**
- * `POST /v1/vector_stores/{vector_store_id}/search` (FACTS.md, "Vector
+ * `POST /v1/vector_stores/{vector_store_id}/search` (docs/openai-facts.md, "Vector
  * stores"; spec `VectorStoreSearchRequest` → `VectorStoreSearchResultsPage`).
  *
  * Every completed attachment's text is chunked by its chunking strategy

@@ -106,7 +106,7 @@ export interface EmulatorStats {
     peakRequests: number;
     /** Max of `peakTokens` over all models. */
     peakTokens: number;
-    /** Per model (limits apply per model, FACTS.md "Rate limits"). */
+    /** Per model (limits apply per model, docs/openai-facts.md "Rate limits"). */
     byModel: Record<string, ModelWindowStats>;
   };
 }

@@ -11,7 +11,7 @@
  * - deletes Files whose `expires_after` has passed (detaching them too);
  * - expires stores inactive for `expires_after.days` (since
  *   `last_active_at`): their attachments are deleted, the File objects
- *   remain (FACTS.md, "Vector stores"); in-progress attachments count as
+ *   remain (docs/openai-facts.md, "Vector stores"); in-progress attachments count as
  *   cancelled for their batch;
  * - finishes processing of attachments whose `fileProcessingDelayMs` has
  *   passed: `completed`, or `failed` with `last_error` `unsupported_file` /

@@ -1,5 +1,5 @@
 /**
- * What a vector store makes of a file's bytes (FACTS.md, "Files": supported
+ * What a vector store makes of a file's bytes (docs/openai-facts.md, "Files": supported
  * types for vector stores, and "text must be UTF-8, UTF-16 or ASCII"):
  *
  * - an extension outside the supported list → `unsupported_file`;
@@ -15,7 +15,7 @@
  */
 import path from 'node:path';
 
-/** Extensions a vector store accepts (FACTS.md, "Files"). */
+/** Extensions a vector store accepts (docs/openai-facts.md, "Files"). */
 export const SUPPORTED_EXTENSIONS: readonly string[] = Object.freeze([
   '.c', '.cpp', '.cs', '.css', '.doc', '.docx', '.go', '.html', '.java', '.js', '.json', '.md',
   '.pdf', '.php', '.pptx', '.py', '.rb', '.sh', '.tex', '.ts', '.txt',

@@ -1,6 +1,6 @@
 /**
  * Token counting as the embeddings endpoint does it: cl100k_base for all
- * three embedding models (FACTS.md, "Embeddings": tokenizer). Special-token
+ * three embedding models (docs/openai-facts.md, "Embeddings": tokenizer). Special-token
  * text such as `<|endoftext|>` in an input is ordinary text to the API, so it
  * is encoded as text here instead of throwing (gpt-tokenizer's default).
  */

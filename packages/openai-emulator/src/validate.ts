@@ -3,7 +3,7 @@
  * endpoints, raising the service's parameter-validation errors
  * (`Invalid 'x': …`, `param` = the JSON path). Shared shapes live here:
  * `metadata` (spec `Metadata`), `attributes` (spec
- * `VectorStoreFileAttributes`, limits FACTS.md "Vector stores") and
+ * `VectorStoreFileAttributes`, limits docs/openai-facts.md "Vector stores") and
  * `chunking_strategy` (spec `ChunkingStrategyRequestParam`).
  */
 import {
@@ -32,7 +32,7 @@ export interface ChunkingStrategy {
   chunkOverlapTokens: number;
 }
 
-/** `auto`: FACTS.md "Vector stores" (800 tokens, 400 overlap). */
+/** `auto`: docs/openai-facts.md "Vector stores" (800 tokens, 400 overlap). */
 export const AUTO_CHUNKING: Readonly<ChunkingStrategy> = Object.freeze({ maxChunkSizeTokens: 800, chunkOverlapTokens: 400 });
 
 /** Limits for {@link parseAttributes}. */

@@ -1,5 +1,5 @@
 /**
- * Wire encodings of an embedding (`encoding_format`, FACTS.md "Embeddings"):
+ * Wire encodings of an embedding (`encoding_format`, docs/openai-facts.md "Embeddings"):
  * `float` is a JSON array of numbers; `base64` is the vector's float32 values
  * as little-endian bytes, base64-encoded. The Node SDK requests base64 when
  * the caller sets no format and decodes it with a Float32Array view, so the

@@ -1,5 +1,5 @@
 /**
- * Files in a vector store and file batches (FACTS.md, "Vector stores"; spec
+ * Files in a vector store and file batches (docs/openai-facts.md, "Vector stores"; spec
  * operations createVectorStoreFile, listVectorStoreFiles,
  * getVectorStoreFile, updateVectorStoreFileAttributes,
  * deleteVectorStoreFile, retrieveVectorStoreFileContent,
@@ -8,7 +8,7 @@
  *
  * - Attach `{file_id, attributes?, chunking_strategy?}`: the attachment is
  *   `in_progress` for `fileProcessingDelayMs`, then `completed`, or `failed`
- *   with `last_error` (`unsupported_file` for an extension outside FACTS.md's
+ *   with `last_error` (`unsupported_file` for an extension outside docs/openai-facts.md's
  *   list, `invalid_file` for text that is not UTF-8/UTF-16/ASCII, or empty).
  * - Batches take `file_ids` (1..2000, shared `attributes` /
  *   `chunking_strategy`) **or** `files` (1..2000 `{file_id, attributes?,

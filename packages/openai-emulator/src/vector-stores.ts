@@ -1,5 +1,5 @@
 /**
- * Vector stores — `/v1/vector_stores` (FACTS.md, "Vector stores"; spec
+ * Vector stores — `/v1/vector_stores` (docs/openai-facts.md, "Vector stores"; spec
  * operations createVectorStore, listVectorStores, getVectorStore,
  * modifyVectorStore, deleteVectorStore).
  *

@@ -38,7 +38,7 @@ let scratch = new Float64Array(3072);
  * unit vector.
  *
  * @param text any string (the API rejects `""`, but this still returns a unit vector for it)
- * @param dimensions vector length, integer ≥ 1 (1536 for text-embedding-3-small, FACTS.md "Embeddings")
+ * @param dimensions vector length, integer ≥ 1 (1536 for text-embedding-3-small, docs/openai-facts.md "Embeddings")
  * @returns a new Float32Array of length `dimensions` with L2 norm 1 (± float32 rounding)
  */
 export function embedText(text: string, dimensions: number): Float32Array {
