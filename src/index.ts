@@ -11,6 +11,9 @@
  * ```
  * `ingest` waits for workers; run them in-process with `startWorkers(rt, ['crawl', 'embed'])`
  * or in separate `sluice worker` processes.
+ *
+ * The OpenAI emulator is the `sluice/emulator` subpath
+ * (`import { startEmulator } from 'sluice/emulator'`); this entry never loads it.
  */
 export { loadConfig, type Config } from './config/config.ts';
 export { ConfigError, PermanentError, StartupError } from './errors/index.ts';
@@ -24,6 +27,7 @@ export { filesetHash, type ChunkingStrategy } from './files/fileset.ts';
 export { search, type SearchHit, type SearchOptions } from './search/search.ts';
 export { exportCollection, type ExportedChunk } from './export/export.ts';
 export { getStatus, type Status } from './runs/status.ts';
-export { startEmulator, type RunningEmulator } from './emulator/index.ts';
+// Type only (erased): `Runtime.emulator` is one. `startEmulator` is in `sluice/emulator`.
+export type { RunningEmulator } from './openai/emulator.ts';
 export { QUEUE_NAMES, type QueueName } from './queue/contracts.ts';
 export type { InlineDocument } from './crawl/inline.ts';

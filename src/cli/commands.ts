@@ -4,10 +4,10 @@
  */
 import cliProgress from 'cli-progress';
 import { loadConfig, type Config } from '../config/config.ts';
-import { startEmulator, emulatorSettingsFromEnv } from '../emulator/index.ts';
 import { exportCollection } from '../export/export.ts';
 import { enqueueIngest, ingest, type IngestRequest, type IngestSummary } from '../ingest/ingest.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
+import { loadEmulator } from '../openai/emulator.ts';
 import { QUEUE_NAMES, isQueueName } from '../queue/contracts.ts';
 import { getStatus } from '../runs/status.ts';
 import { openRuntime, type Runtime } from '../runtime/runtime.ts';
@@ -185,6 +185,7 @@ export async function retryFailedCommand(queue: string | undefined): Promise<num
 
 export async function emulatorCommand(opts: { port: number; host: string }): Promise<void> {
   const logger = createLogger(process.env.LOG_LEVEL ?? 'info', 'sluice-emulator');
+  const { startEmulator, emulatorSettingsFromEnv } = await loadEmulator();
   const emu = await startEmulator({ host: opts.host, port: opts.port, logger, ...emulatorSettingsFromEnv() });
   process.stdout.write(`${emu.url}\n`);
   onShutdown(logger, 5000, () => emu.close());

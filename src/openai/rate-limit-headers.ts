@@ -5,7 +5,7 @@
  * undocumented `retry-after-ms`, and "Please try again in 2.812s" in the
  * message when no header says how long.
  */
-import { parseGoDuration } from '../emulator/go-duration.ts';
+import { parseGoDuration } from './go-duration.ts';
 
 export interface RateLimitHeaders {
   limitRequests?: number;

@@ -8,9 +8,9 @@ import type { Config } from '../config/config.ts';
 import type { JobContext } from './job-context.ts';
 import { connectDb, type Db } from '../db/db.ts';
 import { migrate } from '../db/migrate.ts';
-import { startEmulator, type RunningEmulator } from '../emulator/index.ts';
 import type { Logger } from '../log/logger.ts';
 import { createOpenAI, type OpenAI } from '../openai/client.ts';
+import { loadEmulator, type RunningEmulator } from '../openai/emulator.ts';
 import { EmbeddingCoalescer } from '../embed/coalescer.ts';
 import { Embedder } from '../embed/embedder.ts';
 import { requestTokenLimit } from '../embed/packing.ts';
@@ -56,6 +56,8 @@ async function openOpenAI(config: Config, logger: Logger): Promise<{ openai: Ope
     const target = config.openai.baseURL ?? 'https://api.openai.com/v1';
     return { openai: createOpenAI(config, undefined), target };
   }
+  // Loaded only here: with a key or base URL no emulator module is resolved.
+  const { startEmulator } = await loadEmulator();
   const emulator = await startEmulator({ host: '127.0.0.1', port: 0, logger });
   logger.info({ url: emulator.url }, 'OPENAI_API_KEY is not set: using the built-in OpenAI emulator on loopback');
   return { openai: createOpenAI(config, emulator.url), target: `emulator (${emulator.url})`, emulator };

@@ -75,7 +75,7 @@ import pg from 'pg';
 import { countTokens } from '../../src/chunk/index.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { PG_MANUAL_DIR, requireManual, serveDirectory } from '../../src/demo/static-server.ts';
-import type { EmulatorStats } from '../../src/emulator/index.ts';
+import type { EmulatorStats } from '@sluice/openai-emulator';
 import { chunkHash, sha256Hex } from '../../src/hash/index.ts';
 import { enqueueIngest, waitForRun } from '../../src/ingest/ingest.ts';
 import { createLogger } from '../../src/log/logger.ts';

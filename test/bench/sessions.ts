@@ -17,7 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../src/config/config.ts';
 import { spawn } from 'node:child_process';
-import type { EmulatorStats } from '../../src/emulator/index.ts';
+import type { EmulatorStats } from '@sluice/openai-emulator';
 import { createLogger } from '../../src/log/logger.ts';
 import { openRuntime } from '../../src/runtime/runtime.ts';
 import { startWorkers } from '../../src/runtime/workers.ts';

@@ -6,7 +6,7 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
+import { startEmulator, type RunningEmulator } from '@sluice/openai-emulator';
 import { waitForRun } from '../../src/ingest/ingest.ts';
 import { newRunId } from '../../src/runs/tracker.ts';
 import { openTestRuntime, type TestRuntime } from '../helpers/runtime.ts';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashClaims } from '../../src/embed/claims.ts';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
+import { startEmulator, type RunningEmulator } from '@sluice/openai-emulator';
 import { waitForRun } from '../../src/ingest/ingest.ts';
 import { newRunId } from '../../src/runs/tracker.ts';
 import { REPO_ROOT } from '../helpers/cli.ts';

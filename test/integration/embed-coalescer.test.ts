@@ -9,7 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { countTokens } from '../../src/chunk/index.ts';
 import { EmbeddingCoalescer } from '../../src/embed/coalescer.ts';
 import { createEmbeddings, Embedder, type EmbeddingResponse } from '../../src/embed/embedder.ts';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
+import { startEmulator, type RunningEmulator } from '@sluice/openai-emulator';
 import { PermanentError } from '../../src/errors/index.ts';
 
 const target = { model: 'text-embedding-3-small', dimensions: 64 };

@@ -5,7 +5,7 @@
  * API's message and one request per job; `retry-failed` brings them back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
+import { startEmulator, type RunningEmulator } from '@sluice/openai-emulator';
 import { ingest, waitForRun } from '../../src/ingest/ingest.ts';
 import { newRunId } from '../../src/runs/tracker.ts';
 import { runCli } from '../helpers/cli.ts';

@@ -6,7 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
+import { startEmulator, type RunningEmulator } from '@sluice/openai-emulator';
 import { waitForRun } from '../../src/ingest/ingest.ts';
 import { newRunId } from '../../src/runs/tracker.ts';
 import { spawnCli } from '../helpers/cli.ts';

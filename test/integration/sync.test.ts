@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/index.ts';
+import { startEmulator, type RunningEmulator } from '@sluice/openai-emulator';
 import { sync } from '../../src/sync/sync.ts';
 import { runCli } from '../helpers/cli.ts';
 import { writeProject } from '../helpers/project.ts';
