@@ -49,9 +49,9 @@ describe('the citation scanner', () => {
       '1: cites FACTS.md, which a clone does not have: cite docs/ instead',
       '2: cites DESIGN.md, which a clone does not have: cite docs/ instead',
       '2: cites STYLE.md, which a clone does not have: cite docs/ instead',
-      '3: cites openapi.yaml: the repository\'s copy is test/fixtures/openai/openapi.yaml',
+      '3: cites openapi.yaml: the repository\'s copy is packages/openai-emulator/test/fixtures/openai/openapi.yaml',
     ]);
-    expect(scan(`// test/fixtures/openai/openapi.yaml, schema X; MY_FACTS.md`)).toEqual([]);
+    expect(scan(`// packages/openai-emulator/test/fixtures/openai/openapi.yaml, schema X; MY_FACTS.md`)).toEqual([]);
   });
 
   it('reads headings and their GitHub anchors', () => {

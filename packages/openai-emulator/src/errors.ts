@@ -180,8 +180,8 @@ export interface RateLimitDetails {
 }
 
 /**
- * 429 `rate_limit_exceeded` with the service's sentence (docs/openai-facts.md, "Rate
- * limits": `type` is `tokens` for TPM, `requests` for RPM).
+ * 429 `rate_limit_exceeded` with the service's sentence
+ * (docs/openai-facts.md, "Rate limits": `type` is `tokens` for TPM, `requests` for RPM).
  */
 export function rateLimitExceeded(d: RateLimitDetails, headers: Record<string, string>): ApiError {
   const unit = d.kind === 'tokens' ? 'tokens per min (TPM)' : 'requests per min (RPM)';
@@ -374,8 +374,8 @@ export interface StoreWriteLimitDetails {
 }
 
 /**
- * 429 `rate_limit_exceeded` for the per-store write limit (docs/openai-facts.md, "Vector
- * stores": 300 requests/min across `…/files` and `…/file_batches`); the
+ * 429 `rate_limit_exceeded` for the per-store write limit
+ * (docs/openai-facts.md, "Vector stores": 300 requests/min across `…/files` and `…/file_batches`); the
  * body's `type` is `requests`, as for RPM.
  */
 export function vectorStoreWriteRateLimited(d: StoreWriteLimitDetails, headers: Record<string, string>): ApiError {

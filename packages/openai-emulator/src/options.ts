@@ -65,8 +65,10 @@ import { z } from 'zod';
  * - `maxFileBatchSize` — default 2000 `file_ids` / `files` per batch.
  * - `maxFileTokens` — default 5,000,000 tokens per file in a store (more: `failed`, `invalid_file`).
  * - `attributeMaxKeys` — default 16; `attributeMaxLength` — default 256
- *   characters per attribute key and string value (the spec's schema allows
- *   keys ≤ 64 and values ≤ 512; docs/openai-facts.md says keep both ≤ 256).
+ *   characters per attribute key and string value. Stricter than OpenAI:
+ *   docs/openai-facts.md, "Vector stores" (corrected to match the spec) allows
+ *   keys ≤ 64 and string values ≤ 512; a known gap, kept until a change that
+ *   may alter the emulator's behaviour.
  * - `pollAfterMs` — default null: when set, `openai-poll-after-ms` is sent on
  *   vector store file / file batch responses (the SDK's poll helpers then wait
  *   this long instead of 5 s when no `pollIntervalMs` is given).

@@ -1,6 +1,6 @@
 /**
- * `POST /v1/vector_stores/{vector_store_id}/search` (docs/openai-facts.md, "Vector
- * stores"; spec `VectorStoreSearchRequest` → `VectorStoreSearchResultsPage`).
+ * `POST /v1/vector_stores/{vector_store_id}/search`
+ * (docs/openai-facts.md, "Vector stores"; spec `VectorStoreSearchRequest` → `VectorStoreSearchResultsPage`).
  *
  * Every completed attachment's text is chunked by its chunking strategy
  * (cl100k_base tokens) when it completes; each chunk is embedded once with
