@@ -14,8 +14,18 @@ import { NotFoundError } from 'openai';
 import { classifyOpenAIError } from '../src/openai/errors.ts';
 import { fileBatchFilesTotal, filesTotal, vectorStoresTotal } from '../src/metrics/metrics.ts';
 import {
-  claimFilesetCreation, completeFileset, ensureFileset, filesetFiles, forgetFileId, forgetStore, getFiles, getFileset,
-  recordFilesetFiles, recordStore, touchFiles, touchFileset,
+  claimFilesetCreation,
+  completeFileset,
+  ensureFileset,
+  filesetFiles,
+  forgetFileId,
+  forgetStore,
+  getFiles,
+  getFileset,
+  recordFilesetFiles,
+  recordStore,
+  touchFiles,
+  touchFileset,
 } from '../src/store/registry.ts';
 import type { AssociatePayload, SyncResult, UploadResult } from '../src/queue/contracts.ts';
 import type { JobContext } from '../src/runtime/job-context.ts';
@@ -72,12 +82,23 @@ async function pollBatch(ctx: JobContext, storeId: string, batchId: string) {
  * Creates a file batch; a file OpenAI no longer knows (404) is re-uploaded
  * from the kept bytes and the batch is tried again.
  */
-async function createBatch(ctx: JobContext, owner: string, storeId: string, fileIds: Map<string, string>, hashes: string[], names: Map<string, string>, reuploaded: UploadResult[]) {
+async function createBatch(
+  ctx: JobContext,
+  owner: string,
+  storeId: string,
+  fileIds: Map<string, string>,
+  hashes: string[],
+  names: Map<string, string>,
+  reuploaded: UploadResult[],
+) {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await ctx.openai.vectorStores.fileBatches.create(storeId, { file_ids: hashes.map((h) => fileIds.get(h)!) });
+      return await ctx.openai.vectorStores.fileBatches.create(storeId, {
+        file_ids: hashes.map((h) => fileIds.get(h)!),
+      });
     } catch (err) {
-      const missing = err instanceof NotFoundError ? hashes.find((h) => err.message.includes(fileIds.get(h)!)) : undefined;
+      const missing =
+        err instanceof NotFoundError ? hashes.find((h) => err.message.includes(fileIds.get(h)!)) : undefined;
       if (!missing || attempt > hashes.length) throw classifyOpenAIError(err);
       await forgetFileId(ctx.db.pool, missing, fileIds.get(missing)!);
       const again = await uploadContent(ctx, owner, missing, names.get(missing) ?? missing);
@@ -89,7 +110,13 @@ async function createBatch(ctx: JobContext, owner: string, storeId: string, file
 }
 
 /** Attaches every file to the store in batches and records each file's outcome. */
-async function attachFiles(ctx: JobContext, owner: string, storeId: string, p: AssociatePayload, reuploaded: UploadResult[]) {
+async function attachFiles(
+  ctx: JobContext,
+  owner: string,
+  storeId: string,
+  p: AssociatePayload,
+  reuploaded: UploadResult[],
+) {
   const hashes = p.files.map((f) => f.contentHash);
   const names = new Map(p.files.map((f) => [f.contentHash, f.filename]));
   const rows = await getFiles(ctx.db.pool, hashes);
@@ -106,34 +133,66 @@ async function attachFiles(ctx: JobContext, owner: string, storeId: string, p: A
     const batch = await pollBatch(ctx, storeId, created.id);
     const byFileId = new Map(slice.map((h) => [fileIds.get(h)!, h]));
     const outcomes = new Map<string, { status: string; lastError: unknown }>();
-    for await (const f of ctx.openai.vectorStores.fileBatches.listFiles(batch.id, { vector_store_id: storeId, limit: 100 })) {
+    for await (const f of ctx.openai.vectorStores.fileBatches.listFiles(batch.id, {
+      vector_store_id: storeId,
+      limit: 100,
+    })) {
       const h = byFileId.get(f.id);
       if (h) outcomes.set(h, { status: f.status, lastError: f.last_error });
     }
-    await recordFilesetFiles(ctx.db.pool, p.filesetHash, slice.map((h) => ({ contentHash: h, ...(outcomes.get(h) ?? { status: FF.failed, lastError: { code: 'server_error', message: 'missing from the file batch listing' } }) })));
+    await recordFilesetFiles(
+      ctx.db.pool,
+      p.filesetHash,
+      slice.map((h) => ({
+        contentHash: h,
+        ...(outcomes.get(h) ?? {
+          status: FF.failed,
+          lastError: { code: 'server_error', message: 'missing from the file batch listing' },
+        }),
+      })),
+    );
     for (const o of outcomes.values()) {
       if (o.status in counts) counts[o.status as keyof typeof counts]++;
-      if (o.status === FF.completed || o.status === FF.failed || o.status === FF.cancelled) fileBatchFilesTotal.inc({ status: o.status });
+      if (o.status === FF.completed || o.status === FF.failed || o.status === FF.cancelled)
+        fileBatchFilesTotal.inc({ status: o.status });
     }
   }
   return counts;
 }
 
 /** Builds the result from the registry and the children's upload results. */
-async function summarize(ctx: JobContext, p: AssociatePayload, job: Job, base: { vectorStoreId: string | null; reused: boolean; recreated: boolean; status: SyncResult['status'] }, reuploaded: UploadResult[]): Promise<SyncResult> {
+async function summarize(
+  ctx: JobContext,
+  p: AssociatePayload,
+  job: Job,
+  base: { vectorStoreId: string | null; reused: boolean; recreated: boolean; status: SyncResult['status'] },
+  reuploaded: UploadResult[],
+): Promise<SyncResult> {
   const children = Object.values(await job.getChildrenValues()) as UploadResult[];
-  const failures = await job.getIgnoredChildrenFailures().catch(() => ({} as Record<string, string>));
+  const failures = await job.getIgnoredChildrenFailures().catch(() => ({}) as Record<string, string>);
   const uploaded = new Map<string, UploadResult>();
   for (const c of [...children, ...reuploaded]) if (c?.outcome === 'uploaded') uploaded.set(c.contentHash, c);
   const files = await filesetFiles(ctx.db.pool, p.filesetHash);
   const failedFiles: SyncResult['failedFiles'] = [];
   for (const f of files) {
-    if (f.status === FF.failed) failedFiles.push({ filename: f.filename, contentHash: f.contentHash, error: f.lastError ? `${f.lastError.code ?? 'error'}: ${f.lastError.message ?? ''}` : 'failed' });
-    else if (!f.openaiFileId) failedFiles.push({ filename: f.filename, contentHash: f.contentHash, error: 'upload failed: ' + (Object.values(failures).find(() => true) ?? 'see the failed upload jobs') });
+    if (f.status === FF.failed)
+      failedFiles.push({
+        filename: f.filename,
+        contentHash: f.contentHash,
+        error: f.lastError ? `${f.lastError.code ?? 'error'}: ${f.lastError.message ?? ''}` : 'failed',
+      });
+    else if (!f.openaiFileId)
+      failedFiles.push({
+        filename: f.filename,
+        contentHash: f.contentHash,
+        error: 'upload failed: ' + (Object.values(failures).find(() => true) ?? 'see the failed upload jobs'),
+      });
   }
   let bytesUploaded = 0;
   for (const u of uploaded.values()) bytesUploaded += u.bytes;
-  const reusedFiles = p.files.filter((f) => !uploaded.has(f.contentHash) && !failedFiles.some((x) => x.contentHash === f.contentHash));
+  const reusedFiles = p.files.filter(
+    (f) => !uploaded.has(f.contentHash) && !failedFiles.some((x) => x.contentHash === f.contentHash),
+  );
   const bytesReused = reusedFiles.reduce((s, f) => s + f.bytes, 0);
   return {
     ...base,
@@ -152,23 +211,39 @@ export async function processAssociate(job: Job, p: AssociatePayload, ctx: JobCo
   const owner = String(job.id);
   const pool = ctx.db.pool;
   const reuploaded: UploadResult[] = [];
-  let fs = await ensureFileset(pool, p.filesetHash, p.files.map((f) => f.contentHash), p.chunkingStrategy, p.files);
+  let fs = await ensureFileset(
+    pool,
+    p.filesetHash,
+    p.files.map((f) => f.contentHash),
+    p.chunkingStrategy,
+    p.files,
+  );
   let recreated = false;
-  await touchFiles(pool, p.files.map((f) => f.contentHash));
+  await touchFiles(
+    pool,
+    p.files.map((f) => f.contentHash),
+  );
   const deadline = Date.now() + CREATE_CLAIM_STALE_MS * 2;
   for (;;) {
     if (fs.vectorStoreId && (fs.status === FS.completed || fs.status === FS.partial)) {
       if (await storeAlive(ctx, fs.vectorStoreId)) {
         await touchFileset(pool, p.filesetHash);
         vectorStoresTotal.inc({ outcome: 'reused' });
-        return summarize(ctx, p, job, { vectorStoreId: fs.vectorStoreId, reused: true, recreated: false, status: fs.status }, reuploaded);
+        return summarize(
+          ctx,
+          p,
+          job,
+          { vectorStoreId: fs.vectorStoreId, reused: true, recreated: false, status: fs.status },
+          reuploaded,
+        );
       }
       // Gone behind Sluice's back (deleted or expired): create it again from the registry.
       await forgetStore(pool, p.filesetHash, fs.vectorStoreId);
       recreated = true;
     }
     if (await claimFilesetCreation(pool, p.filesetHash, owner, CREATE_CLAIM_STALE_MS)) break;
-    if (Date.now() > deadline) throw new Error(`vector store creation for fileset ${p.filesetHash} still claimed by another job`);
+    if (Date.now() > deadline)
+      throw new Error(`vector store creation for fileset ${p.filesetHash} still claimed by another job`);
     await sleep(WAIT_POLL_MS);
     fs = (await getFileset(pool, p.filesetHash))!;
     if (fs.recreated > 0 && fs.vectorStoreId === null) recreated = true;

@@ -21,7 +21,14 @@ import { costUsd } from '../src/openai/prices.ts';
 import type { CrawlPayload, CrawlResult } from '../src/queue/contracts.ts';
 import { crawlJobId, embedJobId } from '../src/queue/job-ids.ts';
 import type { JobContext } from '../src/runtime/job-context.ts';
-import { ensureCollection, findDocument, touchDocument, writeDocument, documentStats, type ChunkRow } from '../src/store/documents.ts';
+import {
+  ensureCollection,
+  findDocument,
+  touchDocument,
+  writeDocument,
+  documentStats,
+  type ChunkRow,
+} from '../src/store/documents.ts';
 import { missingForDocument, touchForDocument } from '../src/store/embeddings.ts';
 import { chunksTotal, documentsTotal, embeddingTokensTotal, savedUsdTotal } from '../src/metrics/metrics.ts';
 
@@ -102,10 +109,12 @@ async function finishDocument(p: CrawlPayload, ctx: JobContext, uri: string, doc
   if (missing.length) {
     [embedJob] = await ctx.producer.add(
       'embed',
-      [{
-        jobId: embedJobId(p.runId, uri, hashes),
-        payload: { runId: p.runId, collection: p.collection, source: uri, ...key, chunkHashes: hashes },
-      }],
+      [
+        {
+          jobId: embedJobId(p.runId, uri, hashes),
+          payload: { runId: p.runId, collection: p.collection, source: uri, ...key, chunkHashes: hashes },
+        },
+      ],
       p.runId,
     );
   }
@@ -121,9 +130,19 @@ async function finishDocument(p: CrawlPayload, ctx: JobContext, uri: string, doc
 }
 
 /** Claims and enqueues crawl jobs for child URLs or files. */
-async function fanOut(job: Job, p: CrawlPayload, ctx: JobContext, children: Array<{ key: string; source: CrawlPayload['source'] }>): Promise<number> {
+async function fanOut(
+  job: Job,
+  p: CrawlPayload,
+  ctx: JobContext,
+  children: Array<{ key: string; source: CrawlPayload['source'] }>,
+): Promise<number> {
   if (!children.length) return 0;
-  const { claimed } = await ctx.tracker.claimUrls(p.runId, String(job.id), p.limits.maxPages, children.map((c) => c.key));
+  const { claimed } = await ctx.tracker.claimUrls(
+    p.runId,
+    String(job.id),
+    p.limits.maxPages,
+    children.map((c) => c.key),
+  );
   const wanted = new Set(claimed);
   const jobs = children
     .filter((c) => wanted.has(c.key))
@@ -132,7 +151,12 @@ async function fanOut(job: Job, p: CrawlPayload, ctx: JobContext, children: Arra
   return jobs.length;
 }
 
-async function crawlUrl(job: Job, p: CrawlPayload, ctx: JobContext, source: Extract<CrawlPayload['source'], { type: 'url' }>): Promise<CrawlResult> {
+async function crawlUrl(
+  job: Job,
+  p: CrawlPayload,
+  ctx: JobContext,
+  source: Extract<CrawlPayload['source'], { type: 'url' }>,
+): Promise<CrawlResult> {
   const cfg = ctx.config.crawl;
   const trustedHosts = new Set(p.trustedHosts);
   const fetchOptions = {
@@ -144,7 +168,9 @@ async function crawlUrl(job: Job, p: CrawlPayload, ctx: JobContext, source: Extr
     trustedHosts,
   };
   if (!(await robotsFor(ctx).isAllowed(source.url, fetchOptions))) {
-    throw new PermanentError(`GET ${source.url}: disallowed by ${new URL('/robots.txt', source.url)} for user agent "${cfg.userAgent}"`);
+    throw new PermanentError(
+      `GET ${source.url}: disallowed by ${new URL('/robots.txt', source.url)} for user agent "${cfg.userAgent}"`,
+    );
   }
   const collectionId = await ensureCollection(ctx.db.pool, p.collection);
   const known = await findDocument(ctx.db.pool, collectionId, source.url);
@@ -165,15 +191,27 @@ async function crawlUrl(job: Job, p: CrawlPayload, ctx: JobContext, source: Extr
   } else {
     // A redirect inside the scope is indexed under the URL that was asked for,
     // so the run's claims (by requested URL) and documents line up.
-    const loaded: LoadedText = { uri: source.url, kind: fetched.kind, text: fetched.text, bytes: fetched.bytes, etag: fetched.etag, lastModified: fetched.lastModified };
+    const loaded: LoadedText = {
+      uri: source.url,
+      kind: fetched.kind,
+      text: fetched.text,
+      bytes: fetched.bytes,
+      etag: fetched.etag,
+      lastModified: fetched.lastModified,
+    };
     const doc = extract({ ...loaded, uri: fetched.url });
     links = doc.links.filter((l) => sameScope(source.scope, l));
     result = await indexDocument(p, ctx, collectionId, loaded, doc, links);
   }
   if (source.depth < p.limits.maxDepth) {
     result.children = await fanOut(
-      job, p, ctx,
-      links.map((url) => ({ key: url, source: { type: 'url' as const, url, scope: source.scope, depth: source.depth + 1 } })),
+      job,
+      p,
+      ctx,
+      links.map((url) => ({
+        key: url,
+        source: { type: 'url' as const, url, scope: source.scope, depth: source.depth + 1 },
+      })),
     );
   }
   return result;
@@ -188,12 +226,17 @@ async function crawlPath(job: Job, p: CrawlPayload, ctx: JobContext, filePath: s
     const loaded: LoadedText = { uri: read.uri, kind: read.kind, text: read.text, bytes: Buffer.byteLength(read.text) };
     return indexDocument(p, ctx, collectionId, loaded, extract(loaded), []);
   }
-  if (!files.length) throw new PermanentError(`${filePath}: no supported files (.html .htm .md .markdown .txt .rst) found`);
+  if (!files.length)
+    throw new PermanentError(`${filePath}: no supported files (.html .htm .md .markdown .txt .rst) found`);
   const children = files.map((f) => ({ key: pathToFileURL(f).toString(), source: { type: 'path' as const, path: f } }));
   return { uri, status: 'listed', chunks: 0, tokens: 0, children: await fanOut(job, p, ctx, children) };
 }
 
-async function crawlInline(p: CrawlPayload, ctx: JobContext, source: Extract<CrawlPayload['source'], { type: 'inline' }>): Promise<CrawlResult> {
+async function crawlInline(
+  p: CrawlPayload,
+  ctx: JobContext,
+  source: Extract<CrawlPayload['source'], { type: 'inline' }>,
+): Promise<CrawlResult> {
   const d = source.document;
   const { kind, text } = inlineBody(d);
   const loaded: LoadedText = { uri: inlineUri(d), kind, text, bytes: Buffer.byteLength(text) };

@@ -32,12 +32,24 @@ async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: 
   const cfg = ctx.config.embedding;
   const texts = await loadChunkTexts(ctx.db.pool, hashes);
   const items: TextItem[] = [...texts].map(([id, t]) => ({ id, tokens: t.tokens, text: t.text }));
-  const requests = packRequests(items, { maxInputs: cfg.maxInputs, maxTokens: requestTokenLimit(cfg), maxInputTokens: cfg.maxInputTokens });
+  const requests = packRequests(items, {
+    maxInputs: cfg.maxInputs,
+    maxTokens: requestTokenLimit(cfg),
+    maxInputTokens: cfg.maxInputTokens,
+  });
   let embedded = 0;
   let tokens = 0;
   for (const request of requests) {
-    const response = await ctx.coalescer.embed(key, request.items.map((i) => i.text), request.tokens);
-    const rows = request.items.map((item, i) => ({ chunkHash: item.id, vector: response.vectors[i]!, tokens: item.tokens }));
+    const response = await ctx.coalescer.embed(
+      key,
+      request.items.map((i) => i.text),
+      request.tokens,
+    );
+    const rows = request.items.map((item, i) => ({
+      chunkHash: item.id,
+      vector: response.vectors[i]!,
+      tokens: item.tokens,
+    }));
     const inserted = await ctx.db.write((pool) => insertEmbeddings(pool, key, rows));
     const usd = costUsd(response.promptTokens, cfg.priceUsdPerMTok);
     await recordSpend(ctx.db.pool, { model: p.model, runId: p.runId, tokens: response.promptTokens, usd });
@@ -45,7 +57,10 @@ async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: 
     embeddingTokensTotal.inc({ model: p.model, outcome: 'embedded' }, response.promptTokens);
     chunksTotal.inc({ outcome: 'new' }, inserted.length);
     const byId = new Map(request.items.map((i) => [i.id, i.tokens]));
-    await ctx.tracker.recordEmbedded(p.runId, inserted.map((h) => ({ chunkHash: h, tokens: byId.get(h) ?? 0 })));
+    await ctx.tracker.recordEmbedded(
+      p.runId,
+      inserted.map((h) => ({ chunkHash: h, tokens: byId.get(h) ?? 0 })),
+    );
     embedded += inserted.length;
     tokens += response.promptTokens;
     await job.updateProgress({ embedded });
@@ -58,7 +73,14 @@ export async function processEmbed(job: Job, p: EmbedPayload, ctx: JobContext): 
   const key = { model: p.model, dimensions: p.dimensions };
   const scope = embeddingScope(key);
   const owner = String(job.id);
-  const result: EmbedResult = { requested: p.chunkHashes.length, alreadyEmbedded: 0, vanished: 0, embedded: 0, tokens: 0, requests: 0 };
+  const result: EmbedResult = {
+    requested: p.chunkHashes.length,
+    alreadyEmbedded: 0,
+    vanished: 0,
+    embedded: 0,
+    tokens: 0,
+    requests: 0,
+  };
   let pending = await filterMissing(ctx.db.pool, key, p.chunkHashes);
   while (pending.length) {
     const claimed = await ctx.claims.claim(scope, owner, pending);
@@ -72,7 +94,11 @@ export async function processEmbed(job: Job, p: EmbedPayload, ctx: JobContext): 
     if (mine.length) {
       // Renewed while this job waits for budget and embeds, however long that takes.
       const lease = ctx.claims.hold(scope, owner, mine, (lost) =>
-        ctx.logger.warn({ jobId: job.id, lost, of: mine.length }, 'embed: claims lapsed while held (event loop stalled longer than the claim TTL?); these chunks may be paid twice'));
+        ctx.logger.warn(
+          { jobId: job.id, lost, of: mine.length },
+          'embed: claims lapsed while held (event loop stalled longer than the claim TTL?); these chunks may be paid twice',
+        ),
+      );
       try {
         const r = await embedClaimed(job, p, ctx, mine);
         result.embedded += r.embedded;

@@ -24,7 +24,10 @@ export const PROCESSORS: ProcessorRegistry = {
   crawl: { process: processCrawl, describe: describeCrawlSource },
   embed: { process: processEmbed, describe: (p) => p.source },
   upload: { process: processUpload, describe: (p) => p.source },
-  associate: { process: processAssociate, describe: (p) => `fileset ${p.filesetHash.slice(0, 12)} (${p.files.length} files)` },
+  associate: {
+    process: processAssociate,
+    describe: (p) => `fileset ${p.filesetHash.slice(0, 12)} (${p.files.length} files)`,
+  },
 };
 
 export function processorFor<Q extends QueueName>(queue: Q): ProcessorEntry<Q> {

@@ -27,7 +27,12 @@ const WAIT_POLL_MS = 100;
  * Uploads the kept bytes of `contentHash` (reused when known).
  * Shared with associate, which re-uploads files OpenAI lost.
  */
-export async function uploadContent(ctx: JobContext, owner: string, contentHash: string, filename: string): Promise<UploadResult> {
+export async function uploadContent(
+  ctx: JobContext,
+  owner: string,
+  contentHash: string,
+  filename: string,
+): Promise<UploadResult> {
   const deadline = Date.now() + UPLOAD_CLAIM_STALE_MS * 2;
   for (;;) {
     const row = (await getFiles(ctx.db.pool, [contentHash])).get(contentHash);
@@ -40,7 +45,8 @@ export async function uploadContent(ctx: JobContext, owner: string, contentHash:
     }
     if (await claimFileUpload(ctx.db.pool, contentHash, owner, UPLOAD_CLAIM_STALE_MS)) {
       const data = await loadBlob(ctx.db.pool, contentHash);
-      if (!data) throw new PermanentError(`the bytes of ${filename} (${contentHash}) are not kept: sync the file again`);
+      if (!data)
+        throw new PermanentError(`the bytes of ${filename} (${contentHash}) are not kept: sync the file again`);
       await ctx.uploadBudget.restamp(await ctx.uploadBudget.reserve(1));
       let fileId: string;
       try {

@@ -20,7 +20,16 @@ export { ConfigError, PermanentError, StartupError } from './errors/index.ts';
 export { createLogger, type Logger } from './log/logger.ts';
 export { openRuntime, type Runtime, type RuntimeOptions } from './runtime/runtime.ts';
 export { startWorkers, type RunningWorkers } from './runtime/workers.ts';
-export { ingest, enqueueIngest, waitForRun, summarizeRun, type IngestRequest, type IngestSummary, type EnqueuedRun, type WaitOptions } from './ingest/ingest.ts';
+export {
+  ingest,
+  enqueueIngest,
+  waitForRun,
+  summarizeRun,
+  type IngestRequest,
+  type IngestSummary,
+  type EnqueuedRun,
+  type WaitOptions,
+} from './ingest/ingest.ts';
 export { sync, enqueueSync, type SyncRequest, type SyncSummary, type Sink } from './sync/sync.ts';
 export type { SyncResult } from './queue/contracts.ts';
 export { filesetHash, type ChunkingStrategy } from './files/fileset.ts';

@@ -58,7 +58,12 @@ export interface IngestOptions {
 }
 
 function ingestRequest(sources: string[], opts: IngestOptions): IngestRequest {
-  return { collection: opts.collection, sources, ...(opts.maxPages ? { maxPages: opts.maxPages } : {}), ...(opts.maxDepth ? { maxDepth: opts.maxDepth } : {}) };
+  return {
+    collection: opts.collection,
+    sources,
+    ...(opts.maxPages ? { maxPages: opts.maxPages } : {}),
+    ...(opts.maxDepth ? { maxDepth: opts.maxDepth } : {}),
+  };
 }
 
 /** `sluice ingest`: enqueue, run all workers here, wait, summarise. Exit 1 when anything failed. */
@@ -74,10 +79,21 @@ export async function ingestCommand(sources: string[], opts: IngestOptions): Pro
     await rt.close();
     process.stderr.write('sluice: interrupted; run the same command again to resume this run\n');
   });
-  if (rt.emulator && !opts.json) process.stderr.write(`sluice: OPENAI_API_KEY is not set: embedding with the built-in OpenAI emulator at ${rt.emulator.url}\n`);
-  const bar = process.stderr.isTTY && !opts.json
-    ? new cliProgress.SingleBar({ format: 'ingest |{bar}| {value}/{total} jobs | {failed} failed | {duration_formatted}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
-    : undefined;
+  if (rt.emulator && !opts.json)
+    process.stderr.write(
+      `sluice: OPENAI_API_KEY is not set: embedding with the built-in OpenAI emulator at ${rt.emulator.url}\n`,
+    );
+  const bar =
+    process.stderr.isTTY && !opts.json
+      ? new cliProgress.SingleBar(
+          {
+            format: 'ingest |{bar}| {value}/{total} jobs | {failed} failed | {duration_formatted}',
+            stream: process.stderr,
+            hideCursor: true,
+          },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined;
   try {
     bar?.start(1, 0, { failed: 0 });
     const summary = await ingest(rt, ingestRequest(sources, opts), {
@@ -104,7 +120,11 @@ export async function ingestCommand(sources: string[], opts: IngestOptions): Pro
 export async function enqueueCommand(sources: string[], opts: IngestOptions): Promise<number> {
   return withRuntime('enqueue', async (rt) => {
     const run = await enqueueIngest(rt, ingestRequest(sources, opts));
-    if (opts.json) process.stdout.write(JSON.stringify({ runId: run.runId, collection: run.collection, resumed: run.resumed, jobIds: run.jobIds }) + '\n');
+    if (opts.json)
+      process.stdout.write(
+        JSON.stringify({ runId: run.runId, collection: run.collection, resumed: run.resumed, jobIds: run.jobIds }) +
+          '\n',
+      );
     else process.stdout.write(`run ${run.runId}${run.resumed ? ' (resumed)' : ''}\n${run.jobIds.join('\n')}\n`);
     return 0;
   });
@@ -114,14 +134,19 @@ export async function workerCommand(queues: string[]): Promise<void> {
   await runWorkerProcess(queues);
 }
 
-export async function searchCommand(query: string, opts: { collection: string; k: number; json?: boolean }): Promise<number> {
+export async function searchCommand(
+  query: string,
+  opts: { collection: string; k: number; json?: boolean },
+): Promise<number> {
   return withRuntime('search', async (rt) => {
     const hits = await search(rt, query, { collection: opts.collection, k: opts.k });
     if (opts.json) process.stdout.write(JSON.stringify(hits) + '\n');
     else {
       for (const h of hits) {
         const excerpt = h.text.replace(/\s+/g, ' ').slice(0, 160);
-        process.stdout.write(`${h.score.toFixed(3)}  ${h.url}\n       ${h.headingPath.join(' › ')}\n       ${excerpt}\n`);
+        process.stdout.write(
+          `${h.score.toFixed(3)}  ${h.url}\n       ${h.headingPath.join(' › ')}\n       ${excerpt}\n`,
+        );
       }
     }
     return 0;
@@ -131,7 +156,8 @@ export async function searchCommand(query: string, opts: { collection: string; k
 export async function exportCommand(collection: string, opts: { embeddings?: boolean }): Promise<number> {
   return withRuntime('export', async (rt) => {
     for await (const chunk of exportCollection(rt, collection, opts.embeddings ?? false)) {
-      if (!process.stdout.write(JSON.stringify(chunk) + '\n')) await new Promise((r) => process.stdout.once('drain', r));
+      if (!process.stdout.write(JSON.stringify(chunk) + '\n'))
+        await new Promise((r) => process.stdout.once('drain', r));
     }
     return 0;
   });
@@ -157,11 +183,15 @@ export async function statusCommand(opts: { json?: boolean }): Promise<number> {
       process.stdout.write(JSON.stringify(status) + '\n');
       return 0;
     }
-    const lines = [`database ${status.database.mode} ${status.database.url}`,
+    const lines = [
+      `database ${status.database.mode} ${status.database.url}`,
       `  ${status.database.collections} collections, ${status.database.documents} documents, ${status.database.chunks} chunks, ${status.database.embeddings} embeddings; spent $${status.spentUsd.toFixed(6)}`,
-      'queues (waiting/active/delayed/failed/completed):'];
+      'queues (waiting/active/delayed/failed/completed):',
+    ];
     for (const [q, c] of Object.entries(status.queues)) {
-      lines.push(`  ${q.padEnd(10)} ${c.waiting ?? 0}/${c.active ?? 0}/${c.delayed ?? 0}/${c.failed ?? 0}/${c.completed ?? 0}`);
+      lines.push(
+        `  ${q.padEnd(10)} ${c.waiting ?? 0}/${c.active ?? 0}/${c.delayed ?? 0}/${c.failed ?? 0}/${c.completed ?? 0}`,
+      );
     }
     process.stdout.write(lines.join('\n') + '\n');
     return 0;
@@ -170,7 +200,8 @@ export async function statusCommand(opts: { json?: boolean }): Promise<number> {
 
 /** `sluice retry-failed [queue]`: moves failed jobs back to waiting. */
 export async function retryFailedCommand(queue: string | undefined): Promise<number> {
-  if (queue !== undefined && !isQueueName(queue)) throw new Error(`unknown queue "${queue}": use one of ${QUEUE_NAMES.join(', ')}`);
+  if (queue !== undefined && !isQueueName(queue))
+    throw new Error(`unknown queue "${queue}": use one of ${QUEUE_NAMES.join(', ')}`);
   return withRuntime('retry-failed', async (rt) => {
     const names = queue ? [queue] : [...QUEUE_NAMES];
     for (const name of names) {
@@ -194,16 +225,26 @@ export async function emulatorCommand(opts: { port: number; host: string }): Pro
 function printSync(s: SyncSummary): void {
   const lines: string[] = [];
   if (s.vectorStoreId !== undefined) {
-    lines.push(`vector store ${s.vectorStoreId} (${s.reused ? 'reused' : s.recreated ? 'recreated' : 'created'}, ${s.status}) for ${s.uniqueFiles} unique of ${s.files} files in ${s.durationSeconds} s`);
-    lines.push(`uploaded ${s.filesUploaded} files (${s.bytesUploaded} bytes); reused ${s.filesReused} (${s.bytesReused} bytes)${s.filesReuploaded ? `; re-uploaded ${s.filesReuploaded}` : ''}`);
+    lines.push(
+      `vector store ${s.vectorStoreId} (${s.reused ? 'reused' : s.recreated ? 'recreated' : 'created'}, ${s.status}) for ${s.uniqueFiles} unique of ${s.files} files in ${s.durationSeconds} s`,
+    );
+    lines.push(
+      `uploaded ${s.filesUploaded} files (${s.bytesUploaded} bytes); reused ${s.filesReused} (${s.bytesReused} bytes)${s.filesReuploaded ? `; re-uploaded ${s.filesReuploaded}` : ''}`,
+    );
     for (const f of s.failedFiles ?? []) lines.push(`  failed: ${f.filename}: ${f.error}`);
   }
-  if (s.pgvector) lines.push(`pgvector: ${s.pgvector.documents} documents, ${s.pgvector.chunksEmbedded} chunks embedded, ${s.pgvector.chunksDeduplicated} deduplicated, ${s.pgvector.failed.length} failed`);
+  if (s.pgvector)
+    lines.push(
+      `pgvector: ${s.pgvector.documents} documents, ${s.pgvector.chunksEmbedded} chunks embedded, ${s.pgvector.chunksDeduplicated} deduplicated, ${s.pgvector.failed.length} failed`,
+    );
   process.stdout.write(lines.join('\n') + '\n');
 }
 
 /** `sluice sync`: upload/associate (and crawl/embed for pgvector) workers run here. Exit 1 when a file failed. */
-export async function syncCommand(sources: string[], opts: { collection: string; sink: Sink; json?: boolean }): Promise<number> {
+export async function syncCommand(
+  sources: string[],
+  opts: { collection: string; sink: Sink; json?: boolean },
+): Promise<number> {
   const config = loadConfig();
   const rt = await openRuntime(config, cliLogger(config), { role: 'sync' });
   const workers = startWorkers(rt, parseQueues(['all']));

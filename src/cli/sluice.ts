@@ -10,20 +10,26 @@ import * as commands from './commands.ts';
 function positiveInt(name: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got "${value}"`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new InvalidArgumentError(`${name} must be a positive integer, got "${value}"`);
     return n;
   };
 }
 
 const program = new Command()
   .name('sluice')
-  .description('Queue-driven embedding ingestion: crawl, chunk, embed at the rate limit, dedup by content hash, pgvector.')
+  .description(
+    'Queue-driven embedding ingestion: crawl, chunk, embed at the rate limit, dedup by content hash, pgvector.',
+  )
   .showHelpAfterError();
 
 program
   .command('ingest')
   .description('enqueue sources, run every worker in this process until the run has finished, print a summary')
-  .argument('<source...>', 'http(s) URLs, local files or directories, or inline JSON documents {"id","text"|"html"|"markdown"}')
+  .argument(
+    '<source...>',
+    'http(s) URLs, local files or directories, or inline JSON documents {"id","text"|"html"|"markdown"}',
+  )
   .option('-c, --collection <name>', 'collection to index into', 'default')
   .option('--max-pages <n>', 'pages or files per run (default CRAWL_MAX_PAGES)', positiveInt('--max-pages'))
   .option('--max-depth <n>', 'link depth from each start URL (default CRAWL_MAX_DEPTH)', positiveInt('--max-depth'))
@@ -32,10 +38,14 @@ program
 
 program
   .command('sync')
-  .description('upload each unique file once and reuse a vector store for an identical fileset (runs upload/associate workers here)')
+  .description(
+    'upload each unique file once and reuse a vector store for an identical fileset (runs upload/associate workers here)',
+  )
   .argument('<source...>', 'local files and directories')
   .option('-c, --collection <name>', 'collection name', 'default')
-  .addOption(new Option('--sink <sink>', 'where the content goes').choices(['openai', 'pgvector', 'both']).default('openai'))
+  .addOption(
+    new Option('--sink <sink>', 'where the content goes').choices(['openai', 'pgvector', 'both']).default('openai'),
+  )
   .option('--json', 'print exactly one JSON object on stdout')
   .action((sources: string[], opts) => runCommand(() => commands.syncCommand(sources, opts)));
 
@@ -68,7 +78,7 @@ program
   .command('export')
   .description('every chunk of a collection as JSON Lines on stdout')
   .argument('<collection>', 'collection name')
-  .option('--embeddings', 'include each chunk\'s embedding')
+  .option('--embeddings', "include each chunk's embedding")
   .action((collection: string, opts) => runCommand(() => commands.exportCommand(collection, opts)));
 
 program

@@ -23,9 +23,15 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATA_DIR: z.string().default('.data'),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]+$/).default('sluice'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]+$/)
+    .default('sluice'),
   DATABASE_URL: optionalString,
-  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('sluice'),
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/)
+    .default('sluice'),
   DATABASE_POOL_MAX: int(10, 1),
   DATABASE_WRITE_POOL_MAX: int(2, 1),
   PGLITE_PORT: int(0, 0),
@@ -212,18 +218,34 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('EMBEDDING_DIMENSIONS: text-embedding-ada-002 has fixed 1536 dimensions; unset it.');
   }
   if (e.CHUNK_OVERLAP_TOKENS >= e.CHUNK_MAX_TOKENS / 2) {
-    throw new ConfigError(`CHUNK_OVERLAP_TOKENS=${e.CHUNK_OVERLAP_TOKENS} must be below half of CHUNK_MAX_TOKENS=${e.CHUNK_MAX_TOKENS}.`);
+    throw new ConfigError(
+      `CHUNK_OVERLAP_TOKENS=${e.CHUNK_OVERLAP_TOKENS} must be below half of CHUNK_MAX_TOKENS=${e.CHUNK_MAX_TOKENS}.`,
+    );
   }
   if (e.CHUNK_MAX_TOKENS > e.EMBEDDING_MAX_INPUT_TOKENS) {
-    throw new ConfigError(`CHUNK_MAX_TOKENS=${e.CHUNK_MAX_TOKENS} exceeds EMBEDDING_MAX_INPUT_TOKENS=${e.EMBEDDING_MAX_INPUT_TOKENS}.`);
+    throw new ConfigError(
+      `CHUNK_MAX_TOKENS=${e.CHUNK_MAX_TOKENS} exceeds EMBEDDING_MAX_INPUT_TOKENS=${e.EMBEDDING_MAX_INPUT_TOKENS}.`,
+    );
   }
   const price = e.EMBEDDING_PRICE_USD_PER_MTOK ?? EMBEDDING_PRICES_USD_PER_MTOK[e.EMBEDDING_MODEL] ?? 0;
   return {
     logLevel: e.LOG_LEVEL,
     dataDir: path.resolve(e.DATA_DIR),
     redis: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
-    db: { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA, poolMax: e.DATABASE_POOL_MAX, writePoolMax: e.DATABASE_WRITE_POOL_MAX, pgliteport: e.PGLITE_PORT },
-    openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL, timeoutMs: e.OPENAI_TIMEOUT_MS, maxRetries: e.OPENAI_MAX_RETRIES, uploadRpm: e.OPENAI_UPLOAD_RPM },
+    db: {
+      url: e.DATABASE_URL,
+      schema: e.DATABASE_SCHEMA,
+      poolMax: e.DATABASE_POOL_MAX,
+      writePoolMax: e.DATABASE_WRITE_POOL_MAX,
+      pgliteport: e.PGLITE_PORT,
+    },
+    openai: {
+      apiKey: e.OPENAI_API_KEY,
+      baseURL: e.OPENAI_BASE_URL,
+      timeoutMs: e.OPENAI_TIMEOUT_MS,
+      maxRetries: e.OPENAI_MAX_RETRIES,
+      uploadRpm: e.OPENAI_UPLOAD_RPM,
+    },
     embedding: {
       model: e.EMBEDDING_MODEL,
       dimensions,
@@ -248,7 +270,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       userAgent: e.CRAWL_USER_AGENT,
       allowPrivateNetworks: e.CRAWL_ALLOW_PRIVATE_NETWORKS,
     },
-    workers: { crawlConcurrency: e.CRAWL_CONCURRENCY, embedConcurrency: e.EMBED_CONCURRENCY, uploadConcurrency: e.UPLOAD_CONCURRENCY, shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS },
+    workers: {
+      crawlConcurrency: e.CRAWL_CONCURRENCY,
+      embedConcurrency: e.EMBED_CONCURRENCY,
+      uploadConcurrency: e.UPLOAD_CONCURRENCY,
+      shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    },
     jobs: {
       attempts: e.JOB_ATTEMPTS,
       backoffMs: e.JOB_BACKOFF_MS,

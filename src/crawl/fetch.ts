@@ -29,7 +29,6 @@ export interface FetchOptions {
   lastModified?: string | undefined;
 }
 
-
 export type FetchResult =
   | {
       status: 'ok';
@@ -120,37 +119,60 @@ function errorCode(err: unknown): string | undefined {
 
 function isTimeout(err: unknown): boolean {
   const name = (err as { name?: unknown } | null)?.name;
-  return name === 'TimeoutError' || (name === 'AbortError' && (err as { cause?: { name?: string } }).cause?.name === 'TimeoutError');
+  return (
+    name === 'TimeoutError' ||
+    (name === 'AbortError' && (err as { cause?: { name?: string } }).cause?.name === 'TimeoutError')
+  );
 }
 
 /** Maps a thrown fetch/stream error to a FetchError. */
 function networkError(label: string, url: string, err: unknown, timeoutMs: number): FetchError {
   if (err instanceof FetchError) return err;
   if (isTimeout(err)) {
-    return new TransientFetchError(url, `${label}: no complete response within ${timeoutMs} ms (timed out); the server is slow or unreachable: retry later or raise the timeout`, { reason: 'timeout', cause: err });
+    return new TransientFetchError(
+      url,
+      `${label}: no complete response within ${timeoutMs} ms (timed out); the server is slow or unreachable: retry later or raise the timeout`,
+      { reason: 'timeout', cause: err },
+    );
   }
   const code = errorCode(err);
   const detail = code ?? (err instanceof Error ? err.message : String(err));
   switch (code) {
     case 'ECONNREFUSED':
-      return new TransientFetchError(url, `${label}: connection refused (${code}); is the server running?`, { reason: 'network', cause: err });
+      return new TransientFetchError(url, `${label}: connection refused (${code}); is the server running?`, {
+        reason: 'network',
+        cause: err,
+      });
     case 'ECONNRESET':
     case 'EPIPE':
     case 'UND_ERR_SOCKET':
     case 'UND_ERR_CLOSED':
-      return new TransientFetchError(url, `${label}: connection reset by the server (${code})`, { reason: 'network', cause: err });
+      return new TransientFetchError(url, `${label}: connection reset by the server (${code})`, {
+        reason: 'network',
+        cause: err,
+      });
     case 'ETIMEDOUT':
     case 'UND_ERR_CONNECT_TIMEOUT':
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':
       return new TransientFetchError(url, `${label}: timed out (${code})`, { reason: 'timeout', cause: err });
     case 'ENOTFOUND':
-      return new PermanentFetchError(url, `${label}: host not found in DNS (${code}); check the spelling of the URL`, { reason: 'dns', cause: err });
+      return new PermanentFetchError(url, `${label}: host not found in DNS (${code}); check the spelling of the URL`, {
+        reason: 'dns',
+        cause: err,
+      });
     case 'EAI_AGAIN':
-      return new TransientFetchError(url, `${label}: DNS lookup failed temporarily (${code})`, { reason: 'dns', cause: err });
+      return new TransientFetchError(url, `${label}: DNS lookup failed temporarily (${code})`, {
+        reason: 'dns',
+        cause: err,
+      });
     default:
       if (code && /CERT|TLS|SSL/.test(code)) {
-        return new PermanentFetchError(url, `${label}: TLS certificate problem (${code}); the server's certificate is not trusted — fix the certificate or use a trusted URL`, { reason: 'network', cause: err });
+        return new PermanentFetchError(
+          url,
+          `${label}: TLS certificate problem (${code}); the server's certificate is not trusted — fix the certificate or use a trusted URL`,
+          { reason: 'network', cause: err },
+        );
       }
       return new TransientFetchError(url, `${label}: network error (${detail})`, { reason: 'network', cause: err });
   }
@@ -160,14 +182,22 @@ function statusError(label: string, url: string, res: Response): FetchError {
   const s = res.status;
   const text = `${s}${res.statusText ? ` ${res.statusText}` : ''}`;
   if (s === 404 || s === 410) {
-    return new PermanentFetchError(url, `${label}: the page does not exist (HTTP ${text}); fix or remove the URL`, { reason: 'http-status', status: s });
+    return new PermanentFetchError(url, `${label}: the page does not exist (HTTP ${text}); fix or remove the URL`, {
+      reason: 'http-status',
+      status: s,
+    });
   }
   if (s === 401 || s === 403) {
-    return new PermanentFetchError(url, `${label}: access denied (HTTP ${text}); Sluice does not log in — use a public URL or ingest a local copy`, { reason: 'http-status', status: s });
+    return new PermanentFetchError(
+      url,
+      `${label}: access denied (HTTP ${text}); Sluice does not log in — use a public URL or ingest a local copy`,
+      { reason: 'http-status', status: s },
+    );
   }
   if (s === 408 || s === 429 || s >= 500) {
     const after = retryAfterMs(res.headers.get('retry-after'));
-    const why = s === 429 ? 'rate limited by the server' : s === 408 ? 'the server timed out the request' : 'server error';
+    const why =
+      s === 429 ? 'rate limited by the server' : s === 408 ? 'the server timed out the request' : 'server error';
     const hint = after !== undefined ? `retry after ${Math.ceil(after / 1000)} s` : 'a transient failure';
     return new TransientFetchError(url, `${label}: ${why} (HTTP ${text}); ${hint}`, {
       reason: 'http-status',
@@ -175,7 +205,10 @@ function statusError(label: string, url: string, res: Response): FetchError {
       ...(after !== undefined ? { retryAfterMs: after } : {}),
     });
   }
-  return new PermanentFetchError(url, `${label}: unexpected HTTP status ${text}; check the URL`, { reason: 'http-status', status: s });
+  return new PermanentFetchError(url, `${label}: unexpected HTTP status ${text}; check the URL`, {
+    reason: 'http-status',
+    status: s,
+  });
 }
 
 /** Fetches one text document. Throws PermanentFetchError or TransientFetchError. */
@@ -184,7 +217,10 @@ export async function fetchDocument(url: string, opts: FetchOptions): Promise<Fe
   try {
     current = new URL(url);
   } catch (err) {
-    throw new PermanentFetchError(url, `GET ${url}: not a valid absolute URL; give a full http(s) URL`, { reason: 'bad-url', cause: err });
+    throw new PermanentFetchError(url, `GET ${url}: not a valid absolute URL; give a full http(s) URL`, {
+      reason: 'bad-url',
+      cause: err,
+    });
   }
   current.hash = '';
   const deadline = AbortSignal.timeout(opts.timeoutMs);
@@ -215,17 +251,28 @@ export async function fetchDocument(url: string, opts: FetchOptions): Promise<Fe
       const location = res.headers.get('location');
       await discard(res);
       if (!location) {
-        throw new PermanentFetchError(current.href, `${label}: redirect (HTTP ${res.status}) without a Location header${via}; the server is misconfigured`, { reason: 'http-status', status: res.status });
+        throw new PermanentFetchError(
+          current.href,
+          `${label}: redirect (HTTP ${res.status}) without a Location header${via}; the server is misconfigured`,
+          { reason: 'http-status', status: res.status },
+        );
       }
       let next: URL;
       try {
         next = new URL(location, current);
       } catch (err) {
-        throw new PermanentFetchError(current.href, `${label}: redirect to an invalid URL "${location}"${via}`, { reason: 'bad-url', cause: err });
+        throw new PermanentFetchError(current.href, `${label}: redirect to an invalid URL "${location}"${via}`, {
+          reason: 'bad-url',
+          cause: err,
+        });
       }
       next.hash = '';
       if (hops >= opts.maxRedirects) {
-        throw new PermanentFetchError(url, `GET ${url}: too many redirects (more than ${opts.maxRedirects}; the next one was to ${next.href}); point the source at the final URL or raise maxRedirects`, { reason: 'too-many-redirects', status: res.status });
+        throw new PermanentFetchError(
+          url,
+          `GET ${url}: too many redirects (more than ${opts.maxRedirects}; the next one was to ${next.href}); point the source at the final URL or raise maxRedirects`,
+          { reason: 'too-many-redirects', status: res.status },
+        );
       }
       current = next;
       continue;
@@ -249,7 +296,11 @@ export async function fetchDocument(url: string, opts: FetchOptions): Promise<Fe
       kind = KIND_BY_TYPE[mediaType] ?? null;
       if (kind === null) {
         await discard(res);
-        throw new PermanentFetchError(current.href, `${label}: content type ${mediaType} is not text (accepted: ${ACCEPTED_CONTENT_TYPES.join(', ')}); only HTML, Markdown and plain-text pages can be indexed`, { reason: 'content-type', status: res.status });
+        throw new PermanentFetchError(
+          current.href,
+          `${label}: content type ${mediaType} is not text (accepted: ${ACCEPTED_CONTENT_TYPES.join(', ')}); only HTML, Markdown and plain-text pages can be indexed`,
+          { reason: 'content-type', status: res.status },
+        );
       }
       // Markdown is often served as text/plain.
       if (kind === 'text' && kindFromPath(current.pathname) === 'markdown') kind = 'markdown';
@@ -258,7 +309,11 @@ export async function fetchDocument(url: string, opts: FetchOptions): Promise<Fe
     const declared = Number(res.headers.get('content-length') ?? NaN);
     if (Number.isFinite(declared) && declared > opts.maxBytes) {
       await discard(res);
-      throw new PermanentFetchError(current.href, `${label}: body is ${declared} bytes (Content-Length), over the limit of ${opts.maxBytes} bytes; raise maxBytes to index it`, { reason: 'too-large', status: res.status });
+      throw new PermanentFetchError(
+        current.href,
+        `${label}: body is ${declared} bytes (Content-Length), over the limit of ${opts.maxBytes} bytes; raise maxBytes to index it`,
+        { reason: 'too-large', status: res.status },
+      );
     }
 
     // Stream the body, stopping at the limit.
@@ -273,7 +328,11 @@ export async function fetchDocument(url: string, opts: FetchOptions): Promise<Fe
           bytes += value.byteLength;
           if (bytes > opts.maxBytes) {
             await reader.cancel().catch(() => undefined);
-            throw new PermanentFetchError(current.href, `${label}: body is over the limit of ${opts.maxBytes} bytes (stopped reading at ${bytes}); raise maxBytes to index it`, { reason: 'too-large', status: res.status });
+            throw new PermanentFetchError(
+              current.href,
+              `${label}: body is over the limit of ${opts.maxBytes} bytes (stopped reading at ${bytes}); raise maxBytes to index it`,
+              { reason: 'too-large', status: res.status },
+            );
           }
           pieces.push(value);
         }
@@ -288,24 +347,38 @@ export async function fetchDocument(url: string, opts: FetchOptions): Promise<Fe
       offset += p.byteLength;
     }
 
-    const encoding = sniffBom(body) ?? charset ?? (kind !== 'text' && kind !== 'markdown' ? metaCharset(body) : null) ?? 'utf-8';
+    const encoding =
+      sniffBom(body) ?? charset ?? (kind !== 'text' && kind !== 'markdown' ? metaCharset(body) : null) ?? 'utf-8';
     let decoder: InstanceType<typeof TextDecoder>;
     try {
       decoder = new TextDecoder(encoding, { fatal: true });
     } catch (err) {
-      throw new PermanentFetchError(current.href, `${label}: charset "${encoding}" is not supported; serve the page as UTF-8`, { reason: 'encoding', cause: err });
+      throw new PermanentFetchError(
+        current.href,
+        `${label}: charset "${encoding}" is not supported; serve the page as UTF-8`,
+        { reason: 'encoding', cause: err },
+      );
     }
     let text: string;
     try {
       text = decoder.decode(body);
     } catch (err) {
-      throw new PermanentFetchError(current.href, `${label}: body is not valid ${decoder.encoding} (invalid byte sequence); serve the page as UTF-8 or declare its real charset in Content-Type`, { reason: 'encoding', cause: err });
+      throw new PermanentFetchError(
+        current.href,
+        `${label}: body is not valid ${decoder.encoding} (invalid byte sequence); serve the page as UTF-8 or declare its real charset in Content-Type`,
+        { reason: 'encoding', cause: err },
+      );
     }
     if (text.trim() === '') {
-      throw new PermanentFetchError(current.href, `${label}: body is empty${bytes > 0 ? ' (whitespace only)' : ''}; there is nothing to index`, { reason: 'empty', status: res.status });
+      throw new PermanentFetchError(
+        current.href,
+        `${label}: body is empty${bytes > 0 ? ' (whitespace only)' : ''}; there is nothing to index`,
+        { reason: 'empty', status: res.status },
+      );
     }
     if (kind === null) kind = /^\s*</.test(text) ? 'html' : 'text';
-    const contentType = mediaType || (kind === 'html' ? 'text/html' : kind === 'markdown' ? 'text/markdown' : 'text/plain');
+    const contentType =
+      mediaType || (kind === 'html' ? 'text/html' : kind === 'markdown' ? 'text/markdown' : 'text/plain');
 
     const etag = res.headers.get('etag');
     const lastModified = res.headers.get('last-modified');

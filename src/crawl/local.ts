@@ -26,11 +26,19 @@ export function kindOfPath(path: string): DocumentKind | null {
 function ioError(path: string, action: string, err: unknown): PermanentFetchError {
   const code = (err as { code?: string }).code;
   const why =
-    code === 'ENOENT' ? 'no such file or directory' :
-    code === 'EACCES' || code === 'EPERM' ? 'permission denied' :
-    code === 'EISDIR' ? 'is a directory' :
-    (err instanceof Error ? err.message : String(err));
-  return new PermanentFetchError(path, `${action} ${path}: ${why}; check the path`, { reason: code === 'ENOENT' ? 'not-found' : 'io', cause: err });
+    code === 'ENOENT'
+      ? 'no such file or directory'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : err instanceof Error
+            ? err.message
+            : String(err);
+  return new PermanentFetchError(path, `${action} ${path}: ${why}; check the path`, {
+    reason: code === 'ENOENT' ? 'not-found' : 'io',
+    cause: err,
+  });
 }
 
 /**
@@ -49,7 +57,11 @@ export async function listLocalSource(path: string): Promise<string[]> {
   }
   if (info.isFile()) {
     if (kindOfPath(root) === null) {
-      throw new PermanentFetchError(root, `read ${root}: unsupported file type "${extname(root) || '(none)'}" (supported: ${SUPPORTED_EXTENSIONS.join(' ')})`, { reason: 'content-type' });
+      throw new PermanentFetchError(
+        root,
+        `read ${root}: unsupported file type "${extname(root) || '(none)'}" (supported: ${SUPPORTED_EXTENSIONS.join(' ')})`,
+        { reason: 'content-type' },
+      );
     }
     return [root];
   }
@@ -97,18 +109,27 @@ export async function readLocalDocument(path: string, maxBytes: number): Promise
   const full = resolve(path);
   const kind = kindOfPath(full);
   if (kind === null) {
-    throw new PermanentFetchError(full, `read ${full}: unsupported file type "${extname(full) || '(none)'}" (supported: ${SUPPORTED_EXTENSIONS.join(' ')})`, { reason: 'content-type' });
+    throw new PermanentFetchError(
+      full,
+      `read ${full}: unsupported file type "${extname(full) || '(none)'}" (supported: ${SUPPORTED_EXTENSIONS.join(' ')})`,
+      { reason: 'content-type' },
+    );
   }
   let size: number;
   try {
     const info = await lstat(full).then((l) => (l.isSymbolicLink() ? stat(full) : l));
-    if (!info.isFile()) throw Object.assign(new Error('not a regular file'), { code: info.isDirectory() ? 'EISDIR' : 'EINVAL' });
+    if (!info.isFile())
+      throw Object.assign(new Error('not a regular file'), { code: info.isDirectory() ? 'EISDIR' : 'EINVAL' });
     size = info.size;
   } catch (err) {
     throw ioError(full, 'read', err);
   }
   if (size > maxBytes) {
-    throw new PermanentFetchError(full, `read ${full}: file is ${size} bytes, over the limit of ${maxBytes} bytes; raise maxBytes to index it`, { reason: 'too-large' });
+    throw new PermanentFetchError(
+      full,
+      `read ${full}: file is ${size} bytes, over the limit of ${maxBytes} bytes; raise maxBytes to index it`,
+      { reason: 'too-large' },
+    );
   }
   let bytes: Buffer;
   try {
@@ -117,16 +138,28 @@ export async function readLocalDocument(path: string, maxBytes: number): Promise
     throw ioError(full, 'read', err);
   }
   if (bytes.length > maxBytes) {
-    throw new PermanentFetchError(full, `read ${full}: file is ${bytes.length} bytes, over the limit of ${maxBytes} bytes; raise maxBytes to index it`, { reason: 'too-large' });
+    throw new PermanentFetchError(
+      full,
+      `read ${full}: file is ${bytes.length} bytes, over the limit of ${maxBytes} bytes; raise maxBytes to index it`,
+      { reason: 'too-large' },
+    );
   }
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch (err) {
-    throw new PermanentFetchError(full, `read ${full}: not valid UTF-8 (invalid byte sequence); convert the file to UTF-8`, { reason: 'encoding', cause: err });
+    throw new PermanentFetchError(
+      full,
+      `read ${full}: not valid UTF-8 (invalid byte sequence); convert the file to UTF-8`,
+      { reason: 'encoding', cause: err },
+    );
   }
   if (text.trim() === '') {
-    throw new PermanentFetchError(full, `read ${full}: file is empty${bytes.length > 0 ? ' (whitespace only)' : ''}; there is nothing to index`, { reason: 'empty' });
+    throw new PermanentFetchError(
+      full,
+      `read ${full}: file is empty${bytes.length > 0 ? ' (whitespace only)' : ''}; there is nothing to index`,
+      { reason: 'empty' },
+    );
   }
   return { uri: pathToFileURL(full).href, kind, text };
 }

@@ -22,10 +22,12 @@ interface Robot {
 type RobotsParser = (url: string, contents: string) => Robot;
 
 // robots-parser is CommonJS (`module.exports = fn`) with an ESM-style d.ts.
-const parseRobots: RobotsParser = ((robotsModule as unknown as { default?: unknown }).default ?? robotsModule) as RobotsParser;
+const parseRobots: RobotsParser = ((robotsModule as unknown as { default?: unknown }).default ??
+  robotsModule) as RobotsParser;
 
 /** What a robots check needs to fetch robots.txt: the page fetch's options. */
-export type RobotsRequestOptions = Pick<FetchOptions, 'userAgent'> & Partial<Omit<FetchOptions, 'etag' | 'lastModified'>>;
+export type RobotsRequestOptions = Pick<FetchOptions, 'userAgent'> &
+  Partial<Omit<FetchOptions, 'etag' | 'lastModified'>>;
 
 export interface RobotsCacheOptions {
   /** How long fetched rules are kept. Default 24 h. */
@@ -68,7 +70,11 @@ export class RobotsCache {
     this.#ttlMs = opts.ttlMs ?? 24 * 60 * 60 * 1000;
     this.#errorTtlMs = opts.errorTtlMs ?? 60 * 1000;
     this.#log = opts.log ?? ((m) => console.warn(m));
-    this.#defaults = { maxBytes: opts.maxBytes ?? 512 * 1024, timeoutMs: opts.timeoutMs ?? 10_000, maxRedirects: opts.maxRedirects ?? 5 };
+    this.#defaults = {
+      maxBytes: opts.maxBytes ?? 512 * 1024,
+      timeoutMs: opts.timeoutMs ?? 10_000,
+      maxRedirects: opts.maxRedirects ?? 5,
+    };
     this.#now = opts.now ?? Date.now;
   }
 
@@ -83,7 +89,11 @@ export class RobotsCache {
   async assertAllowed(url: string, agent: string | RobotsRequestOptions): Promise<void> {
     if (await this.isAllowed(url, agent)) return;
     const ua = typeof agent === 'string' ? agent : agent.userAgent;
-    throw new PermanentFetchError(url, `GET ${url}: disallowed by ${new URL('/robots.txt', url).href} for user agent "${robotsToken(ua)}"; Sluice respects robots.txt — ask the site owner or ingest a local copy`, { reason: 'robots' });
+    throw new PermanentFetchError(
+      url,
+      `GET ${url}: disallowed by ${new URL('/robots.txt', url).href} for user agent "${robotsToken(ua)}"; Sluice respects robots.txt — ask the site owner or ingest a local copy`,
+      { reason: 'robots' },
+    );
   }
 
   /** The Crawl-delay for `userAgent` on the URL's origin, in ms; undefined when none. */
@@ -140,7 +150,8 @@ export class RobotsCache {
       if (err instanceof FetchError && err.permanent) {
         // 4xx, empty, not text, refused by the guard…: no restrictions. (A host
         // refused by the guard will be refused for its pages too.)
-        if (err.reason !== 'http-status' && err.reason !== 'empty') this.#log(`robots.txt ignored (allowing all): ${err.message}`);
+        if (err.reason !== 'http-status' && err.reason !== 'empty')
+          this.#log(`robots.txt ignored (allowing all): ${err.message}`);
         // A guard refusal depends on the caller's trusted hosts: do not keep it long.
         return { robot: null, expires: this.#now() + (err.reason === 'ssrf' ? this.#errorTtlMs : this.#ttlMs) };
       }

@@ -171,7 +171,11 @@ const FIX = 'if this host is meant to be crawled, name it as a source (trusted h
 export async function assertFetchAllowed(url: URL, opts: SsrfOptions, method = 'GET'): Promise<void> {
   const label = `${method} ${url.href}`;
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new PermanentFetchError(url.href, `${label}: scheme ${url.protocol.replace(/:$/, '')} is not supported (only http and https can be fetched)`, { reason: 'bad-url' });
+    throw new PermanentFetchError(
+      url.href,
+      `${label}: scheme ${url.protocol.replace(/:$/, '')} is not supported (only http and https can be fetched)`,
+      { reason: 'bad-url' },
+    );
   }
   if (opts.allowPrivateNetworks) return;
   const host = normaliseHost(url.hostname);
@@ -186,16 +190,28 @@ export async function assertFetchAllowed(url: URL, opts: SsrfOptions, method = '
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === 'ENOTFOUND' || code === 'ENODATA') {
-        throw new PermanentFetchError(url.href, `${label}: host ${host} was not found in DNS (${code}); check the spelling of the URL`, { reason: 'dns', cause: err });
+        throw new PermanentFetchError(
+          url.href,
+          `${label}: host ${host} was not found in DNS (${code}); check the spelling of the URL`,
+          { reason: 'dns', cause: err },
+        );
       }
-      throw new TransientFetchError(url.href, `${label}: DNS lookup of ${host} failed temporarily (${code ?? String(err)})`, { reason: 'dns', cause: err });
+      throw new TransientFetchError(
+        url.href,
+        `${label}: DNS lookup of ${host} failed temporarily (${code ?? String(err)})`,
+        { reason: 'dns', cause: err },
+      );
     }
   }
   for (const address of addresses) {
     const why = nonPublicReason(address);
     if (why) {
       const shown = address === host ? address : `${host} → ${address}`;
-      throw new PermanentFetchError(url.href, `${label}: refused by the SSRF guard: ${shown} is not a public address (${why}); ${FIX}`, { reason: 'ssrf' });
+      throw new PermanentFetchError(
+        url.href,
+        `${label}: refused by the SSRF guard: ${shown} is not a public address (${why}); ${FIX}`,
+        { reason: 'ssrf' },
+      );
     }
   }
 }

@@ -74,7 +74,10 @@ export async function startEmbeddedPostgres(config: Config, logger: Logger): Pro
 
   const existing = await readLock(lockPath);
   if (existing && existing.pid !== process.pid && isAlive(existing.pid) && (await canConnect(existing.port))) {
-    logger.info({ dataDir, port: existing.port, ownerPid: existing.pid }, 'joining the embedded PGlite server of another process');
+    logger.info(
+      { dataDir, port: existing.port, ownerPid: existing.pid },
+      'joining the embedded PGlite server of another process',
+    );
     return { url: urlFor(existing.port), dataDir, close: async () => {} };
   }
   if (existing) await fs.rm(lockPath, { force: true });

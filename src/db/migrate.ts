@@ -36,7 +36,9 @@ async function checkServer(db: Db): Promise<void> {
   );
   const row = rows[0]!;
   if (Number(row.v) < MIN_SERVER_VERSION) {
-    throw new UnsupportedDatabaseError(`Postgres server_version_num ${row.v} is too old: Sluice needs Postgres 15 or newer.`);
+    throw new UnsupportedDatabaseError(
+      `Postgres server_version_num ${row.v} is too old: Sluice needs Postgres 15 or newer.`,
+    );
   }
   if (!row.available) {
     throw new UnsupportedDatabaseError(
@@ -45,7 +47,9 @@ async function checkServer(db: Db): Promise<void> {
     );
   }
   if (!versionAtLeast(row.available, MIN_PGVECTOR)) {
-    throw new UnsupportedDatabaseError(`pgvector ${row.available} is too old: Sluice needs ${MIN_PGVECTOR.join('.')} or newer.`);
+    throw new UnsupportedDatabaseError(
+      `pgvector ${row.available} is too old: Sluice needs ${MIN_PGVECTOR.join('.')} or newer.`,
+    );
   }
 }
 
@@ -72,7 +76,12 @@ export async function migrate(db: Db, logger: Logger, dimensions: number): Promi
       singleTransaction: false,
       checkOrder: true,
       advisoryLockMode: 'wait',
-      logger: { debug: () => {}, info: (m: string) => logger.debug(m), warn: (m: string) => logger.warn(m), error: (m: string) => logger.error(m) },
+      logger: {
+        debug: () => {},
+        info: (m: string) => logger.debug(m),
+        warn: (m: string) => logger.warn(m),
+        error: (m: string) => logger.error(m),
+      },
     });
     names = applied.map((m) => m.name);
     if (names.length) logger.info({ applied: names, schema: db.schema }, 'migrations applied');

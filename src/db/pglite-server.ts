@@ -114,7 +114,12 @@ export interface PgliteServer {
 }
 
 /** Listens on `host:port` (0 = any free port) and serves `db` to up to `maxConnections` clients. */
-export async function servePglite(db: PGlite, host: string, port: number, maxConnections: number): Promise<PgliteServer> {
+export async function servePglite(
+  db: PGlite,
+  host: string,
+  port: number,
+  maxConnections: number,
+): Promise<PgliteServer> {
   const queue = new ExchangeQueue(db);
   const handlers = new Set<PGLiteSocketHandler>();
   const server = net.createServer((socket) => {

@@ -14,7 +14,8 @@ const HNSW_MAX_VECTOR_DIMS = 2000;
 const HNSW_MAX_HALFVEC_DIMS = 4000;
 
 function checkDims(dims: number): void {
-  if (!Number.isInteger(dims) || dims < 1 || dims > 16000) throw new RangeError(`dimensions must be an integer in 1..16000, got ${dims}`);
+  if (!Number.isInteger(dims) || dims < 1 || dims > 16000)
+    throw new RangeError(`dimensions must be an integer in 1..16000, got ${dims}`);
 }
 
 /** The SQL type a stored embedding is cast to for indexing and search. */

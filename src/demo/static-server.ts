@@ -9,9 +9,16 @@ import http from 'node:http';
 import path from 'node:path';
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.htm': 'text/html; charset=utf-8', '.css': 'text/css', '.js': 'text/javascript',
-  '.txt': 'text/plain; charset=utf-8', '.md': 'text/markdown; charset=utf-8', '.png': 'image/png', '.gif': 'image/gif',
-  '.svg': 'image/svg+xml', '.json': 'application/json',
+  '.html': 'text/html; charset=utf-8',
+  '.htm': 'text/html; charset=utf-8',
+  '.css': 'text/css',
+  '.js': 'text/javascript',
+  '.txt': 'text/plain; charset=utf-8',
+  '.md': 'text/markdown; charset=utf-8',
+  '.png': 'image/png',
+  '.gif': 'image/gif',
+  '.svg': 'image/svg+xml',
+  '.json': 'application/json',
 };
 
 export interface StaticServer {
@@ -34,8 +41,15 @@ export async function serveDirectory(root: string, port = 0): Promise<StaticServ
       }
       const etag = `"${createHash('sha1').update(`${st.size}-${st.mtimeMs}`).digest('hex').slice(0, 16)}"`;
       const lastModified = st.mtime.toUTCString();
-      const headers = { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream', etag, 'last-modified': lastModified };
-      if (req.headers['if-none-match'] === etag || (!req.headers['if-none-match'] && req.headers['if-modified-since'] === lastModified)) {
+      const headers = {
+        'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+        etag,
+        'last-modified': lastModified,
+      };
+      if (
+        req.headers['if-none-match'] === etag ||
+        (!req.headers['if-none-match'] && req.headers['if-modified-since'] === lastModified)
+      ) {
         stats.notModified++;
         res.writeHead(304, headers).end();
         return;
@@ -50,10 +64,11 @@ export async function serveDirectory(root: string, port = 0): Promise<StaticServ
     url: `http://127.0.0.1:${actual}`,
     port: actual,
     stats,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -62,7 +77,9 @@ export const PG_MANUAL_DIR = '/usr/share/doc/postgresql-doc-15/html';
 
 export function requireManual(): void {
   if (!fs.existsSync(path.join(PG_MANUAL_DIR, 'index.html'))) {
-    throw new Error(`PostgreSQL's HTML manual is missing at ${PG_MANUAL_DIR}: install it with  apt-get install -y postgresql-doc-15`);
+    throw new Error(
+      `PostgreSQL's HTML manual is missing at ${PG_MANUAL_DIR}: install it with  apt-get install -y postgresql-doc-15`,
+    );
   }
 }
 

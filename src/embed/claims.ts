@@ -59,7 +59,11 @@ export class HashClaims {
    */
   async claim(scope: string, owner: string, hashes: string[]): Promise<{ mine: string[]; others: string[] }> {
     if (!hashes.length) return { mine: [], others: [] };
-    const result = await claimScript.run(this.redis, hashes.map((h) => this.key(scope, h)), [owner, String(this.ttlMs)]);
+    const result = await claimScript.run(
+      this.redis,
+      hashes.map((h) => this.key(scope, h)),
+      [owner, String(this.ttlMs)],
+    );
     const mine: string[] = [];
     const others: string[] = [];
     for (const [i, h] of hashes.entries()) (result[i] === 1 ? mine : others).push(h);
@@ -79,21 +83,28 @@ export class HashClaims {
   hold(scope: string, owner: string, hashes: string[], onLost?: (lost: number) => void): ClaimLease {
     if (!hashes.length) return { stop() {} };
     let reported = 0;
-    const timer = setInterval(() => {
-      this.claim(scope, owner, hashes).then(
-        ({ others }) => {
-          if (others.length > reported) onLost?.(others.length);
-          reported = Math.max(reported, others.length);
-        },
-        () => {},
-      );
-    }, Math.max(1, Math.floor(this.ttlMs / 3)));
+    const timer = setInterval(
+      () => {
+        this.claim(scope, owner, hashes).then(
+          ({ others }) => {
+            if (others.length > reported) onLost?.(others.length);
+            reported = Math.max(reported, others.length);
+          },
+          () => {},
+        );
+      },
+      Math.max(1, Math.floor(this.ttlMs / 3)),
+    );
     timer.unref();
     return { stop: () => clearInterval(timer) };
   }
 
   async release(scope: string, owner: string, hashes: string[]): Promise<void> {
     if (!hashes.length) return;
-    await releaseScript.run(this.redis, hashes.map((h) => this.key(scope, h)), [owner]);
+    await releaseScript.run(
+      this.redis,
+      hashes.map((h) => this.key(scope, h)),
+      [owner],
+    );
   }
 }

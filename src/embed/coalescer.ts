@@ -73,7 +73,8 @@ export class EmbeddingCoalescer {
    */
   embed(target: EmbeddingKey, texts: string[], tokens: number): Promise<EmbeddingResponse> {
     const { maxInputs, maxTokens, lingerMs } = this.options;
-    if (lingerMs <= 0 || texts.length >= maxInputs || tokens >= maxTokens) return this.embedder.embed(target, texts, tokens);
+    if (lingerMs <= 0 || texts.length >= maxInputs || tokens >= maxTokens)
+      return this.embedder.embed(target, texts, tokens);
     const key = `${target.model}:${target.dimensions}`;
     const current = this.open.get(key);
     if (current && (current.inputs + texts.length > maxInputs || current.tokens + tokens > maxTokens)) this.flush(key);
@@ -82,7 +83,9 @@ export class EmbeddingCoalescer {
       request = { target, parts: [], inputs: 0, tokens: 0, timer: setTimeout(() => this.flush(key), lingerMs) };
       this.open.set(key, request);
     }
-    const promise = new Promise<EmbeddingResponse>((resolve, reject) => request.parts.push({ texts, tokens, resolve, reject }));
+    const promise = new Promise<EmbeddingResponse>((resolve, reject) =>
+      request.parts.push({ texts, tokens, resolve, reject }),
+    );
     request.inputs += texts.length;
     request.tokens += tokens;
     if (request.inputs === maxInputs || request.tokens === maxTokens) this.flush(key);
@@ -101,7 +104,11 @@ export class EmbeddingCoalescer {
     const { target, parts } = request;
     let response: EmbeddingResponse;
     try {
-      response = await this.embedder.embed(target, parts.flatMap((p) => p.texts), request.tokens);
+      response = await this.embedder.embed(
+        target,
+        parts.flatMap((p) => p.texts),
+        request.tokens,
+      );
     } catch (err) {
       if (parts.length > 1 && isInputError(err)) {
         // One part's input may be at fault: let each part succeed or fail alone.
@@ -125,7 +132,10 @@ function isInputError(err: unknown): boolean {
  * proportional to its counted tokens; the rounding remainder goes to the
  * last part so the shares add up to exactly what was billed.
  */
-export function splitResponse(response: EmbeddingResponse, parts: ReadonlyArray<Pick<Part, 'texts' | 'tokens' | 'resolve'>>): void {
+export function splitResponse(
+  response: EmbeddingResponse,
+  parts: ReadonlyArray<Pick<Part, 'texts' | 'tokens' | 'resolve'>>,
+): void {
   const counted = parts.reduce((sum, p) => sum + p.tokens, 0);
   let offset = 0;
   let billedLeft = response.promptTokens;

@@ -20,7 +20,11 @@ import { classifyOpenAIError } from '../openai/errors.ts';
 import type { SharedBudget } from '../ratelimit/budget.ts';
 import type { EmbeddingKey } from './embedding-key.ts';
 import {
-  embeddingBatchInputs, embeddingBatchTokens, embeddingBudgetWaitSeconds, embeddingRateLimitedTotal, embeddingRequestsTotal,
+  embeddingBatchInputs,
+  embeddingBatchTokens,
+  embeddingBudgetWaitSeconds,
+  embeddingRateLimitedTotal,
+  embeddingRequestsTotal,
 } from '../metrics/metrics.ts';
 
 export interface EmbeddingResponse {
@@ -71,7 +75,8 @@ function requestBody(target: EmbeddingKey, texts: string[]) {
  */
 export function decodeEmbedding(base64: string): Float32Array {
   const bytes = Buffer.from(base64, 'base64');
-  if (bytes.length % 4 !== 0) throw new Error(`a base64 embedding decodes to ${bytes.length} bytes, not a whole number of float32 values`);
+  if (bytes.length % 4 !== 0)
+    throw new Error(`a base64 embedding decodes to ${bytes.length} bytes, not a whole number of float32 values`);
   // A Float32Array view needs a 4-byte-aligned offset (Buffer's shared pool
   // does not promise one) and the platform's byte order.
   const native = os.endianness() === 'LE' ? bytes : Buffer.from(bytes).swap32();
@@ -141,7 +146,8 @@ export class Embedder {
           // when the API answered (minus its processing time, if it said).
           if (budget && granted) await budget.restamp(granted, msSinceCounted((err as { headers?: Headers }).headers));
           if (classified instanceof PermanentError) {
-            if (/insufficient_quota/.test(classified.message)) embeddingRateLimitedTotal.inc({ model: target.model, type: 'insufficient_quota' });
+            if (/insufficient_quota/.test(classified.message))
+              embeddingRateLimitedTotal.inc({ model: target.model, type: 'insufficient_quota' });
             throw new AbortError(classified);
           }
           throw classified;
@@ -154,7 +160,10 @@ export class Embedder {
   /** Folds what the API reports into the shared budget. */
   private async recalibrate(budget: SharedBudget, headers: Headers): Promise<void> {
     const rl = readRateLimitHeaders(headers);
-    await budget.adoptLimits({ ...(rl.limitRequests ? { rpm: rl.limitRequests } : {}), ...(rl.limitTokens ? { tpm: rl.limitTokens } : {}) });
+    await budget.adoptLimits({
+      ...(rl.limitRequests ? { rpm: rl.limitRequests } : {}),
+      ...(rl.limitTokens ? { tpm: rl.limitTokens } : {}),
+    });
     if (rl.limitTokens !== undefined && rl.remainingTokens !== undefined) {
       const serverUsed = rl.limitTokens - rl.remainingTokens;
       const { tokens: ours } = await budget.usage();
@@ -163,18 +172,31 @@ export class Embedder {
   }
 }
 
-function toResponse(data: { data: Array<{ index: number; embedding: number[] | string }>; usage: { prompt_tokens: number } }, n: number, dims: number): EmbeddingResponse {
+function toResponse(
+  data: { data: Array<{ index: number; embedding: number[] | string }>; usage: { prompt_tokens: number } },
+  n: number,
+  dims: number,
+): EmbeddingResponse {
   const vectors: Float32Array[] = new Array(n);
-  for (const item of data.data) vectors[item.index] = typeof item.embedding === 'string' ? decodeEmbedding(item.embedding) : Float32Array.from(item.embedding);
+  for (const item of data.data)
+    vectors[item.index] =
+      typeof item.embedding === 'string' ? decodeEmbedding(item.embedding) : Float32Array.from(item.embedding);
   for (let i = 0; i < n; i++) {
     const v = vectors[i];
-    if (!v || v.length !== dims) throw new Error(`embeddings response is missing input ${i} or has ${v?.length ?? 0} dimensions instead of ${dims}`);
+    if (!v || v.length !== dims)
+      throw new Error(
+        `embeddings response is missing input ${i} or has ${v?.length ?? 0} dimensions instead of ${dims}`,
+      );
   }
   return { vectors, promptTokens: data.usage.prompt_tokens };
 }
 
 /** One request without budget or retries: for search queries. */
-export async function createEmbeddings(openai: OpenAI, target: EmbeddingKey, texts: string[]): Promise<EmbeddingResponse> {
+export async function createEmbeddings(
+  openai: OpenAI,
+  target: EmbeddingKey,
+  texts: string[],
+): Promise<EmbeddingResponse> {
   try {
     const data = await openai.embeddings.create(requestBody(target, texts));
     return toResponse(data, texts.length, target.dimensions);

@@ -26,14 +26,26 @@ const PAGE = 1000;
  * Yields every chunk of a collection in (document URI, ordinal) order.
  * @throws PermanentError when the collection does not exist.
  */
-export async function* exportCollection(rt: Runtime, collection: string, withEmbeddings = false): AsyncGenerator<ExportedChunk> {
+export async function* exportCollection(
+  rt: Runtime,
+  collection: string,
+  withEmbeddings = false,
+): AsyncGenerator<ExportedChunk> {
   const collectionId = await findCollection(rt.db.pool, collection);
   if (collectionId === undefined) throw new PermanentError(`collection "${collection}" does not exist`);
   const { model, dimensions } = rt.config.embedding;
   let after: [string, number] = ['', -1];
   for (;;) {
     const { rows } = await rt.db.pool.query<{
-      uri: string; ordinal: number; url: string; title: string; heading_path: string[]; text: string; token_count: number; chunk_hash: string; embedding: string | null;
+      uri: string;
+      ordinal: number;
+      url: string;
+      title: string;
+      heading_path: string[];
+      text: string;
+      token_count: number;
+      chunk_hash: string;
+      embedding: string | null;
     }>(
       `SELECT d.uri, c.ordinal, c.url, d.title, c.heading_path, c.text, c.token_count, c.chunk_hash,
               ${withEmbeddings ? 'e.embedding::text' : 'NULL'} AS embedding
@@ -45,7 +57,14 @@ export async function* exportCollection(rt: Runtime, collection: string, withEmb
       withEmbeddings ? [collectionId, after[0], after[1], model, dimensions] : [collectionId, after[0], after[1]],
     );
     for (const r of rows) {
-      const chunk: ExportedChunk = { url: r.url, title: r.title, headingPath: r.heading_path, text: r.text, tokenCount: r.token_count, chunkHash: r.chunk_hash };
+      const chunk: ExportedChunk = {
+        url: r.url,
+        title: r.title,
+        headingPath: r.heading_path,
+        text: r.text,
+        tokenCount: r.token_count,
+        chunkHash: r.chunk_hash,
+      };
       if (withEmbeddings && r.embedding) chunk.embedding = pgvector.fromSql(r.embedding) as number[];
       yield chunk;
     }

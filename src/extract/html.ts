@@ -78,12 +78,44 @@ const HEADING_LEVEL: Readonly<Record<string, number>> = { h1: 1, h2: 2, h3: 3, h
 
 /** Elements that start a new paragraph (blank line) or a new line. */
 const PARAGRAPH_BLOCKS = new Set([
-  'address', 'article', 'aside', 'blockquote', 'center', 'details', 'dialog', 'dir', 'div', 'dl',
-  'fieldset', 'figure', 'footer', 'form', 'header', 'hgroup', 'hr', 'main', 'menu', 'ol', 'p',
-  'section', 'table', 'ul',
+  'address',
+  'article',
+  'aside',
+  'blockquote',
+  'center',
+  'details',
+  'dialog',
+  'dir',
+  'div',
+  'dl',
+  'fieldset',
+  'figure',
+  'footer',
+  'form',
+  'header',
+  'hgroup',
+  'hr',
+  'main',
+  'menu',
+  'ol',
+  'p',
+  'section',
+  'table',
+  'ul',
 ]);
 const LINE_BLOCKS = new Set([
-  'br', 'caption', 'dd', 'dt', 'figcaption', 'legend', 'li', 'summary', 'tbody', 'tfoot', 'thead', 'tr',
+  'br',
+  'caption',
+  'dd',
+  'dt',
+  'figcaption',
+  'legend',
+  'li',
+  'summary',
+  'tbody',
+  'tfoot',
+  'thead',
+  'tr',
 ]);
 
 const ASCII_WS = /[ \t\n\r\f]+/g;
@@ -109,7 +141,10 @@ function textContent(node: DomNode): string {
 }
 
 function collapse(text: string): string {
-  return text.replace(ASCII_WS, ' ').replace(/\u00a0/g, ' ').trim();
+  return text
+    .replace(ASCII_WS, ' ')
+    .replace(/\u00a0/g, ' ')
+    .trim();
 }
 
 /** Finds the anchor that lives on or inside a heading, or right before it. */
@@ -275,7 +310,12 @@ export function extractHtml(html: string, pageUrl: string, fallbackTitle?: strin
   return withoutToc.sections.length > 0 ? withoutToc : extractHtmlWith(html, pageUrl, fallbackTitle, false);
 }
 
-function extractHtmlWith(html: string, pageUrl: string, fallbackTitle: string | undefined, dropToc: boolean): ExtractedDocument {
+function extractHtmlWith(
+  html: string,
+  pageUrl: string,
+  fallbackTitle: string | undefined,
+  dropToc: boolean,
+): ExtractedDocument {
   const $ = load(html);
 
   // Links first, from the whole page (navigation included).
@@ -361,7 +401,8 @@ function extractHtmlWith(html: string, pageUrl: string, fallbackTitle: string | 
       const el = item.exit;
       if (item.pushedId) idScopes.pop();
       if (frames.length > 0 && frames[frames.length - 1]!.container === el) {
-        while (frames.length > 0 && frames[frames.length - 1]!.container === el) frames = frames[frames.length - 1]!.before;
+        while (frames.length > 0 && frames[frames.length - 1]!.container === el)
+          frames = frames[frames.length - 1]!.before;
         closeSection();
         const top = frames[frames.length - 1];
         current = { headingPath: frames.map((f) => f.text), anchor: top?.anchor ?? null, text: new TextBuilder(table) };
@@ -396,7 +437,9 @@ function extractHtmlWith(html: string, pageUrl: string, fallbackTitle: string | 
       const container = sectionContainer(el, root);
       // A same-or-higher-level heading ends an open one, unless it sits in a
       // box nested inside that heading's own container (a note inside a sect2).
-      frames = frames.filter((f) => f.level < level || (f.owned && f.container !== container && contains(f.container, container)));
+      frames = frames.filter(
+        (f) => f.level < level || (f.owned && f.container !== container && contains(f.container, container)),
+      );
       const owned = container !== root && firstHeadingIn(container) === el;
       frames.push({ level, text, anchor, container, owned, before });
       current = { headingPath: frames.map((f) => f.text), anchor, text: new TextBuilder(table) };

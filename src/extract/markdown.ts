@@ -62,6 +62,7 @@ function plainInline(line: string, onLink: (href: string) => void): string {
   s = s.replace(/~~(?=\S)([\s\S]*?\S)~~/g, '$1');
   s = s.replace(/\\([\\`*_{}[\]()#+\-.!|>~<"'])/g, '$1');
   s = decodeEntities(s);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL delimits the code-span placeholders set above (no text has one).
   return s.replace(/\u0000(\d+)\u0000/g, (_m, i: string) => codeSpans[Number(i)] ?? '');
 }
 
@@ -93,7 +94,10 @@ function parseHeadingText(raw: string, onLink: (href: string) => void): { text: 
  * the last segment of the URI.
  */
 export function extractMarkdown(md: string, uri: string, title?: string, fallbackTitle?: string): ExtractedDocument {
-  const lines = md.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n').split('\n');
+  const lines = md
+    .replace(/^\uFEFF/, '')
+    .replace(/\r\n?/g, '\n')
+    .split('\n');
   const links: string[] = [];
   const seen = new Set<string>();
   const onLink = (href: string): void => {
@@ -120,12 +124,20 @@ export function extractMarkdown(md: string, uri: string, title?: string, fallbac
 
   const sections: Section[] = [];
   const stack: Heading[] = [];
-  let current: { headingPath: string[]; anchor: string | null; lines: string[] } = { headingPath: [], anchor: null, lines: [] };
+  let current: { headingPath: string[]; anchor: string | null; lines: string[] } = {
+    headingPath: [],
+    anchor: null,
+    lines: [],
+  };
   let firstH1: string | undefined;
   let pendingAnchor: string | null = null;
 
   const close = (): void => {
-    const text = current.lines.join('\n').replace(/\n{3,}/g, '\n\n').replace(/^\n+/, '').trimEnd();
+    const text = current.lines
+      .join('\n')
+      .replace(/\n{3,}/g, '\n\n')
+      .replace(/^\n+/, '')
+      .trimEnd();
     if (text.trim() !== '') sections.push({ headingPath: current.headingPath, anchor: current.anchor, text });
   };
   const openHeading = (level: number, raw: string): void => {
@@ -217,7 +229,11 @@ export function extractMarkdown(md: string, uri: string, title?: string, fallbac
 
 /** Plain text: one section, line endings normalised, no anchor, no links. */
 export function extractText(text: string, uri: string, title?: string): ExtractedDocument {
-  const body = text.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n').replace(/^(?:[^\S\n]*\n)+/, '').trimEnd();
+  const body = text
+    .replace(/^\uFEFF/, '')
+    .replace(/\r\n?/g, '\n')
+    .replace(/^(?:[^\S\n]*\n)+/, '')
+    .trimEnd();
   const sections: Section[] = body.trim() === '' ? [] : [{ headingPath: [], anchor: null, text: body }];
   return { title: title ?? nameFromUri(uri), sections, links: [] };
 }

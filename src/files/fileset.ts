@@ -11,8 +11,27 @@ import { sha256Hex } from '../hash/index.ts';
 
 /** File types a vector store accepts (docs/openai-facts.md, "Files"). */
 export const VECTOR_STORE_EXTENSIONS = new Set([
-  '.c', '.cpp', '.cs', '.css', '.doc', '.docx', '.go', '.html', '.java', '.js', '.json', '.md', '.pdf', '.php', '.pptx', '.py',
-  '.rb', '.sh', '.tex', '.ts', '.txt',
+  '.c',
+  '.cpp',
+  '.cs',
+  '.css',
+  '.doc',
+  '.docx',
+  '.go',
+  '.html',
+  '.java',
+  '.js',
+  '.json',
+  '.md',
+  '.pdf',
+  '.php',
+  '.pptx',
+  '.py',
+  '.rb',
+  '.sh',
+  '.tex',
+  '.ts',
+  '.txt',
 ]);
 /** Of those, the binary formats: their bytes are hashed as they are. */
 const BINARY_EXTENSIONS = new Set(['.doc', '.docx', '.pdf', '.pptx']);
@@ -35,8 +54,9 @@ export const AUTO_CHUNKING: ChunkingStrategy = { type: 'auto' };
  */
 export function filesetHash(contentHashes: readonly string[], chunking: ChunkingStrategy = AUTO_CHUNKING): string {
   const files = [...new Set(contentHashes)].sort();
-  const strategy = chunking.type === 'auto'
-    ? 'auto'
-    : `static:${chunking.static.max_chunk_size_tokens}:${chunking.static.chunk_overlap_tokens}`;
+  const strategy =
+    chunking.type === 'auto'
+      ? 'auto'
+      : `static:${chunking.static.max_chunk_size_tokens}:${chunking.static.chunk_overlap_tokens}`;
   return sha256Hex(`sluice-fileset-v1\n${strategy}\n${files.join('\n')}`);
 }

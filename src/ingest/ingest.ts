@@ -54,7 +54,10 @@ export interface IngestSummary {
 
 function runKeyOf(rt: Runtime, collection: string, sources: string[], maxPages: number, maxDepth: number): string {
   const { model, dimensions } = rt.config.embedding;
-  return createHash('sha256').update(JSON.stringify({ collection, sources: [...sources].sort(), maxPages, maxDepth, model, dimensions })).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(JSON.stringify({ collection, sources: [...sources].sort(), maxPages, maxDepth, model, dimensions }))
+    .digest('hex')
+    .slice(0, 32);
 }
 
 /**
@@ -67,25 +70,46 @@ export async function enqueueIngest(rt: Runtime, request: IngestRequest): Promis
   const maxPages = request.maxPages ?? rt.config.crawl.maxPages;
   const maxDepth = request.maxDepth ?? rt.config.crawl.maxDepth;
   const resolved = request.sources.map((s) => resolveSource(s));
-  const runKey = runKeyOf(rt, collection, resolved.map((r) => r.key), maxPages, maxDepth);
+  const runKey = runKeyOf(
+    rt,
+    collection,
+    resolved.map((r) => r.key),
+    maxPages,
+    maxDepth,
+  );
 
   const previous = await rt.tracker.activeRunFor(runKey);
   const runId = await rt.tracker.setActiveRun(runKey, previous ?? newRunId());
   const resumed = previous !== undefined;
-  if (!resumed) await rt.tracker.start(runId, { collection, sources: JSON.stringify(resolved.map((r) => r.key)), runKey });
+  if (!resumed)
+    await rt.tracker.start(runId, { collection, sources: JSON.stringify(resolved.map((r) => r.key)), runKey });
 
   const trustedHosts = [...new Set(resolved.flatMap((r) => (r.trustedHost ? [r.trustedHost] : [])))];
   // Start pages count against the page limit and are claimed by the run, so links back to them are not crawled twice.
-  const { claimed } = await rt.tracker.claimUrls(runId, 'root', maxPages, resolved.map((r) => r.key));
+  const { claimed } = await rt.tracker.claimUrls(
+    runId,
+    'root',
+    maxPages,
+    resolved.map((r) => r.key),
+  );
   const wanted = new Set(claimed);
   const jobs = resolved
     .filter((r) => wanted.has(r.key))
     .map((r) => ({
       jobId: crawlJobId(runId, r.key),
-      payload: { runId, collection, source: r.source, limits: { maxPages, maxDepth }, trustedHosts } satisfies CrawlPayload,
+      payload: {
+        runId,
+        collection,
+        source: r.source,
+        limits: { maxPages, maxDepth },
+        trustedHosts,
+      } satisfies CrawlPayload,
     }));
   const jobIds = await rt.producer.add('crawl', jobs, runId);
-  rt.logger.info({ runId, collection, jobs: jobIds.length, resumed }, resumed ? 'resuming unfinished run' : 'run enqueued');
+  rt.logger.info(
+    { runId, collection, jobs: jobIds.length, resumed },
+    resumed ? 'resuming unfinished run' : 'run enqueued',
+  );
   return { runId, collection, resumed, jobIds, runKey };
 }
 
@@ -122,14 +146,24 @@ async function reconcilePending(rt: Runtime, runId: string, missingSince: Map<st
     const state = await q.getJobState(jobId);
     if (state === 'failed') {
       const job = await q.getJob(jobId);
-      await rt.tracker.failJob(runId, key, { source: `${queue} job ${jobId}`, error: job?.failedReason ?? 'failed', queue, jobId });
+      await rt.tracker.failJob(runId, key, {
+        source: `${queue} job ${jobId}`,
+        error: job?.failedReason ?? 'failed',
+        queue,
+        jobId,
+      });
     } else if (state !== 'unknown') {
       missingSince.delete(key);
     } else {
       const since = missingSince.get(key) ?? Date.now();
       missingSince.set(key, since);
       if (Date.now() - since >= VANISHED_AFTER_MS) {
-        await rt.tracker.failJob(runId, key, { source: `${queue} job ${jobId}`, error: 'the job vanished from Redis before it finished (was Redis flushed or restarted without persistence?)', queue, jobId });
+        await rt.tracker.failJob(runId, key, {
+          source: `${queue} job ${jobId}`,
+          error: 'the job vanished from Redis before it finished (was Redis flushed or restarted without persistence?)',
+          queue,
+          jobId,
+        });
       }
     }
   }

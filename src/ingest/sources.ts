@@ -21,12 +21,20 @@ export interface ResolvedSource {
   trustedHost?: string;
 }
 
-const HELP = 'a source is an http(s) URL, a local file or directory, or an inline JSON document {"id", "text"|"html"|"markdown"}';
+const HELP =
+  'a source is an http(s) URL, a local file or directory, or an inline JSON document {"id", "text"|"html"|"markdown"}';
 
 function inline(doc: unknown, input: string): ResolvedSource {
   const parsed = InlineDocumentSchema.safeParse(doc);
   if (!parsed.success) {
-    return { source: { type: 'invalid', input, reason: `inline document ${input.slice(0, 80)}: ${describeZodError(parsed.error)} (${HELP})` }, key: `invalid:${input}` };
+    return {
+      source: {
+        type: 'invalid',
+        input,
+        reason: `inline document ${input.slice(0, 80)}: ${describeZodError(parsed.error)} (${HELP})`,
+      },
+      key: `invalid:${input}`,
+    };
   }
   return { source: { type: 'inline', document: parsed.data as InlineDocument }, key: `inline:${parsed.data.id}` };
 }
@@ -39,7 +47,14 @@ export function resolveSource(input: string | InlineDocument, cwd = process.cwd(
     try {
       return inline(JSON.parse(text), text);
     } catch (err) {
-      return { source: { type: 'invalid', input: text, reason: `inline document is not valid JSON (${(err as Error).message}): ${text.slice(0, 80)}` }, key: `invalid:${text}` };
+      return {
+        source: {
+          type: 'invalid',
+          input: text,
+          reason: `inline document is not valid JSON (${(err as Error).message}): ${text.slice(0, 80)}`,
+        },
+        key: `invalid:${text}`,
+      };
     }
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
@@ -47,18 +62,31 @@ export function resolveSource(input: string | InlineDocument, cwd = process.cwd(
     try {
       url = new URL(text);
     } catch {
-      return { source: { type: 'invalid', input: text, reason: `${text}: not a valid URL (${HELP})` }, key: `invalid:${text}` };
+      return {
+        source: { type: 'invalid', input: text, reason: `${text}: not a valid URL (${HELP})` },
+        key: `invalid:${text}`,
+      };
     }
     if (url.protocol === 'file:') return resolveSource(decodeURIComponent(url.pathname), cwd);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      return { source: { type: 'invalid', input: text, reason: `${text}: unsupported scheme ${url.protocol} (${HELP})` }, key: `invalid:${text}` };
+      return {
+        source: { type: 'invalid', input: text, reason: `${text}: unsupported scheme ${url.protocol} (${HELP})` },
+        key: `invalid:${text}`,
+      };
     }
     const href = normaliseUrl(url.href)!; // http(s), checked above
-    return { source: { type: 'url', url: href, scope: scopeOf(href) ?? href, depth: 0 }, key: href, trustedHost: url.hostname };
+    return {
+      source: { type: 'url', url: href, scope: scopeOf(href) ?? href, depth: 0 },
+      key: href,
+      trustedHost: url.hostname,
+    };
   }
   const abs = path.resolve(cwd, text);
   if (!fs.existsSync(abs)) {
-    return { source: { type: 'invalid', input: text, reason: `${text}: no such file or directory (${HELP})` }, key: `invalid:${text}` };
+    return {
+      source: { type: 'invalid', input: text, reason: `${text}: no such file or directory (${HELP})` },
+      key: `invalid:${text}`,
+    };
   }
   return { source: { type: 'path', path: abs }, key: pathToFileURL(abs).toString() };
 }

@@ -93,7 +93,10 @@ async function collectBacklog(gauge: Gauge<'queue' | 'state'>, entry: BacklogEnt
     }
   } catch (err) {
     queueBacklogErrorsTotal.inc({ queue: queue.name });
-    logger.warn({ err, queue: queue.name }, 'metrics: reading queue counts failed; sluice_queue_jobs keeps its previous values');
+    logger.warn(
+      { err, queue: queue.name },
+      'metrics: reading queue counts failed; sluice_queue_jobs keeps its previous values',
+    );
   } finally {
     clearTimeout(timer);
   }
@@ -115,7 +118,10 @@ export interface RegisterQueueBacklogOptions {
  * series (call it before closing the queues, or a scrape would use a closed
  * connection).
  */
-export function registerQueueBacklog(queues: readonly BacklogQueue[], opts: RegisterQueueBacklogOptions = {}): () => void {
+export function registerQueueBacklog(
+  queues: readonly BacklogQueue[],
+  opts: RegisterQueueBacklogOptions = {},
+): () => void {
   const logger = opts.logger ?? fallbackLogger();
   const timeoutMs = opts.timeoutMs ?? 2000;
   const added: BacklogEntry[] = [];

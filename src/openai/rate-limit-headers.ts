@@ -22,7 +22,8 @@ type HeaderSource = { get(name: string): string | null } | Record<string, string
 
 function header(headers: HeaderSource, name: string): string | undefined {
   if (!headers) return undefined;
-  if (typeof (headers as { get?: unknown }).get === 'function') return (headers as { get(n: string): string | null }).get(name) ?? undefined;
+  if (typeof (headers as { get?: unknown }).get === 'function')
+    return (headers as { get(n: string): string | null }).get(name) ?? undefined;
   const v = (headers as Record<string, string | string[] | undefined>)[name];
   return Array.isArray(v) ? v[0] : v;
 }
@@ -72,7 +73,7 @@ export function retryAfterMs(headers: HeaderSource, message: string | undefined,
     if (d !== undefined) return d;
   }
   const rl = readRateLimitHeaders(headers);
-  return type === 'requests' ? rl.resetRequestsMs : rl.resetTokensMs ?? rl.resetRequestsMs;
+  return type === 'requests' ? rl.resetRequestsMs : (rl.resetTokensMs ?? rl.resetRequestsMs);
 }
 
 /**

@@ -94,7 +94,10 @@ export const ChunkingStrategySchema = z.union([
   z.object({ type: z.literal('auto') }),
   z.object({
     type: z.literal('static'),
-    static: z.object({ max_chunk_size_tokens: z.number().int().min(100).max(4096), chunk_overlap_tokens: z.number().int().min(0) }),
+    static: z.object({
+      max_chunk_size_tokens: z.number().int().min(100).max(4096),
+      chunk_overlap_tokens: z.number().int().min(0),
+    }),
   }),
 ]);
 
@@ -104,7 +107,9 @@ export const AssociatePayloadSchema = z.object({
   /** Order-independent hash of the sorted content hashes plus the chunking strategy. */
   filesetHash: sha256Hex,
   /** Every file of the fileset, by content hash (first name seen). */
-  files: z.array(z.object({ contentHash: sha256Hex, filename: z.string().min(1), bytes: z.number().int().min(0) })).min(1),
+  files: z
+    .array(z.object({ contentHash: sha256Hex, filename: z.string().min(1), bytes: z.number().int().min(0) }))
+    .min(1),
   chunkingStrategy: ChunkingStrategySchema,
   /** Hashes already uploaded when the sync was enqueued (no upload job was needed). */
   knownHashes: z.array(sha256Hex).default([]),

@@ -50,7 +50,11 @@ export class Producer {
   async add<Q extends QueueName>(queue: Q, jobs: Array<JobRequest<Q>>, runId?: string): Promise<string[]> {
     if (!jobs.length) return [];
     const parsed = jobs.map((j) => validated(queue, j));
-    if (runId) await this.tracker.addJobs(runId, parsed.map((j) => jobKey(queue, j.jobId)));
+    if (runId)
+      await this.tracker.addJobs(
+        runId,
+        parsed.map((j) => jobKey(queue, j.jobId)),
+      );
     await this.queues[queue].addBulk(parsed.map((j) => ({ name: queue, data: j.payload, opts: { jobId: j.jobId } })));
     return parsed.map((j) => j.jobId);
   }

@@ -8,7 +8,6 @@ import type { Config } from '../config/config.ts';
 import { QUEUE_NAMES, type QueueName } from './contracts.ts';
 import type { Redis } from './redis.ts';
 
-
 export type Queues = Record<QueueName, Queue>;
 
 /** Default options of every job: retries with exponential backoff and bounded retention. */

@@ -47,13 +47,15 @@ const names = new Map<string, string>();
  * @param file the `.lua` file: `new URL('./lua/x-2.lua', import.meta.url)`.
  * @typeParam Reply what the script returns, as ioredis decodes it.
  */
-export function defineScript<Reply, Keys extends readonly string[] = string[], Args extends readonly ScriptArg[] = string[]>(
-  name: string,
-  file: URL,
-): LuaScript<Keys, Args, Reply> {
+export function defineScript<
+  Reply,
+  Keys extends readonly string[] = string[],
+  Args extends readonly ScriptArg[] = string[],
+>(name: string, file: URL): LuaScript<Keys, Args, Reply> {
   const path = fileURLToPath(file);
   const known = names.get(name);
-  if (known !== undefined && known !== path) throw new Error(`Lua script name ${name} is used for both ${known} and ${path}`);
+  if (known !== undefined && known !== path)
+    throw new Error(`Lua script name ${name} is used for both ${known} and ${path}`);
   names.set(name, path);
   const lua = readFileSync(file, 'utf8');
   const n = /-(\d+)\.lua$/.exec(path);
@@ -74,7 +76,9 @@ export function defineScript<Reply, Keys extends readonly string[] = string[], A
         defined.add(redis);
       }
       const command = (redis as unknown as Record<string, (...a: ScriptArg[]) => Promise<Reply>>)[name]!;
-      return numberOfKeys === undefined ? command.call(redis, keys.length, ...keys, ...args) : command.call(redis, ...keys, ...args);
+      return numberOfKeys === undefined
+        ? command.call(redis, keys.length, ...keys, ...args)
+        : command.call(redis, ...keys, ...args);
     },
   };
 }

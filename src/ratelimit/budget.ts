@@ -51,10 +51,22 @@ export interface Granted {
 }
 
 /** The budget's scripts; each file's header says what it reads and returns. */
-const reserveScript = defineScript<number[], BudgetKeys>('sluiceBudgetReserve', new URL('./lua/reserve-3.lua', import.meta.url));
-const restampScript = defineScript<number, [log: string]>('sluiceBudgetRestamp', new URL('./lua/restamp-1.lua', import.meta.url));
-const releaseScript = defineScript<number, [log: string, sum: string]>('sluiceBudgetRelease', new URL('./lua/release-2.lua', import.meta.url));
-const recordExternalScript = defineScript<number, [log: string, sum: string]>('sluiceBudgetRecordExternal', new URL('./lua/record-external-2.lua', import.meta.url));
+const reserveScript = defineScript<number[], BudgetKeys>(
+  'sluiceBudgetReserve',
+  new URL('./lua/reserve-3.lua', import.meta.url),
+);
+const restampScript = defineScript<number, [log: string]>(
+  'sluiceBudgetRestamp',
+  new URL('./lua/restamp-1.lua', import.meta.url),
+);
+const releaseScript = defineScript<number, [log: string, sum: string]>(
+  'sluiceBudgetRelease',
+  new URL('./lua/release-2.lua', import.meta.url),
+);
+const recordExternalScript = defineScript<number, [log: string, sum: string]>(
+  'sluiceBudgetRecordExternal',
+  new URL('./lua/record-external-2.lua', import.meta.url),
+);
 
 /** Upper bound of the random delay added to a retry, ms: spreads processes waiting for the same moment. */
 const RETRY_JITTER_MS = 10;
@@ -113,10 +125,16 @@ export class SharedBudget {
    *   `waitMs`, ms until the next grant can happen (with `strict`, of the
    *   first refused request; else of the smallest); the token limit in force
    */
-  async tryReserveMany(tokens: readonly number[], strict = false): Promise<{ granted: Map<number, string>; tooLarge: number[]; waitMs: number; effectiveTpm: number }> {
+  async tryReserveMany(
+    tokens: readonly number[],
+    strict = false,
+  ): Promise<{ granted: Map<number, string>; tooLarge: number[]; waitMs: number; effectiveTpm: number }> {
     const ids = tokens.map(() => randomUUID());
     const [waitMs, effectiveTpm, ...positions] = await reserveScript.run(this.redis, this.keys(), [
-      String(this.limits.rpm), String(this.limits.tpm), String(this.limits.windowMs), strict ? '1' : '0',
+      String(this.limits.rpm),
+      String(this.limits.tpm),
+      String(this.limits.windowMs),
+      strict ? '1' : '0',
       ...tokens.flatMap((t, i) => [ids[i]!, String(t)]),
     ]);
     return {
@@ -128,7 +146,9 @@ export class SharedBudget {
   }
 
   private overBudget(tokens: number, tpm: number | undefined): OverBudgetError {
-    return new OverBudgetError(`a request of ${tokens} tokens exceeds the whole budget of ${tpm ?? this.limits.tpm} tokens per window`);
+    return new OverBudgetError(
+      `a request of ${tokens} tokens exceeds the whole budget of ${tpm ?? this.limits.tpm} tokens per window`,
+    );
   }
 
   /**
@@ -181,7 +201,10 @@ export class SharedBudget {
         const arrivals = this.arrivals;
         let r: Awaited<ReturnType<SharedBudget['tryReserveMany']>>;
         try {
-          r = await this.tryReserveMany(batch.map((w) => w.tokens), strict);
+          r = await this.tryReserveMany(
+            batch.map((w) => w.tokens),
+            strict,
+          );
         } catch (err) {
           for (const w of batch) settle(w, () => w.reject(err));
           continue;
@@ -245,7 +268,11 @@ export class SharedBudget {
     if (tokens <= 0) return;
     const ttl = Math.max(1, Math.min(ttlMs, this.limits.windowMs));
     const [log, sum] = this.keys();
-    await recordExternalScript.run(this.redis, [log, sum], [`ext-${randomUUID()}`, String(Math.ceil(tokens)), String(ttl), String(this.limits.windowMs)]);
+    await recordExternalScript.run(
+      this.redis,
+      [log, sum],
+      [`ext-${randomUUID()}`, String(Math.ceil(tokens)), String(ttl), String(this.limits.windowMs)],
+    );
   }
 
   /** Lowers the limits (never raises them) to what the API reports, for a while. */
@@ -255,7 +282,11 @@ export class SharedBudget {
     if (limits.rpm && limits.rpm < this.limits.rpm) fields.push('rpm', String(limits.rpm));
     if (limits.tpm && limits.tpm < this.limits.tpm) fields.push('tpm', String(limits.tpm));
     if (!fields.length) return;
-    await this.redis.multi().hset(k, ...fields).pexpire(k, this.limits.windowMs * 10).exec();
+    await this.redis
+      .multi()
+      .hset(k, ...fields)
+      .pexpire(k, this.limits.windowMs * 10)
+      .exec();
   }
 
   /** Tokens and requests reserved in the current window (for status and tests). */

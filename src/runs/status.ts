@@ -14,7 +14,9 @@ export interface Status {
 const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;
 
 export async function getStatus(rt: Runtime): Promise<Status> {
-  const entries = await Promise.all(QUEUE_NAMES.map(async (q) => [q, await rt.queues[q].getJobCounts(...STATES)] as const));
+  const entries = await Promise.all(
+    QUEUE_NAMES.map(async (q) => [q, await rt.queues[q].getJobCounts(...STATES)] as const),
+  );
   const { rows } = await rt.db.pool.query<Record<string, string>>(
     `SELECT (SELECT count(*) FROM collections) AS collections, (SELECT count(*) FROM documents) AS documents,
             (SELECT count(*) FROM chunks) AS chunks, (SELECT count(*) FROM embeddings) AS embeddings,
@@ -24,8 +26,12 @@ export async function getStatus(rt: Runtime): Promise<Status> {
   return {
     queues: Object.fromEntries(entries) as Status['queues'],
     database: {
-      mode: rt.db.mode, url: rt.db.displayUrl,
-      collections: Number(r.collections), documents: Number(r.documents), chunks: Number(r.chunks), embeddings: Number(r.embeddings),
+      mode: rt.db.mode,
+      url: rt.db.displayUrl,
+      collections: Number(r.collections),
+      documents: Number(r.documents),
+      chunks: Number(r.chunks),
+      embeddings: Number(r.embeddings),
     },
     spentUsd: Number(r.spent),
   };

@@ -39,7 +39,10 @@ export interface RunProgress {
 }
 
 /** Claims URLs for crawling within a run; see the header of `lua/claim-urls-2.lua`. */
-const claimUrlsScript = defineScript<string[], [claims: string, pages: string]>('sluiceRunClaimUrls', new URL('./lua/claim-urls-2.lua', import.meta.url));
+const claimUrlsScript = defineScript<string[], [claims: string, pages: string]>(
+  'sluiceRunClaimUrls',
+  new URL('./lua/claim-urls-2.lua', import.meta.url),
+);
 
 export function newRunId(): string {
   return randomUUID();
@@ -62,7 +65,11 @@ export class RunTracker {
   /** Records run metadata (collection, sources) at the start of a run. */
   async start(runId: string, meta: Record<string, string>): Promise<void> {
     const k = this.key(runId, 'meta');
-    await this.redis.multi().hset(k, { ...meta, startedAt: new Date().toISOString() }).expire(k, RUN_TTL_SECONDS).exec();
+    await this.redis
+      .multi()
+      .hset(k, { ...meta, startedAt: new Date().toISOString() })
+      .expire(k, RUN_TTL_SECONDS)
+      .exec();
   }
 
   /**
@@ -88,7 +95,11 @@ export class RunTracker {
   async addJobs(runId: string, jobKeys: string[]): Promise<void> {
     if (!jobKeys.length) return;
     const k = this.key(runId, 'jobs');
-    await this.redis.multi().sadd(k, ...jobKeys).expire(k, RUN_TTL_SECONDS).exec();
+    await this.redis
+      .multi()
+      .sadd(k, ...jobKeys)
+      .expire(k, RUN_TTL_SECONDS)
+      .exec();
   }
 
   /** Marks a job finished; idempotent. */
@@ -140,11 +151,17 @@ export class RunTracker {
     if (!embedded.length) return;
     const k = this.key(runId, 'embedded');
     const fields = embedded.flatMap((e) => [e.chunkHash, String(e.tokens)]);
-    await this.redis.multi().hset(k, ...fields).expire(k, RUN_TTL_SECONDS).exec();
+    await this.redis
+      .multi()
+      .hset(k, ...fields)
+      .expire(k, RUN_TTL_SECONDS)
+      .exec();
   }
 
   /** Totals over the run's documents and embeddings. */
-  async totals(runId: string): Promise<{ documents: number; chunks: number; tokens: number; chunksEmbedded: number; tokensEmbedded: number }> {
+  async totals(
+    runId: string,
+  ): Promise<{ documents: number; chunks: number; tokens: number; chunksEmbedded: number; tokensEmbedded: number }> {
     const [docs, embedded] = await Promise.all([
       this.redis.hvals(this.key(runId, 'docs')),
       this.redis.hvals(this.key(runId, 'embedded')),
@@ -164,7 +181,12 @@ export class RunTracker {
    * Claims URLs for crawling (see `lua/claim-urls-2.lua`).
    * @returns the URLs this owner must enqueue and how many the page limit refused.
    */
-  async claimUrls(runId: string, owner: string, maxPages: number, urls: string[]): Promise<{ claimed: string[]; refused: number }> {
+  async claimUrls(
+    runId: string,
+    owner: string,
+    maxPages: number,
+    urls: string[],
+  ): Promise<{ claimed: string[]; refused: number }> {
     if (!urls.length) return { claimed: [], refused: 0 };
     const out = await claimUrlsScript.run(
       this.redis,
@@ -172,7 +194,12 @@ export class RunTracker {
       [owner, String(maxPages), String(RUN_TTL_SECONDS), ...urls],
     );
     const refused = Number(out.pop() ?? 0);
-    if (refused) await this.redis.multi().incrby(this.key(runId, 'refused'), refused).expire(this.key(runId, 'refused'), RUN_TTL_SECONDS).exec();
+    if (refused)
+      await this.redis
+        .multi()
+        .incrby(this.key(runId, 'refused'), refused)
+        .expire(this.key(runId, 'refused'), RUN_TTL_SECONDS)
+        .exec();
     return { claimed: out, refused };
   }
 

@@ -51,7 +51,10 @@ export interface RuntimeOptions {
   database?: boolean;
 }
 
-async function openOpenAI(config: Config, logger: Logger): Promise<{ openai: OpenAI; target: string; emulator?: RunningEmulator }> {
+async function openOpenAI(
+  config: Config,
+  logger: Logger,
+): Promise<{ openai: OpenAI; target: string; emulator?: RunningEmulator }> {
   if (config.openai.apiKey || config.openai.baseURL) {
     const target = config.openai.baseURL ?? 'https://api.openai.com/v1';
     return { openai: createOpenAI(config, undefined), target };
@@ -88,19 +91,45 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     const { embedding } = config;
     // Margin on the window: a reservation is stamped when reserved, OpenAI counts on arrival.
     const budget = new SharedBudget(redis, config.redis.prefix, embedding.model, {
-      rpm: embedding.rpm, tpm: embedding.tpm, windowMs: embedding.rateWindowMs + WINDOW_MARGIN_MS,
+      rpm: embedding.rpm,
+      tpm: embedding.tpm,
+      windowMs: embedding.rateWindowMs + WINDOW_MARGIN_MS,
     });
     const embedder = new Embedder(openai, { budget, retries: embedding.retries });
     const coalescer = new EmbeddingCoalescer(embedder, {
-      maxInputs: embedding.maxInputs, maxTokens: requestTokenLimit(embedding), lingerMs: embedding.coalesceMs,
+      maxInputs: embedding.maxInputs,
+      maxTokens: requestTokenLimit(embedding),
+      lingerMs: embedding.coalesceMs,
     });
     const claims = new HashClaims(redis, config.redis.prefix, embedding.claimTtlMs);
     const uploadBudget = new SharedBudget(redis, config.redis.prefix, 'file-uploads', {
-      rpm: config.openai.uploadRpm, tpm: config.openai.uploadRpm, windowMs: 60_000 + WINDOW_MARGIN_MS,
+      rpm: config.openai.uploadRpm,
+      tpm: config.openai.uploadRpm,
+      windowMs: 60_000 + WINDOW_MARGIN_MS,
     });
-    const context: JobContext = { config, logger, db, producer, tracker, openai, embedder, coalescer, claims, uploadBudget };
+    const context: JobContext = {
+      config,
+      logger,
+      db,
+      producer,
+      tracker,
+      openai,
+      embedder,
+      coalescer,
+      claims,
+      uploadBudget,
+    };
     return {
-      config, logger, redis, db, queues, tracker, producer, openai, openaiTarget: target, context,
+      config,
+      logger,
+      redis,
+      db,
+      queues,
+      tracker,
+      producer,
+      openai,
+      openaiTarget: target,
+      context,
       ...(emulator ? { emulator } : {}),
       close: closeAll,
     };

@@ -17,7 +17,8 @@ import { startWorkers } from './workers.ts';
 export function parseQueues(names: string[]): QueueName[] {
   // `all` means every queue this version has a processor for.
   if (names.length === 0 || names.includes('all')) return QUEUE_NAMES.filter((q) => PROCESSORS[q] !== undefined);
-  for (const n of names) if (!isQueueName(n)) throw new Error(`unknown queue "${n}": use one of ${QUEUE_NAMES.join(', ')} or all`);
+  for (const n of names)
+    if (!isQueueName(n)) throw new Error(`unknown queue "${n}": use one of ${QUEUE_NAMES.join(', ')} or all`);
   return names as QueueName[];
 }
 
@@ -28,21 +29,31 @@ export async function runWorkerProcess(queueNames: string[]): Promise<void> {
   const rt = await openRuntime(config, logger, { role: `worker-${queues.join('-')}` });
   const workers = startWorkers(rt, queues);
   registerQueueBacklog(queues.map((q) => rt.queues[q]));
-  const metrics = config.metrics.port !== undefined
-    ? await startMetricsServer({
-        host: config.metrics.host,
-        port: config.metrics.port,
-        logger,
-        health: async () => {
-          const checks: Record<string, string> = {};
-          checks.redis = await rt.redis.ping().then(() => 'ok', (e: Error) => e.message);
-          checks.postgres = await rt.db.pool.query('SELECT 1').then(() => 'ok', (e: Error) => e.message);
-          checks.workers = workers.workers.every((w) => w.isRunning()) ? 'ok' : 'not running';
-          return { ok: Object.values(checks).every((v) => v === 'ok'), checks };
-        },
-      })
-    : undefined;
-  logger.info({ queues, metricsPort: metrics?.port, openai: rt.openaiTarget, database: rt.db.displayUrl }, 'workers started');
+  const metrics =
+    config.metrics.port !== undefined
+      ? await startMetricsServer({
+          host: config.metrics.host,
+          port: config.metrics.port,
+          logger,
+          health: async () => {
+            const checks: Record<string, string> = {};
+            checks.redis = await rt.redis.ping().then(
+              () => 'ok',
+              (e: Error) => e.message,
+            );
+            checks.postgres = await rt.db.pool.query('SELECT 1').then(
+              () => 'ok',
+              (e: Error) => e.message,
+            );
+            checks.workers = workers.workers.every((w) => w.isRunning()) ? 'ok' : 'not running';
+            return { ok: Object.values(checks).every((v) => v === 'ok'), checks };
+          },
+        })
+      : undefined;
+  logger.info(
+    { queues, metricsPort: metrics?.port, openai: rt.openaiTarget, database: rt.db.displayUrl },
+    'workers started',
+  );
   onShutdown(logger, config.workers.shutdownTimeoutMs, async () => {
     await workers.close();
     await metrics?.close();

@@ -42,7 +42,7 @@ function wrap(rt: Runtime, queue: QueueName, workerRef: { current?: Worker }) {
     const key = jobKey(queue, String(job.id));
     let source = `${queue} job ${job.id}`;
     try {
-      let payload;
+      let payload: unknown;
       try {
         payload = schema.parse(job.data);
       } catch (err) {
@@ -75,7 +75,10 @@ function wrap(rt: Runtime, queue: QueueName, workerRef: { current?: Worker }) {
       if (final && runId) {
         await rt.tracker.failJob(runId, key, { source, error: err.message, queue, jobId: String(job.id) });
       }
-      log[final ? 'error' : 'warn']({ durationMs: Math.round(seconds * 1000), err: { message: err.message, name: err.name } }, final ? 'job failed' : 'job will be retried');
+      log[final ? 'error' : 'warn'](
+        { durationMs: Math.round(seconds * 1000), err: { message: err.message, name: err.name } },
+        final ? 'job failed' : 'job will be retried',
+      );
       if (permanent && !(err instanceof UnrecoverableError)) throw new UnrecoverableError(err.message);
       throw err;
     }

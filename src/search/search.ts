@@ -32,17 +32,25 @@ export interface SearchOptions {
 export async function search(rt: Runtime, query: string, options: SearchOptions = {}): Promise<SearchHit[]> {
   const collection = options.collection ?? 'default';
   const k = options.k ?? 5;
-  if (!Number.isInteger(k) || k < 1 || k > 100) throw new PermanentError(`--k must be an integer from 1 to 100, got ${k}`);
+  if (!Number.isInteger(k) || k < 1 || k > 100)
+    throw new PermanentError(`--k must be an integer from 1 to 100, got ${k}`);
   if (!query.trim()) throw new PermanentError('the search query is empty');
   const collectionId = await findCollection(rt.db.pool, collection);
-  if (collectionId === undefined) throw new PermanentError(`collection "${collection}" does not exist: ingest into it first`);
+  if (collectionId === undefined)
+    throw new PermanentError(`collection "${collection}" does not exist: ingest into it first`);
   const { model, dimensions } = rt.config.embedding;
   const { vectors } = await createEmbeddings(rt.openai, { model, dimensions }, [query]);
   const expr = vectorExpr(dimensions, 'e');
   const client = await rt.db.pool.connect();
   try {
     if (rt.db.mode === 'postgres') await client.query(`SET hnsw.iterative_scan = relaxed_order`).catch(() => {});
-    const { rows } = await client.query<{ url: string; title: string; heading_path: string[]; text: string; distance: number }>(
+    const { rows } = await client.query<{
+      url: string;
+      title: string;
+      heading_path: string[];
+      text: string;
+      distance: number;
+    }>(
       `WITH nearest AS (
          SELECT e.chunk_hash, ${expr} <=> $1::${vectorType(dimensions)} AS distance
          FROM embeddings e
@@ -60,7 +68,13 @@ export async function search(rt: Runtime, query: string, options: SearchOptions 
        LIMIT $4`,
       [pgvector.toSql(Array.from(vectors[0]!)), model, collectionId, k],
     );
-    return rows.map((r) => ({ url: r.url, title: r.title, headingPath: r.heading_path, score: 1 - Number(r.distance), text: r.text }));
+    return rows.map((r) => ({
+      url: r.url,
+      title: r.title,
+      headingPath: r.heading_path,
+      score: 1 - Number(r.distance),
+      text: r.text,
+    }));
   } finally {
     if (rt.db.mode === 'postgres') await client.query(`RESET hnsw.iterative_scan`).catch(() => {});
     client.release();

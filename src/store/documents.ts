@@ -58,13 +58,25 @@ export async function findCollection(pool: pg.Pool, name: string): Promise<numbe
   return rows[0] ? Number(rows[0].id) : undefined;
 }
 
-export async function findDocument(pool: pg.Pool, collectionId: number, uri: string): Promise<StoredDocument | undefined> {
-  const { rows } = await pool.query<{ id: string; content_hash: string; etag: string | null; last_modified: string | null; links: string[] }>(
-    `SELECT id, content_hash, etag, last_modified, links FROM documents WHERE collection_id = $1 AND uri = $2`,
-    [collectionId, uri],
-  );
+export async function findDocument(
+  pool: pg.Pool,
+  collectionId: number,
+  uri: string,
+): Promise<StoredDocument | undefined> {
+  const { rows } = await pool.query<{
+    id: string;
+    content_hash: string;
+    etag: string | null;
+    last_modified: string | null;
+    links: string[];
+  }>(`SELECT id, content_hash, etag, last_modified, links FROM documents WHERE collection_id = $1 AND uri = $2`, [
+    collectionId,
+    uri,
+  ]);
   const r = rows[0];
-  return r && { id: Number(r.id), contentHash: r.content_hash, etag: r.etag, lastModified: r.last_modified, links: r.links };
+  return (
+    r && { id: Number(r.id), contentHash: r.content_hash, etag: r.etag, lastModified: r.last_modified, links: r.links }
+  );
 }
 
 /** Marks a document fetched and used without touching its chunks (a 304). */
@@ -91,8 +103,18 @@ export async function writeDocument(pool: pg.Pool, doc: DocumentInput): Promise<
          bytes = EXCLUDED.bytes, etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified,
          links = EXCLUDED.links, metadata = EXCLUDED.metadata, fetched_at = now(), last_used_at = now()
        RETURNING id`,
-      [doc.collectionId, doc.uri, doc.kind, doc.title, doc.contentHash, doc.bytes, doc.etag ?? null, doc.lastModified ?? null,
-        JSON.stringify(doc.links), JSON.stringify(doc.metadata)],
+      [
+        doc.collectionId,
+        doc.uri,
+        doc.kind,
+        doc.title,
+        doc.contentHash,
+        doc.bytes,
+        doc.etag ?? null,
+        doc.lastModified ?? null,
+        JSON.stringify(doc.links),
+        JSON.stringify(doc.metadata),
+      ],
     );
     const id = Number(rows[0]!.id);
     const unchanged = prev.rows[0]?.content_hash === doc.contentHash;
@@ -102,9 +124,19 @@ export async function writeDocument(pool: pg.Pool, doc: DocumentInput): Promise<
       `INSERT INTO chunks (document_id, ordinal, chunk_hash, url, heading_path, text, token_count)
        SELECT $1, x.ordinal, x.chunk_hash, x.url, x.heading_path, x.text, x.token_count
        FROM jsonb_to_recordset($2::jsonb) AS x(ordinal int, chunk_hash text, url text, heading_path text[], text text, token_count int)`,
-      [id, JSON.stringify(doc.chunks.map((c) => ({
-        ordinal: c.ordinal, chunk_hash: c.chunkHash, url: c.url, heading_path: c.headingPath, text: c.text, token_count: c.tokenCount,
-      })))],
+      [
+        id,
+        JSON.stringify(
+          doc.chunks.map((c) => ({
+            ordinal: c.ordinal,
+            chunk_hash: c.chunkHash,
+            url: c.url,
+            heading_path: c.headingPath,
+            text: c.text,
+            token_count: c.tokenCount,
+          })),
+        ),
+      ],
     );
     return { id, changed: true };
   });

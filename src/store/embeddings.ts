@@ -8,7 +8,11 @@ import type { EmbeddingKey } from '../embed/embedding-key.ts';
 import { encodeVectorArray, vectorTypeOid } from './vector-binary.ts';
 
 /** Unique chunk hashes of a document that have no embedding for `key` yet, with their tokens. */
-export async function missingForDocument(pool: pg.Pool, documentId: number, key: EmbeddingKey): Promise<Array<{ chunkHash: string; tokens: number }>> {
+export async function missingForDocument(
+  pool: pg.Pool,
+  documentId: number,
+  key: EmbeddingKey,
+): Promise<Array<{ chunkHash: string; tokens: number }>> {
   const { rows } = await pool.query<{ chunk_hash: string; tokens: number }>(
     `SELECT c.chunk_hash, min(c.token_count) AS tokens FROM chunks c
      WHERE c.document_id = $1
@@ -45,7 +49,10 @@ export async function filterMissing(pool: pg.Pool, key: EmbeddingKey, hashes: st
 }
 
 /** Text and token count of each hash that still has a chunk (any document). */
-export async function loadChunkTexts(pool: pg.Pool, hashes: string[]): Promise<Map<string, { text: string; tokens: number }>> {
+export async function loadChunkTexts(
+  pool: pg.Pool,
+  hashes: string[],
+): Promise<Map<string, { text: string; tokens: number }>> {
   const { rows } = await pool.query<{ chunk_hash: string; text: string; token_count: number }>(
     `SELECT DISTINCT ON (chunk_hash) chunk_hash, text, token_count FROM chunks WHERE chunk_hash = ANY($1::text[]) ORDER BY chunk_hash`,
     [hashes],
@@ -76,7 +83,17 @@ export async function insertEmbeddings(
        SELECT $1, $2, x.h, x.v, x.t FROM unnest($3::text[], $4::vector[], $5::int[]) AS x(h, v, t)
        ON CONFLICT DO NOTHING
        RETURNING chunk_hash`,
-      [key.model, key.dimensions, slice.map((r) => r.chunkHash), encodeVectorArray(slice.map((r) => r.vector), key.dimensions, oid), slice.map((r) => r.tokens)],
+      [
+        key.model,
+        key.dimensions,
+        slice.map((r) => r.chunkHash),
+        encodeVectorArray(
+          slice.map((r) => r.vector),
+          key.dimensions,
+          oid,
+        ),
+        slice.map((r) => r.tokens),
+      ],
     );
     inserted.push(...result.rows.map((r) => r.chunk_hash));
   }
@@ -84,9 +101,14 @@ export async function insertEmbeddings(
 }
 
 /** Records money spent on an embeddings call in the cost ledger. */
-export async function recordSpend(pool: pg.Pool, entry: { model: string; runId: string; tokens: number; usd: number }): Promise<void> {
+export async function recordSpend(
+  pool: pg.Pool,
+  entry: { model: string; runId: string; tokens: number; usd: number },
+): Promise<void> {
   await pool.query(`INSERT INTO cost_ledger (kind, model, run_id, tokens, usd) VALUES ('embedding', $1, $2, $3, $4)`, [
-    entry.model, entry.runId, entry.tokens, entry.usd,
+    entry.model,
+    entry.runId,
+    entry.tokens,
+    entry.usd,
   ]);
 }
-

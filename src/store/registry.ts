@@ -7,7 +7,14 @@
  */
 import type pg from 'pg';
 import type { ChunkingStrategy } from '../files/fileset.ts';
-import { FILE_STATUS as F, FILESET_FILE_STATUS as FF, FILESET_STATUS as FS, type FileStatus, type FilesetOutcome, type FilesetStatus } from './statuses.ts';
+import {
+  FILE_STATUS as F,
+  FILESET_FILE_STATUS as FF,
+  FILESET_STATUS as FS,
+  type FileStatus,
+  type FilesetOutcome,
+  type FilesetStatus,
+} from './statuses.ts';
 
 export interface FileRow {
   contentHash: string;
@@ -29,21 +36,32 @@ export interface FilesetRow {
 /** Stores the bytes of a file once (content-addressed). */
 export async function saveBlobs(pool: pg.Pool, blobs: Array<{ contentHash: string; data: Uint8Array }>): Promise<void> {
   if (!blobs.length) return;
-  const { rows } = await pool.query<{ content_hash: string }>(`SELECT content_hash FROM file_blobs WHERE content_hash = ANY($1::text[])`, [blobs.map((b) => b.contentHash)]);
+  const { rows } = await pool.query<{ content_hash: string }>(
+    `SELECT content_hash FROM file_blobs WHERE content_hash = ANY($1::text[])`,
+    [blobs.map((b) => b.contentHash)],
+  );
   const have = new Set(rows.map((r) => r.content_hash));
   for (const b of blobs) {
     if (have.has(b.contentHash)) continue;
-    await pool.query(`INSERT INTO file_blobs (content_hash, data) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [b.contentHash, Buffer.from(b.data)]);
+    await pool.query(`INSERT INTO file_blobs (content_hash, data) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [
+      b.contentHash,
+      Buffer.from(b.data),
+    ]);
   }
 }
 
 export async function loadBlob(pool: pg.Pool, contentHash: string): Promise<Buffer | undefined> {
-  const { rows } = await pool.query<{ data: Buffer }>(`SELECT data FROM file_blobs WHERE content_hash = $1`, [contentHash]);
+  const { rows } = await pool.query<{ data: Buffer }>(`SELECT data FROM file_blobs WHERE content_hash = $1`, [
+    contentHash,
+  ]);
   return rows[0]?.data;
 }
 
 /** Records files (intent) so they can be claimed; existing rows are kept. */
-export async function registerFiles(pool: pg.Pool, files: Array<{ contentHash: string; filename: string; bytes: number }>): Promise<void> {
+export async function registerFiles(
+  pool: pg.Pool,
+  files: Array<{ contentHash: string; filename: string; bytes: number }>,
+): Promise<void> {
   if (!files.length) return;
   await pool.query(
     `INSERT INTO files (content_hash, filename, bytes)
@@ -53,12 +71,27 @@ export async function registerFiles(pool: pg.Pool, files: Array<{ contentHash: s
   );
 }
 
-function toFile(r: { content_hash: string; filename: string; bytes: string; status: FileRow['status']; openai_file_id: string | null }): FileRow {
-  return { contentHash: r.content_hash, filename: r.filename, bytes: Number(r.bytes), status: r.status, openaiFileId: r.openai_file_id };
+function toFile(r: {
+  content_hash: string;
+  filename: string;
+  bytes: string;
+  status: FileRow['status'];
+  openai_file_id: string | null;
+}): FileRow {
+  return {
+    contentHash: r.content_hash,
+    filename: r.filename,
+    bytes: Number(r.bytes),
+    status: r.status,
+    openaiFileId: r.openai_file_id,
+  };
 }
 
 export async function getFiles(pool: pg.Pool, hashes: string[]): Promise<Map<string, FileRow>> {
-  const { rows } = await pool.query(`SELECT content_hash, filename, bytes, status, openai_file_id FROM files WHERE content_hash = ANY($1::text[])`, [hashes]);
+  const { rows } = await pool.query(
+    `SELECT content_hash, filename, bytes, status, openai_file_id FROM files WHERE content_hash = ANY($1::text[])`,
+    [hashes],
+  );
   return new Map(rows.map((r) => [r.content_hash as string, toFile(r)]));
 }
 
@@ -67,7 +100,12 @@ export async function getFiles(pool: pg.Pool, hashes: string[]): Promise<Map<str
  * this owner (a retry), or the claim is older than `staleMs`.
  * @returns true when this owner must upload.
  */
-export async function claimFileUpload(pool: pg.Pool, contentHash: string, owner: string, staleMs: number): Promise<boolean> {
+export async function claimFileUpload(
+  pool: pg.Pool,
+  contentHash: string,
+  owner: string,
+  staleMs: number,
+): Promise<boolean> {
   const { rowCount } = await pool.query(
     `UPDATE files SET status = '${F.uploading}', claimed_by = $2, claimed_at = now()
      WHERE content_hash = $1 AND openai_file_id IS NULL
@@ -86,7 +124,10 @@ export async function recordUpload(pool: pg.Pool, contentHash: string, fileId: s
 
 /** Forgets an OpenAI file id that OpenAI no longer knows (404), so the file is uploaded again. */
 export async function forgetFileId(pool: pg.Pool, contentHash: string, fileId: string): Promise<void> {
-  await pool.query(`UPDATE files SET status = '${F.pending}', openai_file_id = NULL, claimed_by = NULL WHERE content_hash = $1 AND openai_file_id = $2`, [contentHash, fileId]);
+  await pool.query(
+    `UPDATE files SET status = '${F.pending}', openai_file_id = NULL, claimed_by = NULL WHERE content_hash = $1 AND openai_file_id = $2`,
+    [contentHash, fileId],
+  );
 }
 
 /** Marks files used (for the TTL), at most once an hour per row so reuse stays cheap. */
@@ -97,31 +138,58 @@ export async function touchFiles(pool: pg.Pool, hashes: string[]): Promise<void>
   );
 }
 
-function toFileset(r: { fileset_hash: string; content_hashes: string[]; status: FilesetRow['status']; vector_store_id: string | null; claimed_by: string | null; recreated: number }): FilesetRow {
-  return { filesetHash: r.fileset_hash, contentHashes: r.content_hashes, status: r.status, vectorStoreId: r.vector_store_id, claimedBy: r.claimed_by, recreated: r.recreated };
+function toFileset(r: {
+  fileset_hash: string;
+  content_hashes: string[];
+  status: FilesetRow['status'];
+  vector_store_id: string | null;
+  claimed_by: string | null;
+  recreated: number;
+}): FilesetRow {
+  return {
+    filesetHash: r.fileset_hash,
+    contentHashes: r.content_hashes,
+    status: r.status,
+    vectorStoreId: r.vector_store_id,
+    claimedBy: r.claimed_by,
+    recreated: r.recreated,
+  };
 }
 
 /** Records a fileset (intent) if new; returns its row. */
-export async function ensureFileset(pool: pg.Pool, hash: string, contentHashes: string[], chunking: ChunkingStrategy, files: Array<{ contentHash: string; filename: string }>): Promise<FilesetRow> {
+export async function ensureFileset(
+  pool: pg.Pool,
+  hash: string,
+  contentHashes: string[],
+  chunking: ChunkingStrategy,
+  files: Array<{ contentHash: string; filename: string }>,
+): Promise<FilesetRow> {
   const created = await pool.query(
     `INSERT INTO filesets (fileset_hash, content_hashes, chunking_strategy) VALUES ($1, $2, $3::jsonb) ON CONFLICT DO NOTHING RETURNING fileset_hash`,
     [hash, [...new Set(contentHashes)].sort(), JSON.stringify(chunking)],
   );
   // A known fileset has its files already (the hash fixes them); a crash
   // between the two inserts is repaired by the next sync of the fileset.
-  const { rows: [count] } = created.rowCount ? { rows: [{ n: 0 }] } : await pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM fileset_files WHERE fileset_hash = $1`, [hash]);
-  if (count!.n < files.length) await pool.query(
-    `INSERT INTO fileset_files (fileset_hash, content_hash, filename)
+  const {
+    rows: [count],
+  } = created.rowCount
+    ? { rows: [{ n: 0 }] }
+    : await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM fileset_files WHERE fileset_hash = $1`, [hash]);
+  if (count!.n < files.length)
+    await pool.query(
+      `INSERT INTO fileset_files (fileset_hash, content_hash, filename)
      SELECT $1, x.h, x.f FROM unnest($2::text[], $3::text[]) AS x(h, f)
      ON CONFLICT DO NOTHING`,
-    [hash, files.map((f) => f.contentHash), files.map((f) => f.filename)],
-  );
+      [hash, files.map((f) => f.contentHash), files.map((f) => f.filename)],
+    );
   return (await getFileset(pool, hash))!;
 }
 
 export async function getFileset(pool: pg.Pool, hash: string): Promise<FilesetRow | undefined> {
-  const { rows } = await pool.query(`SELECT fileset_hash, content_hashes, status, vector_store_id, claimed_by, recreated FROM filesets WHERE fileset_hash = $1`, [hash]);
+  const { rows } = await pool.query(
+    `SELECT fileset_hash, content_hashes, status, vector_store_id, claimed_by, recreated FROM filesets WHERE fileset_hash = $1`,
+    [hash],
+  );
   return rows[0] ? toFileset(rows[0]) : undefined;
 }
 
@@ -129,7 +197,12 @@ export async function getFileset(pool: pg.Pool, hash: string): Promise<FilesetRo
  * Claims the creation of a fileset's store: when it has none and nobody
  * holds it, this owner holds it already, or the claim is stale.
  */
-export async function claimFilesetCreation(pool: pg.Pool, hash: string, owner: string, staleMs: number): Promise<boolean> {
+export async function claimFilesetCreation(
+  pool: pg.Pool,
+  hash: string,
+  owner: string,
+  staleMs: number,
+): Promise<boolean> {
   const { rowCount } = await pool.query(
     `UPDATE filesets SET status = '${FS.creating}', claimed_by = $2, claimed_at = now()
      WHERE fileset_hash = $1 AND vector_store_id IS NULL
@@ -140,7 +213,12 @@ export async function claimFilesetCreation(pool: pg.Pool, hash: string, owner: s
 }
 
 /** Records the created store right after the remote call. */
-export async function recordStore(pool: pg.Pool, hash: string, vectorStoreId: string, expiresAt: Date | null): Promise<void> {
+export async function recordStore(
+  pool: pg.Pool,
+  hash: string,
+  vectorStoreId: string,
+  expiresAt: Date | null,
+): Promise<void> {
   await pool.query(
     `UPDATE filesets SET vector_store_id = $2, status = '${FS.in_progress}', expires_at = $3, last_used_at = now() WHERE fileset_hash = $1`,
     [hash, vectorStoreId, expiresAt],
@@ -148,7 +226,12 @@ export async function recordStore(pool: pg.Pool, hash: string, vectorStoreId: st
 }
 
 /** Final state of a fileset's store after its file batches. */
-export async function completeFileset(pool: pg.Pool, hash: string, status: FilesetOutcome, counts: Record<string, number>): Promise<void> {
+export async function completeFileset(
+  pool: pg.Pool,
+  hash: string,
+  status: FilesetOutcome,
+  counts: Record<string, number>,
+): Promise<void> {
   await pool.query(
     `UPDATE filesets SET status = $2, file_counts = $3::jsonb, completed_at = now(), claimed_by = NULL WHERE fileset_hash = $1`,
     [hash, status, JSON.stringify(counts)],
@@ -161,7 +244,9 @@ export async function forgetStore(pool: pg.Pool, hash: string, vectorStoreId: st
     `UPDATE filesets SET vector_store_id = NULL, status = '${FS.pending}', claimed_by = NULL, recreated = recreated + 1 WHERE fileset_hash = $1 AND vector_store_id = $2`,
     [hash, vectorStoreId],
   );
-  await pool.query(`UPDATE fileset_files SET status = '${FF.pending}', last_error = NULL WHERE fileset_hash = $1`, [hash]);
+  await pool.query(`UPDATE fileset_files SET status = '${FF.pending}', last_error = NULL WHERE fileset_hash = $1`, [
+    hash,
+  ]);
 }
 
 export async function touchFileset(pool: pg.Pool, hash: string): Promise<void> {
@@ -169,21 +254,47 @@ export async function touchFileset(pool: pg.Pool, hash: string): Promise<void> {
 }
 
 /** Per-file outcome in a fileset's store. */
-export async function recordFilesetFiles(pool: pg.Pool, hash: string, outcomes: Array<{ contentHash: string; status: string; lastError: unknown }>): Promise<void> {
+export async function recordFilesetFiles(
+  pool: pg.Pool,
+  hash: string,
+  outcomes: Array<{ contentHash: string; status: string; lastError: unknown }>,
+): Promise<void> {
   if (!outcomes.length) return;
   await pool.query(
     `UPDATE fileset_files f SET status = x.s, last_error = x.e::jsonb, updated_at = now()
      FROM unnest($2::text[], $3::text[], $4::text[]) AS x(h, s, e)
      WHERE f.fileset_hash = $1 AND f.content_hash = x.h`,
-    [hash, outcomes.map((o) => o.contentHash), outcomes.map((o) => o.status), outcomes.map((o) => (o.lastError == null ? null : JSON.stringify(o.lastError)))],
+    [
+      hash,
+      outcomes.map((o) => o.contentHash),
+      outcomes.map((o) => o.status),
+      outcomes.map((o) => (o.lastError == null ? null : JSON.stringify(o.lastError))),
+    ],
   );
 }
 
-export async function filesetFiles(pool: pg.Pool, hash: string): Promise<Array<{ contentHash: string; filename: string; status: string; lastError: { code?: string; message?: string } | null; openaiFileId: string | null }>> {
+export async function filesetFiles(
+  pool: pg.Pool,
+  hash: string,
+): Promise<
+  Array<{
+    contentHash: string;
+    filename: string;
+    status: string;
+    lastError: { code?: string; message?: string } | null;
+    openaiFileId: string | null;
+  }>
+> {
   const { rows } = await pool.query(
     `SELECT ff.content_hash, ff.filename, ff.status, ff.last_error, f.openai_file_id
      FROM fileset_files ff JOIN files f ON f.content_hash = ff.content_hash WHERE ff.fileset_hash = $1 ORDER BY ff.filename`,
     [hash],
   );
-  return rows.map((r) => ({ contentHash: r.content_hash, filename: r.filename, status: r.status, lastError: r.last_error, openaiFileId: r.openai_file_id }));
+  return rows.map((r) => ({
+    contentHash: r.content_hash,
+    filename: r.filename,
+    status: r.status,
+    lastError: r.last_error,
+    openaiFileId: r.openai_file_id,
+  }));
 }

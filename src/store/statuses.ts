@@ -40,7 +40,10 @@ export const FILESET_STATUS = Object.freeze({
 export type FilesetStatus = (typeof FILESET_STATUS)[keyof typeof FILESET_STATUS];
 
 /** Where a fileset ends once its files are attached. */
-export type FilesetOutcome = typeof FILESET_STATUS.completed | typeof FILESET_STATUS.partial | typeof FILESET_STATUS.failed;
+export type FilesetOutcome =
+  | typeof FILESET_STATUS.completed
+  | typeof FILESET_STATUS.partial
+  | typeof FILESET_STATUS.failed;
 
 /** `fileset_files.status`: one file in one store, as OpenAI reports it (docs/openai-facts.md, "Vector stores"). */
 export const FILESET_FILE_STATUS = Object.freeze({

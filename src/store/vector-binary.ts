@@ -33,7 +33,11 @@ const VECTOR_HEADER_BYTES = 4;
  *   wrong length or a NaN/±Infinity (the server would refuse it anyway,
  *   without saying which row)
  */
-export function encodeVectorArray(vectors: ReadonlyArray<ArrayLike<number>>, dimensions: number, vectorOid: number): Buffer {
+export function encodeVectorArray(
+  vectors: ReadonlyArray<ArrayLike<number>>,
+  dimensions: number,
+  vectorOid: number,
+): Buffer {
   if (!Number.isInteger(dimensions) || dimensions < 1 || dimensions > 16_000) {
     throw new RangeError(`dimensions must be an integer from 1 to 16000 (pgvector's limit), got ${dimensions}`);
   }
@@ -52,7 +56,10 @@ export function encodeVectorArray(vectors: ReadonlyArray<ArrayLike<number>>, dim
     o = buf.writeInt16BE(0, o);
     for (let j = 0; j < dimensions; j++) {
       const x = v[j] as number;
-      if (!Number.isFinite(x)) throw new RangeError(`vector ${i} has a non-finite element ${x} at index ${j}: pgvector stores finite floats only`);
+      if (!Number.isFinite(x))
+        throw new RangeError(
+          `vector ${i} has a non-finite element ${x} at index ${j}: pgvector stores finite floats only`,
+        );
     }
     if (v instanceof Float32Array && os.endianness() === 'LE') {
       // Already float32: copy the bytes and swap them to network order.

@@ -64,12 +64,14 @@ async function readFile(p: string): Promise<LocalFile> {
 async function readFiles(paths: string[]): Promise<LocalFile[]> {
   const out: LocalFile[] = new Array(paths.length);
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, paths.length) }, async () => {
-    while (next < paths.length) {
-      const i = next++;
-      out[i] = await readFile(paths[i]!);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(READ_CONCURRENCY, paths.length) }, async () => {
+      while (next < paths.length) {
+        const i = next++;
+        out[i] = await readFile(paths[i]!);
+      }
+    }),
+  );
   return out;
 }
 
@@ -77,7 +79,10 @@ async function readFiles(paths: string[]): Promise<LocalFile[]> {
  * Enqueues the upload/associate flow of a sync.
  * @returns the run and the associate job id to read the result from.
  */
-export async function enqueueSync(rt: Runtime, request: SyncRequest): Promise<{ runId: string; associateJobId: string; files: number; uniqueFiles: number }> {
+export async function enqueueSync(
+  rt: Runtime,
+  request: SyncRequest,
+): Promise<{ runId: string; associateJobId: string; files: number; uniqueFiles: number }> {
   const collection = CollectionNameSchema.parse(request.collection ?? 'default');
   const chunking = request.chunkingStrategy ?? AUTO_CHUNKING;
   const local = await readFiles(await listFiles(request.sources));
@@ -89,8 +94,14 @@ export async function enqueueSync(rt: Runtime, request: SyncRequest): Promise<{ 
 
   const known = await getFiles(rt.db.pool, hashes);
   const missingBlobs = files.filter((f) => !known.get(f.contentHash)?.openaiFileId);
-  await saveBlobs(rt.db.pool, missingBlobs.map((f) => ({ contentHash: f.contentHash, data: f.data })));
-  await registerFiles(rt.db.pool, files.filter((f) => !known.has(f.contentHash)));
+  await saveBlobs(
+    rt.db.pool,
+    missingBlobs.map((f) => ({ contentHash: f.contentHash, data: f.data })),
+  );
+  await registerFiles(
+    rt.db.pool,
+    files.filter((f) => !known.has(f.contentHash)),
+  );
   const toUpload = files.filter((f) => !known.get(f.contentHash)?.openaiFileId);
 
   const runId = newRunId();
@@ -99,7 +110,10 @@ export async function enqueueSync(rt: Runtime, request: SyncRequest): Promise<{ 
     queue: 'associate' as const,
     jobId: associateJobId,
     payload: {
-      runId, collection, filesetHash: filesetHash(hashes, chunking), chunkingStrategy: chunking,
+      runId,
+      collection,
+      filesetHash: filesetHash(hashes, chunking),
+      chunkingStrategy: chunking,
       files: files.map((f) => ({ contentHash: f.contentHash, filename: f.filename, bytes: f.bytes })),
       knownHashes: hashes.filter((h) => known.get(h)?.openaiFileId),
     },
@@ -145,7 +159,9 @@ export async function sync(rt: Runtime, request: SyncRequest): Promise<SyncSumma
     const result = await associateResult(rt, run.associateJobId);
     if (!result) {
       const failures = await rt.tracker.failures(run.runId);
-      throw new Error(`sync failed: ${failures.map((f) => `${f.source}: ${f.error}`).join('; ') || `associate job ${run.associateJobId} has no result (${progress.failed} jobs failed)`}`);
+      throw new Error(
+        `sync failed: ${failures.map((f) => `${f.source}: ${f.error}`).join('; ') || `associate job ${run.associateJobId} has no result (${progress.failed} jobs failed)`}`,
+      );
     }
     out = { ...out, ...result, files: run.files, uniqueFiles: run.uniqueFiles };
   }

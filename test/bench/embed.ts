@@ -140,14 +140,21 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions {
   const { values } = parseArgs({
     args: argv,
     options: {
-      ...(Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' }])) as Record<keyof typeof FLAGS, { type: 'string' }>),
+      ...(Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' }])) as Record<
+        keyof typeof FLAGS,
+        { type: 'string' }
+      >),
       'no-langchain': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help) {
-    process.stdout.write(`usage: npm run bench:embed -- [${Object.entries(FLAGS).map(([f, [, d]]) => `--${f} ${d || '<n>'}`).join('] [')}] [--no-langchain]\n`);
+    process.stdout.write(
+      `usage: npm run bench:embed -- [${Object.entries(FLAGS)
+        .map(([f, [, d]]) => `--${f} ${d || '<n>'}`)
+        .join('] [')}] [--no-langchain]\n`,
+    );
     process.exit(0);
   }
   const raw = (flag: keyof typeof FLAGS): string => {
@@ -157,12 +164,17 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions {
   const num = (flag: keyof typeof FLAGS, { int = true, min = 1 } = {}): number => {
     const v = Number(raw(flag));
     if (!Number.isFinite(v) || (int && !Number.isInteger(v)) || v < min) {
-      throw new Error(`--${flag} (${FLAGS[flag][0]}) must be ${int ? 'an integer' : 'a number'} ≥ ${min}, got ${JSON.stringify(raw(flag))}`);
+      throw new Error(
+        `--${flag} (${FLAGS[flag][0]}) must be ${int ? 'an integer' : 'a number'} ≥ ${min}, got ${JSON.stringify(raw(flag))}`,
+      );
     }
     return v;
   };
-  const processes = raw('processes').split(',').map((s) => Number(s.trim()));
-  if (!processes.length || processes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--processes must list integers ≥ 1, e.g. 1,2,4`);
+  const processes = raw('processes')
+    .split(',')
+    .map((s) => Number(s.trim()));
+  if (!processes.length || processes.some((n) => !Number.isInteger(n) || n < 1))
+    throw new Error(`--processes must list integers ≥ 1, e.g. 1,2,4`);
   const concurrency = raw('embed-concurrency');
   return {
     k: num('k'),
@@ -295,7 +307,9 @@ class Emulator {
           resolve(out.slice(0, nl).trim());
         }
       });
-      child.once('exit', (code) => reject(new Error(`the emulator exited (${code}) before listening: ${err.lines.join('\n')}`)));
+      child.once('exit', (code) =>
+        reject(new Error(`the emulator exited (${code}) before listening: ${err.lines.join('\n')}`)),
+      );
     });
     return new Emulator(url);
   }
@@ -319,7 +333,9 @@ class Emulator {
       os.setPriority(child.pid!, Emulator.PRIORITY);
       Emulator.prioritised = true;
     } catch (err) {
-      note(`could not raise the emulator's priority (${(err as Error).message}): it shares the CPU with the workers at equal priority`);
+      note(
+        `could not raise the emulator's priority (${(err as Error).message}): it shares the CPU with the workers at equal priority`,
+      );
     }
   }
 
@@ -354,7 +370,13 @@ function pollStats(emu: Emulator, pollMs: number, onSample?: (s: Sample) => void
     const sent = Date.now();
     const s = await emu.stats();
     const responses = Object.values(s.requests.byStatus).reduce((a, b) => a + b, 0);
-    const sample = { t: (sent + Date.now()) / 2, tokens: s.tokensAccepted, requests: s.requests.total, rateLimited: s.requests.byStatus['429'] ?? 0, responses };
+    const sample = {
+      t: (sent + Date.now()) / 2,
+      tokens: s.tokensAccepted,
+      requests: s.requests.total,
+      rateLimited: s.requests.byStatus['429'] ?? 0,
+      responses,
+    };
     samples.push(sample);
     onSample?.(sample);
     return sent;
@@ -395,7 +417,9 @@ function progressPrinter(label: string, totalTokens: number, started: number) {
   return (s: Sample) => {
     if (Date.now() - lastPrint < 15_000) return;
     lastPrint = Date.now();
-    note(`${label}: ${(s.tokens / 1e6).toFixed(2)}M of ${(totalTokens / 1e6).toFixed(2)}M tokens, ${s.requests} requests, ${s.rateLimited} 429s, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    note(
+      `${label}: ${(s.tokens / 1e6).toFixed(2)}M of ${(totalTokens / 1e6).toFixed(2)}M tokens, ${s.requests} requests, ${s.rateLimited} 429s, ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    );
   };
 }
 
@@ -416,7 +440,9 @@ interface Workload {
 /** Crawls the manual with the real crawler (crawl workers only) into the bench schema. */
 async function crawlManual(env: Record<string, string>, prefix: string): Promise<void> {
   requireManual();
-  const rt = await openRuntime(loadConfig({ ...env, QUEUE_PREFIX: prefix }), createLogger('error'), { role: 'bench-crawl' });
+  const rt = await openRuntime(loadConfig({ ...env, QUEUE_PREFIX: prefix }), createLogger('error'), {
+    role: 'bench-crawl',
+  });
   const site = await serveDirectory(PG_MANUAL_DIR);
   const workers = startWorkers(rt, ['crawl']);
   try {
@@ -428,12 +454,16 @@ async function crawlManual(env: Record<string, string>, prefix: string): Promise
     let lastNote = Date.now();
     for (;;) {
       const counts = await rt.queues.crawl.getJobCounts();
-      const pending = Object.entries(counts).filter(([k]) => k !== 'completed' && k !== 'failed').reduce((s, [, v]) => s + v, 0);
+      const pending = Object.entries(counts)
+        .filter(([k]) => k !== 'completed' && k !== 'failed')
+        .reduce((s, [, v]) => s + v, 0);
       if (pending === 0) {
         // Completed jobs are trimmed (KEEP_COMPLETED_COUNT): count documents instead.
         const { rows } = await rt.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM documents`);
         const failed = counts.failed ?? 0;
-        note(`crawled ${rows[0]!.n} pages in ${((Date.now() - started) / 1000).toFixed(0)} s${failed ? `, ${failed} crawl jobs failed` : ''}`);
+        note(
+          `crawled ${rows[0]!.n} pages in ${((Date.now() - started) / 1000).toFixed(0)} s${failed ? `, ${failed} crawl jobs failed` : ''}`,
+        );
         break;
       }
       if (Date.now() - lastNote > 15_000) {
@@ -467,12 +497,23 @@ async function distinctTotals(pool: pg.Pool): Promise<{ chunks: number; tokens: 
 async function addCopies(pool: pg.Pool, k: number): Promise<void> {
   if (k <= 1) return;
   const collectionId = await ensureCollection(pool, COLLECTION);
-  const { rows: docs } = await pool.query<{ id: string; uri: string; kind: 'html' | 'markdown' | 'text'; title: string; bytes: string }>(
-    `SELECT id, uri, kind, title, bytes FROM documents WHERE collection_id = $1 ORDER BY id`, [collectionId],
-  );
-  const { rows: chunks } = await pool.query<{ document_id: string; ordinal: number; url: string; heading_path: string[]; text: string }>(
+  const { rows: docs } = await pool.query<{
+    id: string;
+    uri: string;
+    kind: 'html' | 'markdown' | 'text';
+    title: string;
+    bytes: string;
+  }>(`SELECT id, uri, kind, title, bytes FROM documents WHERE collection_id = $1 ORDER BY id`, [collectionId]);
+  const { rows: chunks } = await pool.query<{
+    document_id: string;
+    ordinal: number;
+    url: string;
+    heading_path: string[];
+    text: string;
+  }>(
     `SELECT c.document_id, c.ordinal, c.url, c.heading_path, c.text FROM chunks c JOIN documents d ON d.id = c.document_id
-     WHERE d.collection_id = $1 ORDER BY c.document_id, c.ordinal`, [collectionId],
+     WHERE d.collection_id = $1 ORDER BY c.document_id, c.ordinal`,
+    [collectionId],
   );
   const byDoc = new Map<string, typeof chunks>();
   for (const c of chunks) {
@@ -486,21 +527,36 @@ async function addCopies(pool: pg.Pool, k: number): Promise<void> {
       tasks.push(() => {
         const rows: ChunkRow[] = (byDoc.get(doc.id) ?? []).map((c) => {
           const text = `${c.text}\n\n(copy ${copy})`;
-          return { ordinal: c.ordinal, chunkHash: chunkHash(text), url: c.url, headingPath: c.heading_path, text, tokenCount: countTokens(text) };
+          return {
+            ordinal: c.ordinal,
+            chunkHash: chunkHash(text),
+            url: c.url,
+            headingPath: c.heading_path,
+            text,
+            tokenCount: countTokens(text),
+          };
         });
         return writeDocument(pool, {
-          collectionId, uri: `${doc.uri}?bench-copy=${copy}`, kind: doc.kind, title: doc.title,
-          contentHash: sha256Hex(rows.map((r) => r.text).join('\n')), bytes: Number(doc.bytes),
-          links: [], metadata: { benchCopyOf: doc.uri, copy }, chunks: rows,
+          collectionId,
+          uri: `${doc.uri}?bench-copy=${copy}`,
+          kind: doc.kind,
+          title: doc.title,
+          contentHash: sha256Hex(rows.map((r) => r.text).join('\n')),
+          bytes: Number(doc.bytes),
+          links: [],
+          metadata: { benchCopyOf: doc.uri, copy },
+          chunks: rows,
         });
       });
     }
   }
   // A few writers at once: each document is its own transaction.
   let next = 0;
-  await Promise.all(Array.from({ length: 6 }, async () => {
-    while (next < tasks.length) await tasks[next++]!();
-  }));
+  await Promise.all(
+    Array.from({ length: 6 }, async () => {
+      while (next < tasks.length) await tasks[next++]!();
+    }),
+  );
 }
 
 /**
@@ -508,9 +564,16 @@ async function addCopies(pool: pg.Pool, k: number): Promise<void> {
  * (nothing is embedded yet): one per document, or one per `docsPerJob`
  * documents with their distinct hashes merged.
  */
-async function buildWorkload(pool: pg.Pool, manual: { chunks: number; tokens: number; pages: number }, docsPerJob: number): Promise<Workload> {
+async function buildWorkload(
+  pool: pg.Pool,
+  manual: { chunks: number; tokens: number; pages: number },
+  docsPerJob: number,
+): Promise<Workload> {
   const collectionId = await ensureCollection(pool, COLLECTION);
-  const { rows } = await pool.query<{ id: string; uri: string }>(`SELECT id, uri FROM documents WHERE collection_id = $1 ORDER BY id`, [collectionId]);
+  const { rows } = await pool.query<{ id: string; uri: string }>(
+    `SELECT id, uri FROM documents WHERE collection_id = $1 ORDER BY id`,
+    [collectionId],
+  );
   const key = { model: MODEL, dimensions: loadConfig({ EMBEDDING_MODEL: MODEL }).embedding.dimensions };
   const perDoc: Workload['jobs'] = [];
   for (const d of rows) {
@@ -558,9 +621,17 @@ interface ConfigResult {
  *   sent. The 429 and peak-window figures stay in tokens sent: the limit
  *   counts those.
  */
-function resultFrom(name: string, wallMs: number, stats: EmulatorStats, samples: Sample[], opts: BenchOptions, jobTokens: number): ConfigResult {
+function resultFrom(
+  name: string,
+  wallMs: number,
+  stats: EmulatorStats,
+  samples: Sample[],
+  opts: BenchOptions,
+  jobTokens: number,
+): ConfigResult {
   // The raw series, for plotting a run's admissions over time.
-  if (process.env.BENCH_TRACE) writeFileSync(`${process.env.BENCH_TRACE}-${name.replace(/\W+/g, '')}.json`, JSON.stringify(samples));
+  if (process.env.BENCH_TRACE)
+    writeFileSync(`${process.env.BENCH_TRACE}-${name.replace(/\W+/g, '')}.json`, JSON.stringify(samples));
   const w = stats.windows.byModel[MODEL];
   const useful = stats.tokensAccepted > 0 ? Math.min(1, jobTokens / stats.tokensAccepted) : 1;
   return {
@@ -573,14 +644,28 @@ function resultFrom(name: string, wallMs: number, stats: EmulatorStats, samples:
     inputs: stats.inputsAccepted,
     peakTokens: w?.peakTokens ?? 0,
     peakRequests: w?.peakRequests ?? 0,
-    pace: paceFigures(useful === 1 ? samples : samples.map((x) => ({ ...x, tokens: x.tokens * useful })), opts.windowMs, opts.tpm),
+    pace: paceFigures(
+      useful === 1 ? samples : samples.map((x) => ({ ...x, tokens: x.tokens * useful })),
+      opts.windowMs,
+      opts.tpm,
+    ),
     problems: [],
     details: [],
   };
 }
 
 /** One Sluice configuration: N `sluice worker embed` processes on a fresh queue prefix. */
-async function runSluice(n: number, ctx: { emu: Emulator; pool: pg.Pool; workload: Workload; baseEnv: Record<string, string>; prefix: string; opts: BenchOptions }): Promise<ConfigResult> {
+async function runSluice(
+  n: number,
+  ctx: {
+    emu: Emulator;
+    pool: pg.Pool;
+    workload: Workload;
+    baseEnv: Record<string, string>;
+    prefix: string;
+    opts: BenchOptions;
+  },
+): Promise<ConfigResult> {
   const { emu, pool, workload, opts } = ctx;
   const name = `sluice ×${n}`;
   // A fresh prefix per configuration: empty queues, run, claims and — above
@@ -605,10 +690,14 @@ async function runSluice(n: number, ctx: { emu: Emulator; pool: pg.Pool; workloa
     await pool.query('TRUNCATE embeddings, cost_ledger');
     const runId = newRunId();
     const { model, dimensions } = config.embedding;
-    await rt.producer.add('embed', workload.jobs.map((j) => ({
-      jobId: `embed-${runId}-${idHash(j.uri, ...j.hashes)}`,
-      payload: { runId, collection: COLLECTION, source: j.uri, model, dimensions, chunkHashes: j.hashes },
-    })), runId);
+    await rt.producer.add(
+      'embed',
+      workload.jobs.map((j) => ({
+        jobId: `embed-${runId}-${idHash(j.uri, ...j.hashes)}`,
+        payload: { runId, collection: COLLECTION, source: j.uri, model, dimensions, chunkHashes: j.hashes },
+      })),
+      runId,
+    );
     await emu.reset();
 
     const started = Date.now();
@@ -622,7 +711,10 @@ async function runSluice(n: number, ctx: { emu: Emulator; pool: pg.Pool; workloa
       c.stdout!.resume();
       const log = tail(c.stderr!, /rate limited by the API/);
       c.once('exit', (code, signal) => {
-        if (!stopping) died.abort(new Error(`a worker process exited (${code ?? signal}) before the run finished:\n${log.lines.join('\n')}`));
+        if (!stopping)
+          died.abort(
+            new Error(`a worker process exited (${code ?? signal}) before the run finished:\n${log.lines.join('\n')}`),
+          );
       });
       return log;
     });
@@ -640,24 +732,35 @@ async function runSluice(n: number, ctx: { emu: Emulator; pool: pg.Pool; workloa
 
     const result = resultFrom(name, wallMs, stats, samples, opts, workload.tokens);
     const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM embeddings`);
-    if (progress.failed) result.problems.push(`${progress.failed} jobs failed: ${JSON.stringify((await rt.tracker.failures(runId)).slice(0, 3))}`);
-    if (rows[0]!.n !== workload.chunks) result.problems.push(`${rows[0]!.n} embeddings stored, expected ${workload.chunks}`);
+    if (progress.failed)
+      result.problems.push(
+        `${progress.failed} jobs failed: ${JSON.stringify((await rt.tracker.failures(runId)).slice(0, 3))}`,
+      );
+    if (rows[0]!.n !== workload.chunks)
+      result.problems.push(`${rows[0]!.n} embeddings stored, expected ${workload.chunks}`);
     if (stats.inputsAccepted !== workload.chunks) {
       // What was paid for twice: billed (cost ledger) minus what the stored embeddings hold.
       const { rows: money } = await pool.query<{ billed: string | null; stored: string | null }>(
         `SELECT (SELECT sum(tokens) FROM cost_ledger) AS billed, (SELECT sum(token_count) FROM embeddings) AS stored`,
       );
       const twice = Number(money[0]!.billed ?? 0) - Number(money[0]!.stored ?? 0);
-      result.problems.push(`the emulator embedded ${stats.inputsAccepted} inputs for ${workload.chunks} distinct chunks: ${stats.inputsAccepted - workload.chunks} embedded twice (${twice} tokens billed twice)`);
+      result.problems.push(
+        `the emulator embedded ${stats.inputsAccepted} inputs for ${workload.chunks} distinct chunks: ${stats.inputsAccepted - workload.chunks} embedded twice (${twice} tokens billed twice)`,
+      );
     }
-    if (codes.some((c) => c !== 0)) result.problems.push(`worker exit codes ${codes.join(', ')} (expected 0 after SIGTERM)`);
+    if (codes.some((c) => c !== 0))
+      result.problems.push(`worker exit codes ${codes.join(', ')} (expected 0 after SIGTERM)`);
     const other = Object.entries(stats.requests.byStatus).filter(([status]) => status !== '200' && status !== '429');
-    if (other.length) result.problems.push(`emulator statuses other than 200/429: ${JSON.stringify(Object.fromEntries(other))}`);
+    if (other.length)
+      result.problems.push(`emulator statuses other than 200/429: ${JSON.stringify(Object.fromEntries(other))}`);
     const pausedBy429 = logs.reduce((s, l) => s + l.matched, 0);
-    result.details.push(`${workload.jobs.length} jobs, ${stats.requestsAccepted} requests admitted (${(stats.inputsAccepted / Math.max(1, stats.requestsAccepted)).toFixed(1)} inputs, ${Math.round(stats.tokensAccepted / Math.max(1, stats.requestsAccepted))} tokens each), queue pauses on 429: ${pausedBy429}`);
+    result.details.push(
+      `${workload.jobs.length} jobs, ${stats.requestsAccepted} requests admitted (${(stats.inputsAccepted / Math.max(1, stats.requestsAccepted)).toFixed(1)} inputs, ${Math.round(stats.tokensAccepted / Math.max(1, stats.requestsAccepted))} tokens each), queue pauses on 429: ${pausedBy429}`,
+    );
     const messages = new Map<string, number>();
     for (const l of logs) for (const [m, k] of l.messages) messages.set(m, (messages.get(m) ?? 0) + k);
-    if (messages.size) result.details.push(`worker log lines: ${[...messages].map(([m, k]) => `${k}× ${m}`).join('; ')}`);
+    if (messages.size)
+      result.details.push(`worker log lines: ${[...messages].map(([m, k]) => `${k}× ${m}`).join('; ')}`);
     return result;
   } finally {
     for (const c of workers) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -667,10 +770,18 @@ async function runSluice(n: number, ctx: { emu: Emulator; pool: pg.Pool; workloa
 }
 
 /** LangChain's OpenAIEmbeddings at its defaults on the same distinct chunk texts. */
-async function runLangChain(ctx: { emu: Emulator; pool: pg.Pool; workload: Workload; tmpDir: string; opts: BenchOptions }): Promise<ConfigResult> {
+async function runLangChain(ctx: {
+  emu: Emulator;
+  pool: pg.Pool;
+  workload: Workload;
+  tmpDir: string;
+  opts: BenchOptions;
+}): Promise<ConfigResult> {
   const { emu, pool, workload, opts } = ctx;
   // The texts Sluice embeds: one per distinct chunk hash, chosen as loadChunkTexts does.
-  const { rows } = await pool.query<{ text: string }>(`SELECT DISTINCT ON (chunk_hash) text FROM chunks ORDER BY chunk_hash`);
+  const { rows } = await pool.query<{ text: string }>(
+    `SELECT DISTINCT ON (chunk_hash) text FROM chunks ORDER BY chunk_hash`,
+  );
   const file = path.join(ctx.tmpDir, 'texts.json');
   writeFileSync(file, JSON.stringify(rows.map((r) => r.text)));
   await emu.reset();
@@ -701,11 +812,14 @@ async function runLangChain(ctx: { emu: Emulator; pool: pg.Pool; workload: Workl
   }
   const result = resultFrom('langchain', lc?.wallMs ?? Date.now() - spawned, stats, samples, opts, workload.tokens);
   if (!lc) result.problems.push(`no result from the LangChain process (exit ${code}): ${err.lines.join('\n')}`);
-  else if (!lc.ok) result.problems.push(`embedDocuments failed after ${(lc.wallMs / 1000).toFixed(1)} s, its vectors are lost: ${lc.error}`);
+  else if (!lc.ok)
+    result.problems.push(
+      `embedDocuments failed after ${(lc.wallMs / 1000).toFixed(1)} s, its vectors are lost: ${lc.error}`,
+    );
   result.details.push(
     `${stats.requestsAccepted} requests admitted (${(stats.inputsAccepted / Math.max(1, stats.requestsAccepted)).toFixed(0)} inputs, ${Math.round(stats.tokensAccepted / Math.max(1, stats.requestsAccepted))} tokens each); ` +
       `tokens sent ${stats.tokensAccepted} vs ${workload.tokens} in the chunk texts (stripNewLines replaces newlines with spaces): ` +
-      `its goodput figures count ${(100 * workload.tokens / Math.max(1, stats.tokensAccepted)).toFixed(1)}% of what it sent`,
+      `its goodput figures count ${((100 * workload.tokens) / Math.max(1, stats.tokensAccepted)).toFixed(1)}% of what it sent`,
   );
   return result;
 }
@@ -729,7 +843,13 @@ function apiSeconds(r: ConfigResult): string {
   return Number.isFinite(ms) ? (ms / 1000).toFixed(1) : 'n/a';
 }
 
-function report(opts: BenchOptions, workload: Workload, results: ConfigResult[], benchMs: number, load: number[]): string {
+function report(
+  opts: BenchOptions,
+  workload: Workload,
+  results: ConfigResult[],
+  benchMs: number,
+  load: number[],
+): string {
   const windowS = opts.windowMs / 1000;
   const lines: string[] = [];
   lines.push(
@@ -737,14 +857,28 @@ function report(opts: BenchOptions, workload: Workload, results: ConfigResult[],
       `${workload.manualChunks}×${opts.k} chunks (${workload.chunks} distinct), ${(workload.tokens / 1e6).toFixed(2)}M tokens, ${workload.jobs.length} embed jobs` +
       `${opts.embedConcurrency ? `, EMBED_CONCURRENCY=${opts.embedConcurrency}` : ''}${opts.docsPerJob > 1 ? `, ${opts.docsPerJob} documents per embed job` : ''}${opts.coalesceMs !== undefined ? `, EMBEDDING_COALESCE_MS=${opts.coalesceMs}` : ''}`,
   );
-  lines.push(`goodput counts the job's tokens (the chunk texts), whatever a client sent on top: tokens sent ≠ job tokens is in the details.`);
-  lines.push(`÷TPM = tokens per ${windowS} s window ÷ ${opts.tpm}. whole run: job tokens ÷ wall time. after 1st min: mean of the complete`);
-  lines.push(`windows after the first (the partial last one left out). incl. tail: from first request + ${windowS} s to the last request admitted,`);
-  lines.push(`partial last window included: above 1 for a burst at the end, and it credits a client for what it failed to send in minute 1.`);
-  lines.push(`wall s: until the work is done (Sluice: every vector written to pgvector, HNSW index included; LangChain: vectors in memory).`);
-  lines.push(`API s: from the first request admitted to the last response sent, as the emulator saw it: the embedding work alone.`);
+  lines.push(
+    `goodput counts the job's tokens (the chunk texts), whatever a client sent on top: tokens sent ≠ job tokens is in the details.`,
+  );
+  lines.push(
+    `÷TPM = tokens per ${windowS} s window ÷ ${opts.tpm}. whole run: job tokens ÷ wall time. after 1st min: mean of the complete`,
+  );
+  lines.push(
+    `windows after the first (the partial last one left out). incl. tail: from first request + ${windowS} s to the last request admitted,`,
+  );
+  lines.push(
+    `partial last window included: above 1 for a burst at the end, and it credits a client for what it failed to send in minute 1.`,
+  );
+  lines.push(
+    `wall s: until the work is done (Sluice: every vector written to pgvector, HNSW index included; LangChain: vectors in memory).`,
+  );
+  lines.push(
+    `API s: from the first request admitted to the last response sent, as the emulator saw it: the embedding work alone.`,
+  );
   lines.push('');
-  lines.push(`${'config'.padEnd(13)}${pad('wall s', 8)}${pad('API s', 8)}${pad('requests', 10)}${pad('429s (%)', 16)}${pad('tokens', 11)}${pad('whole run', 11)}${pad('after 1st min', 15)}${pad('incl. tail', 12)}${pad('peak window', 13)}  ÷TPM`);
+  lines.push(
+    `${'config'.padEnd(13)}${pad('wall s', 8)}${pad('API s', 8)}${pad('requests', 10)}${pad('429s (%)', 16)}${pad('tokens', 11)}${pad('whole run', 11)}${pad('after 1st min', 15)}${pad('incl. tail', 12)}${pad('peak window', 13)}  ÷TPM`,
+  );
   for (const r of results) {
     const pct = r.requests ? (100 * r.rateLimited) / r.requests : 0;
     lines.push(
@@ -753,7 +887,8 @@ function report(opts: BenchOptions, workload: Workload, results: ConfigResult[],
         `${r.problems.length ? '  ! see details' : ''}`,
     );
   }
-  const sluice4 = results.find((r) => r.name === 'sluice ×4') ?? results.filter((r) => r.name.startsWith('sluice')).at(-1);
+  const sluice4 =
+    results.find((r) => r.name === 'sluice ×4') ?? results.filter((r) => r.name.startsWith('sluice')).at(-1);
   const lc = results.find((r) => r.name === 'langchain');
   if (sluice4 && lc) {
     const whole = perMinuteOf(sluice4, opts) / perMinuteOf(lc, opts);
@@ -772,7 +907,10 @@ function report(opts: BenchOptions, workload: Workload, results: ConfigResult[],
   }
   if (sluice4) {
     const pct = sluice4.requests ? sluice4.rateLimited / sluice4.requests : 0;
-    const sustained = Math.min(sluice4.pace?.afterFirstWindow ?? 0, sluice4.pace?.fullWindows ?? sluice4.pace?.afterFirstWindow ?? 0);
+    const sustained = Math.min(
+      sluice4.pace?.afterFirstWindow ?? 0,
+      sluice4.pace?.fullWindows ?? sluice4.pace?.afterFirstWindow ?? 0,
+    );
     const checks = [
       `${sluice4.name} sustained ≥ 0.9 TPM after the 1st minute (and incl. tail): ${sustained >= 0.9 ? 'yes' : 'NO'}`,
       `429s ≤ 1% of requests: ${pct <= 0.01 ? 'yes' : 'NO'}`,
@@ -791,12 +929,29 @@ function report(opts: BenchOptions, workload: Workload, results: ConfigResult[],
   lines.push('details:');
   for (const r of results) {
     const p = r.pace;
-    const windows = p ? p.perWindow.map((x, i) => (i === p.perWindow.length - 1 && p.lastWindowFraction < 0.999 ? `${f2(x)} in the last ${(p.lastWindowFraction * windowS).toFixed(0)} s` : f2(x))).join(' · ') : 'n/a';
-    lines.push(`  ${r.name}: tokens ÷TPM per window from the first request: ${windows}; peak window ${r.peakRequests} requests ÷RPM ${f2(r.peakRequests / opts.rpm)}`);
+    const windows = p
+      ? p.perWindow
+          .map((x, i) =>
+            i === p.perWindow.length - 1 && p.lastWindowFraction < 0.999
+              ? `${f2(x)} in the last ${(p.lastWindowFraction * windowS).toFixed(0)} s`
+              : f2(x),
+          )
+          .join(' · ')
+      : 'n/a';
+    lines.push(
+      `  ${r.name}: tokens ÷TPM per window from the first request: ${windows}; peak window ${r.peakRequests} requests ÷RPM ${f2(r.peakRequests / opts.rpm)}`,
+    );
     for (const d of r.details) lines.push(`    ${d}`);
     for (const d of r.problems) lines.push(`    ! ${d}`);
   }
-  lines.push(`machine: ${os.cpus().length} CPUs, load average ${load.map((x) => x.toFixed(1)).join(' ')} at the start, ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} at the end; bench wall time ${(benchMs / 60_000).toFixed(1)} min; emulator niceness ${Emulator.prioritised ? Emulator.PRIORITY : 0}`);
+  lines.push(
+    `machine: ${os.cpus().length} CPUs, load average ${load.map((x) => x.toFixed(1)).join(' ')} at the start, ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(
+        ' ',
+      )} at the end; bench wall time ${(benchMs / 60_000).toFixed(1)} min; emulator niceness ${Emulator.prioritised ? Emulator.PRIORITY : 0}`,
+  );
   return lines.join('\n');
 }
 
@@ -812,7 +967,11 @@ async function main(): Promise<void> {
   const id = randomBytes(4).toString('hex');
   const prefix = `sluice-bench-${id}`;
   const schema = `bench_${id}`;
-  const baseEnv: Record<string, string> = { REDIS_URL: TEST_REDIS_URL, DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema };
+  const baseEnv: Record<string, string> = {
+    REDIS_URL: TEST_REDIS_URL,
+    DATABASE_URL: TEST_DATABASE_URL,
+    DATABASE_SCHEMA: schema,
+  };
   const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'));
   cleanups.push(async () => rmSync(tmpDir, { recursive: true, force: true }));
   cleanups.push(async () => {
@@ -827,7 +986,13 @@ async function main(): Promise<void> {
   cleanups.push(() => deleteKeys(`${prefix}*`));
 
   const emu = await Emulator.start();
-  await emu.configure({ rpm: opts.rpm, tpm: opts.tpm, windowMs: opts.windowMs, latencyMs: opts.latencyMs, latencyPerTokenMs: opts.latencyPerTokenMs });
+  await emu.configure({
+    rpm: opts.rpm,
+    tpm: opts.tpm,
+    windowMs: opts.windowMs,
+    latencyMs: opts.latencyMs,
+    latencyPerTokenMs: opts.latencyPerTokenMs,
+  });
   note(`emulator at ${emu.apiUrl}; schema ${schema}, queue prefix ${prefix}*`);
 
   // The crawl's runtime points at the emulator too, so it never starts a built-in one.
@@ -838,20 +1003,26 @@ async function main(): Promise<void> {
   const { rows: pages } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM documents`);
   await addCopies(pool, opts.k);
   const workload = await buildWorkload(pool, { ...manual, pages: pages[0]!.n }, opts.docsPerJob);
-  note(`workload: ${workload.manualPages} pages × ${opts.k} → ${workload.jobs.length} embed jobs, ${workload.chunks} distinct chunks, ${workload.tokens} tokens`);
+  note(
+    `workload: ${workload.manualPages} pages × ${opts.k} → ${workload.jobs.length} embed jobs, ${workload.chunks} distinct chunks, ${workload.tokens} tokens`,
+  );
 
   const results: ConfigResult[] = [];
   for (const n of opts.processes) {
     note(`sluice ×${n}: starting`);
     const r = await runSluice(n, { emu, pool, workload, baseEnv, prefix: `${prefix}-n${n}`, opts });
     results.push(r);
-    note(`sluice ×${n}: ${(r.wallMs / 1000).toFixed(1)} s, ${r.requests} requests, ${r.rateLimited} 429s, after 1st minute ${f2(r.pace?.fullWindows)} TPM (incl. tail ${f2(r.pace?.afterFirstWindow)})${r.problems.length ? `; ${r.problems.join('; ')}` : ''}`);
+    note(
+      `sluice ×${n}: ${(r.wallMs / 1000).toFixed(1)} s, ${r.requests} requests, ${r.rateLimited} 429s, after 1st minute ${f2(r.pace?.fullWindows)} TPM (incl. tail ${f2(r.pace?.afterFirstWindow)})${r.problems.length ? `; ${r.problems.join('; ')}` : ''}`,
+    );
   }
   if (opts.langchain) {
     note('langchain: starting');
     const r = await runLangChain({ emu, pool, workload, tmpDir, opts });
     results.push(r);
-    note(`langchain: ${(r.wallMs / 1000).toFixed(1)} s, ${r.requests} requests, ${r.rateLimited} 429s${r.problems.length ? `; ${r.problems.join('; ')}` : ''}`);
+    note(
+      `langchain: ${(r.wallMs / 1000).toFixed(1)} s, ${r.requests} requests, ${r.rateLimited} 429s${r.problems.length ? `; ${r.problems.join('; ')}` : ''}`,
+    );
   }
   process.stdout.write(`\n${report(opts, workload, results, Date.now() - benchStarted, load)}\n`);
 }

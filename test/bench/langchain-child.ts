@@ -39,7 +39,13 @@ const started = performance.now();
 let result: LangChainResult;
 try {
   const vectors = await embeddings.embedDocuments(texts);
-  result = { ok: vectors.length === texts.length, startedAt, wallMs: performance.now() - started, vectors: vectors.length, dimensions: vectors[0]?.length ?? 0 };
+  result = {
+    ok: vectors.length === texts.length,
+    startedAt,
+    wallMs: performance.now() - started,
+    vectors: vectors.length,
+    dimensions: vectors[0]?.length ?? 0,
+  };
   if (!result.ok) result.error = `got ${vectors.length} vectors for ${texts.length} texts`;
 } catch (err) {
   const e = err as Error;

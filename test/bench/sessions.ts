@@ -51,20 +51,35 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-sessions-'));
 const iso = isolate({ OPENAI_UPLOAD_RPM: flags['upload-rpm']!, LOG_LEVEL: 'warn' });
 // The emulator runs in its own process, as OpenAI would: its memory and
 // garbage collection do not land in the timings of the sessions.
-const emulator = spawn(process.execPath, [path.resolve(import.meta.dirname, '../../src/cli/sluice.ts'), 'emulator', '--port', '0'], {
-  stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' },
-});
+const emulator = spawn(
+  process.execPath,
+  [path.resolve(import.meta.dirname, '../../src/cli/sluice.ts'), 'emulator', '--port', '0'],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+  },
+);
 const emulatorUrl: string = await new Promise((resolve, reject) => {
   emulator.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()));
   emulator.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
 });
 const admin = emulatorUrl.replace(/\/v1$/, '');
-const emuStats = async (): Promise<EmulatorStats> => (await fetch(`${admin}/_emulator/stats`)).json() as Promise<EmulatorStats>;
+const emuStats = async (): Promise<EmulatorStats> =>
+  (await fetch(`${admin}/_emulator/stats`)).json() as Promise<EmulatorStats>;
 const config = loadConfig({ ...iso.env, OPENAI_BASE_URL: emulatorUrl, OPENAI_API_KEY: 'bench' });
 const rt = await openRuntime(config, createLogger('warn'), { role: 'bench-sessions' });
 const workers = startWorkers(rt, ['upload', 'associate']);
 
-interface SessionRow { session: number; kind: string; edited: number; seconds: number; reused: boolean; uploaded: number; bytesUploaded: number; store: string }
+interface SessionRow {
+  session: number;
+  kind: string;
+  edited: number;
+  seconds: number;
+  reused: boolean;
+  uploaded: number;
+  bytesUploaded: number;
+  store: string;
+}
 const rows: SessionRow[] = [];
 try {
   // State: the version of each file. Unique contents are (file, version) pairs.
@@ -105,11 +120,24 @@ try {
     const r = await sync(rt, { collection: 'project', sources: [dir] });
     const seconds = (performance.now() - started) / 1000;
     const expectedReuse = seenFilesets.has(key);
-    if (expectedReuse && (!r.reused || seenFilesets.get(key) !== r.vectorStoreId)) throw new Error(`session ${s}: identical fileset did not reuse store ${seenFilesets.get(key)}`);
+    if (expectedReuse && (!r.reused || seenFilesets.get(key) !== r.vectorStoreId))
+      throw new Error(`session ${s}: identical fileset did not reuse store ${seenFilesets.get(key)}`);
     seenFilesets.set(key, r.vectorStoreId!);
-    if (r.failedFiles?.length) throw new Error(`session ${s}: failed files ${JSON.stringify(r.failedFiles.slice(0, 3))}`);
-    rows.push({ session: s, kind: r.reused ? `${kind} (reused)` : kind, edited, seconds, reused: !!r.reused, uploaded: r.filesUploaded ?? 0, bytesUploaded: r.bytesUploaded ?? 0, store: r.vectorStoreId! });
-    process.stderr.write(`session ${s}: ${kind}, ${edited} edited, ${seconds.toFixed(2)} s, uploaded ${r.filesUploaded}, store ${r.reused ? 'reused' : 'created'}\n`);
+    if (r.failedFiles?.length)
+      throw new Error(`session ${s}: failed files ${JSON.stringify(r.failedFiles.slice(0, 3))}`);
+    rows.push({
+      session: s,
+      kind: r.reused ? `${kind} (reused)` : kind,
+      edited,
+      seconds,
+      reused: !!r.reused,
+      uploaded: r.filesUploaded ?? 0,
+      bytesUploaded: r.bytesUploaded ?? 0,
+      store: r.vectorStoreId!,
+    });
+    process.stderr.write(
+      `session ${s}: ${kind}, ${edited} edited, ${seconds.toFixed(2)} s, uploaded ${r.filesUploaded}, store ${r.reused ? 'reused' : 'created'}\n`,
+    );
   }
 
   const stats = await emuStats();
@@ -118,16 +146,37 @@ try {
   const reusedRows = rows.filter((r) => r.reused);
   const first = rows[0]!.seconds;
   const reusedMedian = reusedRows.map((r) => r.seconds).sort((a, b) => a - b)[Math.floor(reusedRows.length / 2)];
-  const editMedian = rows.filter((r) => r.kind === 'edit').map((r) => r.seconds).sort((a, b) => a - b)[Math.floor(rows.filter((r) => r.kind === 'edit').length / 2)];
-  console.log(`\nbench:sessions  ${FILES} files × ${BYTES} bytes (${(FILES * BYTES / 1e6).toFixed(1)} MB), ${SESSIONS} sessions, upload limit ${flags['upload-rpm']}/min`);
+  const editMedian = rows
+    .filter((r) => r.kind === 'edit')
+    .map((r) => r.seconds)
+    .sort((a, b) => a - b)[Math.floor(rows.filter((r) => r.kind === 'edit').length / 2)];
+  console.log(
+    `\nbench:sessions  ${FILES} files × ${BYTES} bytes (${((FILES * BYTES) / 1e6).toFixed(1)} MB), ${SESSIONS} sessions, upload limit ${flags['upload-rpm']}/min`,
+  );
   console.log('session  kind              edited  seconds  uploaded  bytes uploaded');
-  for (const r of rows) console.log(`${String(r.session).padStart(7)}  ${r.kind.padEnd(16)}  ${String(r.edited).padStart(6)}  ${r.seconds.toFixed(3).padStart(7)}  ${String(r.uploaded).padStart(8)}  ${String(r.bytesUploaded).padStart(14)}`);
-  console.log('(a session right after the first waits for OpenAI\'s file-upload limit, 1,000/min per user, which the first session used up: OPENAI_UPLOAD_RPM)');
-  console.log(`\nuploads: ${stats.files.created} for ${unique.size} unique contents (duplicate uploads ${stats.files.duplicateUploads})`);
-  console.log(`bytes uploaded: ${stats.files.bytesUploaded} for ${uniqueBytes} bytes of unique contents = ${(stats.files.bytesUploaded / uniqueBytes).toFixed(4)} × (target ≤ 1.05)`);
-  console.log(`vector stores created: ${stats.vectorStores.created} for ${new Set(history.map((h) => h.join(','))).size} distinct filesets`);
-  console.log(`store reuse: ${repeated.filter((r) => r.reused).length}/${repeated.length} repeated filesets reused their store (target: all)`);
-  if (reusedMedian !== undefined) console.log(`wall time: first session ${first.toFixed(3)} s, reused session median ${reusedMedian.toFixed(3)} s → ${(first / reusedMedian).toFixed(1)}× faster (target ≥ 20×); edit session median ${editMedian?.toFixed(3)} s`);
+  for (const r of rows)
+    console.log(
+      `${String(r.session).padStart(7)}  ${r.kind.padEnd(16)}  ${String(r.edited).padStart(6)}  ${r.seconds.toFixed(3).padStart(7)}  ${String(r.uploaded).padStart(8)}  ${String(r.bytesUploaded).padStart(14)}`,
+    );
+  console.log(
+    "(a session right after the first waits for OpenAI's file-upload limit, 1,000/min per user, which the first session used up: OPENAI_UPLOAD_RPM)",
+  );
+  console.log(
+    `\nuploads: ${stats.files.created} for ${unique.size} unique contents (duplicate uploads ${stats.files.duplicateUploads})`,
+  );
+  console.log(
+    `bytes uploaded: ${stats.files.bytesUploaded} for ${uniqueBytes} bytes of unique contents = ${(stats.files.bytesUploaded / uniqueBytes).toFixed(4)} × (target ≤ 1.05)`,
+  );
+  console.log(
+    `vector stores created: ${stats.vectorStores.created} for ${new Set(history.map((h) => h.join(','))).size} distinct filesets`,
+  );
+  console.log(
+    `store reuse: ${repeated.filter((r) => r.reused).length}/${repeated.length} repeated filesets reused their store (target: all)`,
+  );
+  if (reusedMedian !== undefined)
+    console.log(
+      `wall time: first session ${first.toFixed(3)} s, reused session median ${reusedMedian.toFixed(3)} s → ${(first / reusedMedian).toFixed(1)}× faster (target ≥ 20×); edit session median ${editMedian?.toFixed(3)} s`,
+    );
 } finally {
   await workers.close();
   await rt.close();

@@ -33,7 +33,10 @@ afterAll(async () => {
 
 describe('embedded defaults (PGlite + emulator)', () => {
   it('ingests, searches, exports and dedups', async () => {
-    const first = await runCli(['ingest', `${site.url}/index.html`, '--collection', 'pgdocs', '--max-pages', '60', '--json'], env);
+    const first = await runCli(
+      ['ingest', `${site.url}/index.html`, '--collection', 'pgdocs', '--max-pages', '60', '--json'],
+      env,
+    );
     expect(first.code, first.stderr).toBe(0);
     const s = JSON.parse(first.stdout);
     expect(s).toMatchObject({ collection: 'pgdocs', documents: 60, failed: [] });
@@ -41,17 +44,26 @@ describe('embedded defaults (PGlite + emulator)', () => {
     expect(s.tokensEmbedded).toBeGreaterThan(0);
     expect(fs.existsSync(path.join(dataDir, 'pglite'))).toBe(true);
 
-    const again = await runCli(['ingest', `${site.url}/index.html`, '--collection', 'pgdocs', '--max-pages', '60', '--json'], env);
+    const again = await runCli(
+      ['ingest', `${site.url}/index.html`, '--collection', 'pgdocs', '--max-pages', '60', '--json'],
+      env,
+    );
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ documents: 60, tokensEmbedded: 0, failed: [] });
 
-    const found = await runCli(['search', 'SQL commands reference', '--collection', 'pgdocs', '--k', '3', '--json'], env);
+    const found = await runCli(
+      ['search', 'SQL commands reference', '--collection', 'pgdocs', '--k', '3', '--json'],
+      env,
+    );
     expect(found.code, found.stderr).toBe(0);
     expect(JSON.parse(found.stdout)).toHaveLength(3);
 
     const exported = await runCli(['export', 'pgdocs', '--embeddings'], env);
     expect(exported.code, exported.stderr).toBe(0);
-    const rows = exported.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const rows = exported.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows.length).toBe(s.chunks);
     expect(rows[0].embedding).toHaveLength(1536);
 

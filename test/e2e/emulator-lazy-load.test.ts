@@ -37,7 +37,11 @@ afterAll(async () => {
 });
 
 /** Runs `node --import <recorder> <args>`; returns its result and the resolutions, one `specifier\turl` a line. */
-function runRecorded(name: string, args: string[], env: Record<string, string>): Promise<CliResult & { resolutions: string[] }> {
+function runRecorded(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<CliResult & { resolutions: string[] }> {
   const log = path.join(tmp, `${name}.txt`);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', RECORDER, ...args], {
@@ -69,7 +73,10 @@ describe.each(PROGRAMS)('$name', ({ name, args }) => {
     const r = await runRecorded(`${slug}-key`, args(), { ...iso.env, OPENAI_API_KEY: 'sk-test' });
     expect(r.code, r.stderr).toBe(0);
     // The recorder saw the program (Sluice's runtime) load.
-    expect(r.resolutions.some((l) => l.includes('/src/runtime/runtime.ts')), r.resolutions.join('\n')).toBe(true);
+    expect(
+      r.resolutions.some((l) => l.includes('/src/runtime/runtime.ts')),
+      r.resolutions.join('\n'),
+    ).toBe(true);
     expect(r.resolutions.filter((l) => EMULATOR.test(l))).toEqual([]);
   });
 
@@ -77,6 +84,11 @@ describe.each(PROGRAMS)('$name', ({ name, args }) => {
     const r = await runRecorded(`${slug}-nokey`, args(), iso.env);
     expect(r.code, r.stderr).toBe(0);
     const hits = r.resolutions.filter((l) => EMULATOR.test(l));
-    expect(hits.some((l) => l.startsWith('@sluice/openai-emulator\t') && l.includes('/packages/openai-emulator/src/index.ts')), hits.join('\n')).toBe(true);
+    expect(
+      hits.some(
+        (l) => l.startsWith('@sluice/openai-emulator\t') && l.includes('/packages/openai-emulator/src/index.ts'),
+      ),
+      hits.join('\n'),
+    ).toBe(true);
   });
 });

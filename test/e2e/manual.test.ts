@@ -68,23 +68,46 @@ describe('the PostgreSQL manual through the CLI', () => {
     expect(s.documents).toBe(MANUAL_PAGES);
     expect(s.chunks).toBeGreaterThan(MANUAL_PAGES);
     expect(s.chunksEmbedded).toBeGreaterThan(0);
-    expect(Object.keys(s).sort()).toEqual(expect.arrayContaining(
-      ['collection', 'documents', 'chunks', 'chunksEmbedded', 'chunksDeduplicated', 'tokensEmbedded', 'tokensDeduplicated', 'failed', 'durationSeconds']));
+    expect(Object.keys(s).sort()).toEqual(
+      expect.arrayContaining([
+        'collection',
+        'documents',
+        'chunks',
+        'chunksEmbedded',
+        'chunksDeduplicated',
+        'tokensEmbedded',
+        'tokensDeduplicated',
+        'failed',
+        'durationSeconds',
+      ]),
+    );
     console.log('first ingest', JSON.stringify(s));
   }, 900_000);
 
   it('finds sql-createindex.html in the top 5 for "CREATE INDEX CONCURRENTLY"', async () => {
     const r = await runCli(['search', 'CREATE INDEX CONCURRENTLY', '--collection', 'pgdocs', '--json'], a.env);
     expect(r.code, r.stderr).toBe(0);
-    const hits = JSON.parse(r.stdout) as Array<{ url: string; score: number; headingPath: string[]; title: string; text: string }>;
+    const hits = JSON.parse(r.stdout) as Array<{
+      url: string;
+      score: number;
+      headingPath: string[];
+      title: string;
+      text: string;
+    }>;
     expect(hits).toHaveLength(5);
-    expect(hits.some((h) => h.url.includes('/sql-createindex.html')), JSON.stringify(hits.map((h) => h.url))).toBe(true);
+    expect(
+      hits.some((h) => h.url.includes('/sql-createindex.html')),
+      JSON.stringify(hits.map((h) => h.url)),
+    ).toBe(true);
   });
 
   it('exports fragments that name ids present in their pages', async () => {
     const r = await runCli(['export', 'pgdocs'], a.env);
     expect(r.code, r.stderr).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { url: string; chunkHash: string; tokenCount: number });
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { url: string; chunkHash: string; tokenCount: number });
     expect(lines.length).toBeGreaterThan(MANUAL_PAGES);
     const pages = new Map<string, string>();
     let fragments = 0;
@@ -117,9 +140,13 @@ describe('the PostgreSQL manual through the CLI', () => {
     const reference = await snapshot(a.schema);
     const deadline = Date.now() + 600_000;
     for (;;) {
-      const n = await db.query(`SELECT count(*)::int AS n FROM "${b.schema}".embeddings`).then((r) => r.rows[0].n as number, () => 0);
+      const n = await db.query(`SELECT count(*)::int AS n FROM "${b.schema}".embeddings`).then(
+        (r) => r.rows[0].n as number,
+        () => 0,
+      );
       if (n > reference.embeddings.length / 3) break;
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`ingest ended or stalled before the kill: ${stderr.slice(-2000)}`);
+      if (Date.now() > deadline || child.exitCode !== null)
+        throw new Error(`ingest ended or stalled before the kill: ${stderr.slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
     child.kill('SIGKILL');
@@ -133,8 +160,17 @@ describe('the PostgreSQL manual through the CLI', () => {
     expect(final.chunks.length).toBe(reference.chunks.length);
     expect(final.chunks).toEqual(reference.chunks);
     expect(final.embeddings).toEqual(reference.embeddings);
-    const dupes = await db.query(`SELECT count(*)::int AS n, count(DISTINCT (document_id, ordinal))::int AS d FROM "${b.schema}".chunks`);
+    const dupes = await db.query(
+      `SELECT count(*)::int AS n, count(DISTINCT (document_id, ordinal))::int AS d FROM "${b.schema}".chunks`,
+    );
     expect(dupes.rows[0].n).toBe(dupes.rows[0].d);
-    console.log('killed at', partial.embeddings.length, 'of', reference.embeddings.length, 'embeddings; resumed:', JSON.stringify(resumed));
+    console.log(
+      'killed at',
+      partial.embeddings.length,
+      'of',
+      reference.embeddings.length,
+      'embeddings; resumed:',
+      JSON.stringify(resumed),
+    );
   }, 1_200_000);
 });

@@ -83,7 +83,7 @@ function namesOf(heading: string): string[] {
 
 // The path: `docs/`, then path characters, ending on a letter, digit or `_`
 // (so a sentence's full stop is not part of it).
-const DOCS_PATH = /(?<![\w./-])(?:\.\/)?(docs\/(?:[\w.\/-]*\w)?)(#[\w-]+)?/g;
+const DOCS_PATH = /(?<![\w./-])(?:\.\/)?(docs\/(?:[\w./-]*\w)?)(#[\w-]+)?/g;
 const SECTION_AFTER = /^,?\s+"([^"\n]*)("?)/;
 const SHARED = /(?<![\w.-])(?:\.\.\/)+shared\b/g;
 const OUTSIDE_NAME = /(?<![\w-])(?:FACTS|DESIGN|STYLE)\.md(?![\w-])/gi;
@@ -107,7 +107,10 @@ export function scanText(file: string, text: string, repo: Repo): Problem[] {
   const headingCache = new Map<string, string[]>();
   const headingsOf = (rel: string): string[] => {
     let h = headingCache.get(rel);
-    if (!h) headingCache.set(rel, (h = markdownHeadings(repo.read(rel))));
+    if (!h) {
+      h = markdownHeadings(repo.read(rel));
+      headingCache.set(rel, h);
+    }
     return h;
   };
   text.split('\n').forEach((line, i) => {
@@ -123,7 +126,8 @@ export function scanText(file: string, text: string, repo: Repo): Problem[] {
       if (!rel.endsWith('.md')) continue;
       if (anchor) {
         const slug = anchor.slice(1);
-        if (!headingsOf(rel).some((h) => githubSlug(h) === slug)) report(`cites ${rel}${anchor}: no heading of ${rel} has that anchor`);
+        if (!headingsOf(rel).some((h) => githubSlug(h) === slug))
+          report(`cites ${rel}${anchor}: no heading of ${rel} has that anchor`);
         continue;
       }
       const after = SECTION_AFTER.exec(line.slice(m.index + m[0].length));

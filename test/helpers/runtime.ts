@@ -16,7 +16,10 @@ export interface TestRuntime {
   close(): Promise<void>;
 }
 
-export async function openTestRuntime(extraEnv: Record<string, string> = {}, opts: { workers?: boolean } = {}): Promise<TestRuntime> {
+export async function openTestRuntime(
+  extraEnv: Record<string, string> = {},
+  opts: { workers?: boolean } = {},
+): Promise<TestRuntime> {
   await requireRedis();
   await requirePostgres();
   const iso = isolate(extraEnv);

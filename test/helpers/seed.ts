@@ -8,7 +8,10 @@ import type pg from 'pg';
 import { chunkHash } from '../../src/hash/index.ts';
 import { ensureCollection, writeDocument } from '../../src/store/documents.ts';
 
-const WORDS = 'alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu'.split(' ');
+const WORDS =
+  'alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu'.split(
+    ' ',
+  );
 
 export function chunkText(doc: number, i: number, words = 60): string {
   const out: string[] = [`Document ${doc} chunk ${i}.`];
@@ -30,8 +33,22 @@ export async function seedDocuments(pool: pg.Pool, collection: string, docs: num
       const text = chunkText(d, i, words);
       return { ordinal: i, chunkHash: chunkHash(text), url: uri, headingPath: [], text, tokenCount: countTokens(text) };
     });
-    await writeDocument(pool, { collectionId, uri, kind: 'text', title: uri, contentHash: chunkHash(chunks.map((c) => c.text).join('\n')), bytes: 1, links: [], metadata: {}, chunks });
-    out.push({ uri, hashes: [...new Set(chunks.map((c) => c.chunkHash))].sort(), tokens: chunks.reduce((s, c) => s + c.tokenCount, 0) });
+    await writeDocument(pool, {
+      collectionId,
+      uri,
+      kind: 'text',
+      title: uri,
+      contentHash: chunkHash(chunks.map((c) => c.text).join('\n')),
+      bytes: 1,
+      links: [],
+      metadata: {},
+      chunks,
+    });
+    out.push({
+      uri,
+      hashes: [...new Set(chunks.map((c) => c.chunkHash))].sort(),
+      tokens: chunks.reduce((s, c) => s + c.tokenCount, 0),
+    });
   }
   return out;
 }

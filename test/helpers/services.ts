@@ -11,7 +11,12 @@ export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 export async function requireRedis(): Promise<void> {
-  const r = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 0, connectTimeout: 2000, retryStrategy: () => null, lazyConnect: true });
+  const r = new Redis(TEST_REDIS_URL, {
+    maxRetriesPerRequest: 0,
+    connectTimeout: 2000,
+    retryStrategy: () => null,
+    lazyConnect: true,
+  });
   r.on('error', () => {});
   try {
     await r.connect();
@@ -54,7 +59,10 @@ export interface TestIsolation {
  * Creates a queue prefix and schema for one test (file) and the env that
  * points Sluice at them. `cleanup` deletes both.
  */
-export function isolate(extraEnv: Record<string, string> = {}, opts: { postgres?: boolean } = { postgres: true }): TestIsolation {
+export function isolate(
+  extraEnv: Record<string, string> = {},
+  opts: { postgres?: boolean } = { postgres: true },
+): TestIsolation {
   const id = randomBytes(5).toString('hex');
   const prefix = `sluice-test-${id}`;
   const schema = `t_${id}`;

@@ -54,17 +54,19 @@ describe('SharedBudget', () => {
     const b = new SharedBudget(redis, iso.prefix, 'race', limits);
     const grants: Array<{ at: number; tokens: number }> = [];
     const until = Date.now() + 3000;
-    await Promise.all(Array.from({ length: 20 }, async (_, i) => {
-      while (Date.now() < until) {
-        const tokens = 100 + ((i * 37) % 300);
-        const g = await b.reserve(tokens);
-        // The grant's time on the Redis clock, which the budget (and the window) is defined on:
-        // a client-side Date.now() after the await would add event-loop lag under load.
-        const at = await redis.zscore(`${b.key}:log`, `${g.id}|${tokens}`);
-        expect(at, 'a grant left the log before it could be read').not.toBeNull();
-        grants.push({ at: Number(at), tokens });
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        while (Date.now() < until) {
+          const tokens = 100 + ((i * 37) % 300);
+          const g = await b.reserve(tokens);
+          // The grant's time on the Redis clock, which the budget (and the window) is defined on:
+          // a client-side Date.now() after the await would add event-loop lag under load.
+          const at = await redis.zscore(`${b.key}:log`, `${g.id}|${tokens}`);
+          expect(at, 'a grant left the log before it could be read').not.toBeNull();
+          grants.push({ at: Number(at), tokens });
+        }
+      }),
+    );
     grants.sort((x, y) => x.at - y.at);
     let peak = 0;
     for (let i = 0, j = 0, sum = 0; i < grants.length; i++) {
@@ -95,7 +97,14 @@ describe('SharedBudget', () => {
     b.calls = 0;
     const order: number[] = [];
     // A 500-token request first, then 30 of 100.
-    const grants = await Promise.all([500, ...Array.from({ length: 30 }, () => 100)].map((tokens, i) => b.reserve(tokens).then((g) => (order.push(i), g))));
+    const grants = await Promise.all(
+      [500, ...Array.from({ length: 30 }, () => 100)].map((tokens, i) =>
+        b.reserve(tokens).then((g) => {
+          order.push(i);
+          return g;
+        }),
+      ),
+    );
     expect(new Set(grants.map((g) => g.id)).size).toBe(31);
     // First fit: 100-token requests used the capacity the 500 could not use yet…
     expect(order.indexOf(0)).toBeGreaterThan(0);

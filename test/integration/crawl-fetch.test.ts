@@ -35,7 +35,11 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
   switch (url.pathname) {
     case '/page.html':
       if (req.headers['if-none-match'] === '"v1"') return send(304, { etag: '"v1"' });
-      return send(200, { 'content-type': 'text/html; charset=utf-8', etag: '"v1"', 'last-modified': 'Wed, 21 Oct 2015 07:28:00 GMT' }, HTML);
+      return send(
+        200,
+        { 'content-type': 'text/html; charset=utf-8', etag: '"v1"', 'last-modified': 'Wed, 21 Oct 2015 07:28:00 GMT' },
+        HTML,
+      );
     case '/doc.md':
       return send(200, { 'content-type': 'text/plain' }, '# Title\n\ntext');
     case '/page.xhtml':
@@ -46,9 +50,21 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
     case '/latin1':
       return send(200, { 'content-type': 'text/plain; charset=iso-8859-1' }, Buffer.from([0x63, 0x61, 0x66, 0xe9]));
     case '/meta-charset':
-      return send(200, { 'content-type': 'text/html' }, Buffer.concat([Buffer.from('<meta charset="windows-1252"><p>caf'), Buffer.from([0xe9, 0x80]), Buffer.from('</p>')]));
+      return send(
+        200,
+        { 'content-type': 'text/html' },
+        Buffer.concat([
+          Buffer.from('<meta charset="windows-1252"><p>caf'),
+          Buffer.from([0xe9, 0x80]),
+          Buffer.from('</p>'),
+        ]),
+      );
     case '/utf16':
-      return send(200, { 'content-type': 'text/plain' }, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('hi ü', 'utf16le')]));
+      return send(
+        200,
+        { 'content-type': 'text/plain' },
+        Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('hi ü', 'utf16le')]),
+      );
     case '/invalid-utf8':
       return send(200, { 'content-type': 'text/html' }, Buffer.from([0x3c, 0x70, 0x3e, 0xff, 0xfe, 0x3c]));
     case '/missing':
@@ -104,7 +120,11 @@ function handler(req: IncomingMessage, res: ServerResponse): void {
     case '/robots.txt':
       if (robotsMode === '404') return send(404, {}, 'none');
       if (robotsMode === '500') return send(500, {}, 'broken');
-      return send(200, { 'content-type': 'text/plain' }, 'User-agent: *\nDisallow: /private/\nCrawl-delay: 2\n\nUser-agent: BadBot\nDisallow: /\n');
+      return send(
+        200,
+        { 'content-type': 'text/plain' },
+        'User-agent: *\nDisallow: /private/\nCrawl-delay: 2\n\nUser-agent: BadBot\nDisallow: /\n',
+      );
     default:
       return send(404, {}, 'no route');
   }
@@ -159,7 +179,10 @@ describe('fetchDocument', () => {
   });
 
   it('conditional GET: a matching If-None-Match gives not-modified', async () => {
-    const r = await fetchDocument(`${base}/page.html`, opts({ etag: '"v1"', lastModified: 'Wed, 21 Oct 2015 07:28:00 GMT' }));
+    const r = await fetchDocument(
+      `${base}/page.html`,
+      opts({ etag: '"v1"', lastModified: 'Wed, 21 Oct 2015 07:28:00 GMT' }),
+    );
     expect(r).toEqual({ status: 'not-modified', url: `${base}/page.html` });
     expect(requests.at(-1)!.headers['if-none-match']).toBe('"v1"');
     expect(requests.at(-1)!.headers['if-modified-since']).toBe('Wed, 21 Oct 2015 07:28:00 GMT');
@@ -168,11 +191,21 @@ describe('fetchDocument', () => {
   });
 
   it('kinds: markdown served as text/plain, XHTML, no content type, declared charset', async () => {
-    expect(await fetchDocument(`${base}/doc.md`, opts())).toMatchObject({ kind: 'markdown', contentType: 'text/plain', text: '# Title\n\ntext' });
-    expect(await fetchDocument(`${base}/page.xhtml`, opts())).toMatchObject({ kind: 'html', contentType: 'application/xhtml+xml' });
+    expect(await fetchDocument(`${base}/doc.md`, opts())).toMatchObject({
+      kind: 'markdown',
+      contentType: 'text/plain',
+      text: '# Title\n\ntext',
+    });
+    expect(await fetchDocument(`${base}/page.xhtml`, opts())).toMatchObject({
+      kind: 'html',
+      contentType: 'application/xhtml+xml',
+    });
     expect(await fetchDocument(`${base}/notes.txt`, opts())).toMatchObject({ kind: 'text', text: 'plain notes' });
     expect(await fetchDocument(`${base}/latin1`, opts())).toMatchObject({ kind: 'text', text: 'café' });
-    expect(await fetchDocument(`${base}/meta-charset`, opts())).toMatchObject({ kind: 'html', text: '<meta charset="windows-1252"><p>café€</p>' });
+    expect(await fetchDocument(`${base}/meta-charset`, opts())).toMatchObject({
+      kind: 'html',
+      text: '<meta charset="windows-1252"><p>café€</p>',
+    });
     expect(await fetchDocument(`${base}/utf16`, opts())).toMatchObject({ kind: 'text', text: 'hi ü' });
   });
 
@@ -185,7 +218,9 @@ describe('fetchDocument', () => {
     const err = await failure('/r/1', { maxRedirects: 2 });
     expect(err).toBeInstanceOf(PermanentFetchError);
     expect(err.reason).toBe('too-many-redirects');
-    expect(err.message).toContain(`GET ${base}/r/1: too many redirects (more than 2; the next one was to ${base}/page.html)`);
+    expect(err.message).toContain(
+      `GET ${base}/r/1: too many redirects (more than 2; the next one was to ${base}/page.html)`,
+    );
   });
 
   it('a redirect to another private host is refused by the SSRF guard, even though the named host is trusted', async () => {
@@ -196,16 +231,22 @@ describe('fetchDocument', () => {
       expect(err.message).toMatch(/refused by the SSRF guard: .* is not a public address \(loopback\)/);
       expect(err.message).toContain(`(reached by redirect from ${base}${path})`);
     }
-    expect(requests.some((r) => r.headers.host?.startsWith('127.0.0.2') || r.headers.host?.startsWith('localhost'))).toBe(false);
+    expect(
+      requests.some((r) => r.headers.host?.startsWith('127.0.0.2') || r.headers.host?.startsWith('localhost')),
+    ).toBe(false);
   });
 
   it('an untrusted private host is refused before any request', async () => {
     const before = requests.length;
     const err = await failure('/page.html', { trustedHosts: new Set() });
     expect(err).toBeInstanceOf(PermanentFetchError);
-    expect(err.message).toContain(`GET ${base}/page.html: refused by the SSRF guard: 127.0.0.1 is not a public address (loopback)`);
+    expect(err.message).toContain(
+      `GET ${base}/page.html: refused by the SSRF guard: 127.0.0.1 is not a public address (loopback)`,
+    );
     expect(requests.length).toBe(before);
-    expect((await fetchDocument(`${base}/page.html`, opts({ trustedHosts: new Set(), allowPrivateNetworks: true }))).status).toBe('ok');
+    expect(
+      (await fetchDocument(`${base}/page.html`, opts({ trustedHosts: new Set(), allowPrivateNetworks: true }))).status,
+    ).toBe('ok');
   });
 
   it.each([
@@ -235,14 +276,18 @@ describe('fetchDocument', () => {
     const err = await failure('/big-declared');
     expect(err).toBeInstanceOf(PermanentFetchError);
     expect(err.reason).toBe('too-large');
-    expect(err.message).toContain(`GET ${base}/big-declared: body is 5000 bytes (Content-Length), over the limit of 1000 bytes`);
+    expect(err.message).toContain(
+      `GET ${base}/big-declared: body is 5000 bytes (Content-Length), over the limit of 1000 bytes`,
+    );
   });
 
   it('oversize body without Content-Length → aborted while streaming', async () => {
     const err = await failure('/big-chunked');
     expect(err).toBeInstanceOf(PermanentFetchError);
     expect(err.reason).toBe('too-large');
-    expect(err.message).toMatch(new RegExp(`GET ${base}/big-chunked: body is over the limit of 1000 bytes \\(stopped reading at \\d+\\)`));
+    expect(err.message).toMatch(
+      new RegExp(`GET ${base}/big-chunked: body is over the limit of 1000 bytes \\(stopped reading at \\d+\\)`),
+    );
   });
 
   it('invalid UTF-8 → PermanentFetchError', async () => {
@@ -295,13 +340,17 @@ describe('fetchDocument', () => {
   it('connection reset and connection refused → TransientFetchError', async () => {
     const reset = await failure('/reset');
     expect(reset).toBeInstanceOf(TransientFetchError);
-    expect(reset.message).toMatch(new RegExp(`^GET ${base}/reset: (connection reset by the server|network error) \\(.+\\)$`));
+    expect(reset.message).toMatch(
+      new RegExp(`^GET ${base}/reset: (connection reset by the server|network error) \\(.+\\)$`),
+    );
 
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const deadPort = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const refused = (await fetchDocument(`http://127.0.0.1:${deadPort}/x`, opts()).catch((e: unknown) => e)) as FetchError;
+    const refused = (await fetchDocument(`http://127.0.0.1:${deadPort}/x`, opts()).catch(
+      (e: unknown) => e,
+    )) as FetchError;
     expect(refused).toBeInstanceOf(TransientFetchError);
     expect(refused.message).toContain(`GET http://127.0.0.1:${deadPort}/x: connection refused (ECONNREFUSED)`);
     expect(refused.cause).toBeDefined();
@@ -351,7 +400,9 @@ describe('RobotsCache', () => {
     const logs: string[] = [];
     const robots = new RobotsCache({ log: (m) => logs.push(m), errorTtlMs: 60_000, now: () => now });
     expect(await robots.isAllowed(`${base}/private/x`, opts())).toBe(true);
-    expect(logs.join('\n')).toContain(`robots.txt unavailable, allowing all for now: GET ${base}/robots.txt: server error (HTTP 500`);
+    expect(logs.join('\n')).toContain(
+      `robots.txt unavailable, allowing all for now: GET ${base}/robots.txt: server error (HTTP 500`,
+    );
     robotsMode = 'rules';
     expect(await robots.isAllowed(`${base}/private/x`, opts())).toBe(true); // still cached
     now += 61_000;

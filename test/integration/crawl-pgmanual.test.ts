@@ -25,12 +25,17 @@ function fragmentTargets(html: string): Set<string> {
 
 describe('PostgreSQL 15 manual: extract + chunk every page', () => {
   it('is installed', () => {
-    expect(existsSync(join(MANUAL, 'index.html')), `PostgreSQL manual not found at ${MANUAL}: install it: apt-get install -y postgresql-doc-15`).toBe(true);
+    expect(
+      existsSync(join(MANUAL, 'index.html')),
+      `PostgreSQL manual not found at ${MANUAL}: install it: apt-get install -y postgresql-doc-15`,
+    ).toBe(true);
   });
 
   it('every chunk is non-empty, <= 512 tokens (exact), and every anchor exists in its page', () => {
     expect(existsSync(MANUAL), `install it: apt-get install -y postgresql-doc-15`).toBe(true);
-    const files = readdirSync(MANUAL).filter((f) => f.endsWith('.html')).sort();
+    const files = readdirSync(MANUAL)
+      .filter((f) => f.endsWith('.html'))
+      .sort();
     expect(files.length).toBeGreaterThan(1000);
 
     const started = performance.now();
@@ -73,7 +78,8 @@ describe('PostgreSQL 15 manual: extract + chunk every page', () => {
         const exact = gptCount(c.text, { disallowedSpecial: new Set() });
         if (exact !== c.tokenCount) problems.push(`${file} #${c.ordinal}: tokenCount ${c.tokenCount} != ${exact}`);
         if (c.chunkHash !== chunkHash(c.text)) problems.push(`${file} #${c.ordinal}: bad chunk hash`);
-        if (c.anchor !== null && !targets.has(c.anchor)) problems.push(`${file} #${c.ordinal}: anchor ${c.anchor} is not an id in the page`);
+        if (c.anchor !== null && !targets.has(c.anchor))
+          problems.push(`${file} #${c.ordinal}: anchor ${c.anchor} is not an id in the page`);
       });
     }
     expect(problems.slice(0, 20)).toEqual([]);
@@ -84,13 +90,17 @@ describe('PostgreSQL 15 manual: extract + chunk every page', () => {
     // sql-createindex.html: the "Building Indexes Concurrently" section, with its real id.
     const createIndex = byFile.get('sql-createindex.html');
     expect(createIndex).toBeDefined();
-    const concurrently = createIndex!.chunks.filter((c) => c.headingPath.some((h) => h.includes('Building Indexes Concurrently')));
+    const concurrently = createIndex!.chunks.filter((c) =>
+      c.headingPath.some((h) => h.includes('Building Indexes Concurrently')),
+    );
     expect(concurrently.length).toBeGreaterThan(0);
     for (const c of concurrently) {
       expect(c.anchor).toBe('SQL-CREATEINDEX-CONCURRENTLY');
       expect(fragmentTargets(createIndex!.html).has(c.anchor!)).toBe(true);
     }
-    expect(concurrently.map((c) => c.text).join('\n')).toContain('PostgreSQL supports building indexes without locking out writes.');
+    expect(concurrently.map((c) => c.text).join('\n')).toContain(
+      'PostgreSQL supports building indexes without locking out writes.',
+    );
     // Navigation chrome is gone: no chunk is just "Prev Up Next".
     for (const c of createIndex!.chunks) expect(c.text).not.toMatch(/^Prev\b.*\bNext$/m);
   }, 180_000);

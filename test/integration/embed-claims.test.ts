@@ -77,7 +77,10 @@ describe('HashClaims leases (real Redis)', () => {
       process.stdout.write('held ' + mine.length + '\\n');
       setInterval(() => {}, 1000);
     `;
-    child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const line = await new Promise<string>((resolve, reject) => {
       child!.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()));
       child!.once('exit', (code) => reject(new Error(`claim holder exited with ${code}`)));
@@ -103,8 +106,11 @@ describe('two embed jobs on the same hashes, the owner waiting for budget longer
   beforeAll(async () => {
     emu = await startEmulator({ rpm: 100_000, tpm: 100_000_000 });
     t = await openTestRuntime({
-      OPENAI_BASE_URL: emu.url, OPENAI_API_KEY: 'test-key',
-      EMBEDDING_TPM: String(TPM), EMBEDDING_RATE_WINDOW_MS: String(WINDOW_MS), EMBED_CLAIM_TTL_MS: String(TTL_MS),
+      OPENAI_BASE_URL: emu.url,
+      OPENAI_API_KEY: 'test-key',
+      EMBEDDING_TPM: String(TPM),
+      EMBEDDING_RATE_WINDOW_MS: String(WINDOW_MS),
+      EMBED_CLAIM_TTL_MS: String(TTL_MS),
     });
   });
 
@@ -123,7 +129,11 @@ describe('two embed jobs on the same hashes, the owner waiting for budget longer
     const budget = t.rt.context.embedder.options.budget!;
     expect((await budget.tryReserve(TPM)).granted).toBe(true);
     emu.reset();
-    await t.rt.producer.add('embed', [0, 1].map((i) => ({ jobId: `embed-${runId}-${i}`, payload })), runId);
+    await t.rt.producer.add(
+      'embed',
+      [0, 1].map((i) => ({ jobId: `embed-${runId}-${i}`, payload })),
+      runId,
+    );
 
     const progress = await waitForRun(t.rt, runId, { pollMs: 100 });
     expect(progress.failed).toBe(0);

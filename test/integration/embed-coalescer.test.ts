@@ -20,7 +20,10 @@ let embedder: Embedder;
 /** `n` parts of `size` distinct texts each, with their real token counts. */
 function parts(n: number, size: number, tag: string): Array<{ texts: string[]; tokens: number }> {
   return Array.from({ length: n }, (_, i) => {
-    const texts = Array.from({ length: size }, (_, j) => `${tag} part ${i} text ${j}: the quick brown fox ${i * size + j}`);
+    const texts = Array.from(
+      { length: size },
+      (_, j) => `${tag} part ${i} text ${j}: the quick brown fox ${i * size + j}`,
+    );
     return { texts, tokens: texts.reduce((s, t) => s + countTokens(t), 0) };
   });
 }
@@ -55,7 +58,7 @@ describe('EmbeddingCoalescer', () => {
     }
     const billed = results.reduce((s, r) => s + r.promptTokens, 0);
     expect(billed).toBe(ps.reduce((s, p) => s + p.tokens, 0));
-    results.forEach((r, i) => expect(r.promptTokens).toBe(ps[i]!.tokens));
+    for (const [i, r] of results.entries()) expect(r.promptTokens).toBe(ps[i]!.tokens);
   });
 
   it('never exceeds the input and token limits of a request', async () => {
@@ -91,7 +94,9 @@ describe('EmbeddingCoalescer', () => {
     expect((bad as PromiseRejectedResult).reason).toBeInstanceOf(PermanentError);
     expect(String((bad as PromiseRejectedResult).reason.message)).toMatch(/maximum context length is 8192 tokens/);
     expect(settled.every((s) => s.status === 'fulfilled')).toBe(true);
-    expect((settled as Array<PromiseFulfilledResult<EmbeddingResponse>>).map((s) => s.value.vectors.length)).toEqual([2, 2, 2, 2, 2]);
+    expect((settled as Array<PromiseFulfilledResult<EmbeddingResponse>>).map((s) => s.value.vectors.length)).toEqual([
+      2, 2, 2, 2, 2,
+    ]);
     expect(emu.stats().requests.total).toBe(1 + 6); // the merged request, then each part alone
   });
 

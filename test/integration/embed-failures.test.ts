@@ -23,8 +23,13 @@ beforeAll(async () => {
   // Limits well above the manual: this file is about faults, not pacing.
   emu = await startEmulator({ rpm: 100_000, tpm: 100_000_000, seed: 7 });
   t = await openTestRuntime({
-    OPENAI_BASE_URL: emu.url, OPENAI_API_KEY: 'test-key', OPENAI_TIMEOUT_MS: '5000',
-    EMBEDDING_RPM: '100000', EMBEDDING_TPM: '100000000', JOB_BACKOFF_MS: '200', EMBED_CONCURRENCY: '8',
+    OPENAI_BASE_URL: emu.url,
+    OPENAI_API_KEY: 'test-key',
+    OPENAI_TIMEOUT_MS: '5000',
+    EMBEDDING_RPM: '100000',
+    EMBEDDING_TPM: '100000000',
+    JOB_BACKOFF_MS: '200',
+    EMBED_CONCURRENCY: '8',
   });
 });
 
@@ -43,11 +48,14 @@ describe('embedding through injected faults', () => {
     expect(s.failed).toEqual([]);
     expect(s.documents).toBe(1169);
     const { rows } = await t.rt.db.pool.query<{ n: number; d: number }>(
-      `SELECT (SELECT count(*)::int FROM embeddings) AS n, (SELECT count(DISTINCT chunk_hash)::int FROM chunks) AS d`);
+      `SELECT (SELECT count(*)::int FROM embeddings) AS n, (SELECT count(DISTINCT chunk_hash)::int FROM chunks) AS d`,
+    );
     expect(rows[0]!.n).toBe(rows[0]!.d); // every chunk hash has its embedding …
     expect(stats.inputsAccepted).toBe(rows[0]!.d); // … sent to the API exactly once
     expect(stats.faults.error500 + stats.faults.error503 + stats.faults.drop).toBeGreaterThan(0);
-    console.log(`faults: ${JSON.stringify(stats.faults)}; requests ${stats.requests.total}; inputs accepted ${stats.inputsAccepted} = unique chunks ${rows[0]!.d}`);
+    console.log(
+      `faults: ${JSON.stringify(stats.faults)}; requests ${stats.requests.total}; inputs accepted ${stats.inputsAccepted} = unique chunks ${rows[0]!.d}`,
+    );
     emu.configure({ errorRate: 0, dropRate: 0 });
   }, 600_000);
 });
@@ -61,10 +69,14 @@ describe('insufficient_quota', () => {
     emu.configure({ insufficientQuota: true });
     emu.reset();
     const started = Date.now();
-    await t.rt.producer.add('embed', docs.map((d, i) => ({
-      jobId: `embed-${runId}-${i}`,
-      payload: { runId, collection: 'quota', source: d.uri, model, dimensions, chunkHashes: d.hashes },
-    })), runId);
+    await t.rt.producer.add(
+      'embed',
+      docs.map((d, i) => ({
+        jobId: `embed-${runId}-${i}`,
+        payload: { runId, collection: 'quota', source: d.uri, model, dimensions, chunkHashes: d.hashes },
+      })),
+      runId,
+    );
     const progress = await waitForRun(t.rt, runId, { pollMs: 100 });
     const seconds = (Date.now() - started) / 1000;
     expect(progress.failed).toBe(docs.length);
@@ -73,18 +85,27 @@ describe('insufficient_quota', () => {
     for (const f of failures) expect(f.error).toMatch(/insufficient_quota.*exceeded your current quota/);
     expect(emu.stats().requests.total).toBeLessThanOrEqual(docs.length); // at most one request per job
     const failed = await t.rt.queues.embed.getFailed();
-    expect(failed.filter((j) => j.data.runId === runId).every((j) => /exceeded your current quota/.test(j.failedReason))).toBe(true);
+    expect(
+      failed.filter((j) => j.data.runId === runId).every((j) => /exceeded your current quota/.test(j.failedReason)),
+    ).toBe(true);
 
     const status = await runCli(['status', '--json'], { ...t.iso.env, OPENAI_BASE_URL: emu.url, OPENAI_API_KEY: 'k' });
     expect(JSON.parse(status.stdout).queues.embed.failed).toBeGreaterThanOrEqual(docs.length);
 
     emu.configure({ insufficientQuota: false });
-    const retried = await runCli(['retry-failed', 'embed'], { ...t.iso.env, OPENAI_BASE_URL: emu.url, OPENAI_API_KEY: 'k' });
+    const retried = await runCli(['retry-failed', 'embed'], {
+      ...t.iso.env,
+      OPENAI_BASE_URL: emu.url,
+      OPENAI_API_KEY: 'k',
+    });
     expect(retried.code, retried.stderr).toBe(0);
     expect(retried.stdout).toMatch(/embed: \d+ failed jobs re-enqueued/);
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const { rows } = await t.rt.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM embeddings WHERE chunk_hash = ANY($1)`, [docs.flatMap((d) => d.hashes)]);
+      const { rows } = await t.rt.db.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM embeddings WHERE chunk_hash = ANY($1)`,
+        [docs.flatMap((d) => d.hashes)],
+      );
       if (rows[0]!.n === 30) break;
       if (Date.now() > deadline) throw new Error(`only ${rows[0]!.n} of 30 embedded after retry-failed`);
       await new Promise((r) => setTimeout(r, 200));

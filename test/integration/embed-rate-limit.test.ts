@@ -24,10 +24,16 @@ const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   emu = await startEmulator({ rpm: RPM, tpm: TPM, windowMs: WINDOW_MS, latencyMs: 20, latencyPerTokenMs: 0.005 });
-  t = await openTestRuntime({
-    OPENAI_BASE_URL: emu.url, OPENAI_API_KEY: 'test-key',
-    EMBEDDING_RPM: String(RPM), EMBEDDING_TPM: String(TPM), EMBEDDING_RATE_WINDOW_MS: String(WINDOW_MS),
-  }, { workers: false });
+  t = await openTestRuntime(
+    {
+      OPENAI_BASE_URL: emu.url,
+      OPENAI_API_KEY: 'test-key',
+      EMBEDDING_RPM: String(RPM),
+      EMBEDDING_TPM: String(TPM),
+      EMBEDDING_RATE_WINDOW_MS: String(WINDOW_MS),
+    },
+    { workers: false },
+  );
 });
 
 afterAll(async () => {
@@ -37,7 +43,9 @@ afterAll(async () => {
 });
 
 function waitExit(c: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => (c.exitCode !== null ? resolve(c.exitCode) : c.once('exit', (code) => resolve(code))));
+  return new Promise((resolve) =>
+    c.exitCode !== null ? resolve(c.exitCode) : c.once('exit', (code) => resolve(code)),
+  );
 }
 
 describe('shared embedding budget across processes', () => {
@@ -47,15 +55,26 @@ describe('shared embedding budget across processes', () => {
     const totalTokens = docs.reduce((s, d) => s + d.tokens, 0);
     const runId = newRunId();
     const { model, dimensions } = t.rt.config.embedding;
-    await t.rt.producer.add('embed', docs.map((d, i) => ({
-      jobId: `embed-${runId}-${i}`,
-      payload: { runId, collection: 'budget', source: d.uri, model, dimensions, chunkHashes: d.hashes },
-    })), runId);
+    await t.rt.producer.add(
+      'embed',
+      docs.map((d, i) => ({
+        jobId: `embed-${runId}-${i}`,
+        payload: { runId, collection: 'budget', source: d.uri, model, dimensions, chunkHashes: d.hashes },
+      })),
+      runId,
+    );
     emu.reset();
 
     for (let i = 0; i < PROCESSES; i++) {
-      const c = spawnCli(['worker', 'embed'], { ...t.iso.env, OPENAI_BASE_URL: emu.url, OPENAI_API_KEY: 'test-key',
-        EMBEDDING_RPM: String(RPM), EMBEDDING_TPM: String(TPM), EMBEDDING_RATE_WINDOW_MS: String(WINDOW_MS), EMBED_CONCURRENCY: '4' });
+      const c = spawnCli(['worker', 'embed'], {
+        ...t.iso.env,
+        OPENAI_BASE_URL: emu.url,
+        OPENAI_API_KEY: 'test-key',
+        EMBEDDING_RPM: String(RPM),
+        EMBEDDING_TPM: String(TPM),
+        EMBEDDING_RATE_WINDOW_MS: String(WINDOW_MS),
+        EMBED_CONCURRENCY: '4',
+      });
       c.stderr!.on('data', () => {});
       c.stdout!.on('data', () => {});
       children.push(c);
@@ -67,17 +86,21 @@ describe('shared embedding budget across processes', () => {
 
     const stats = emu.stats();
     const byModel = stats.windows.byModel[model]!;
-    console.log(`4 processes: ${totalChunks} chunks, ${totalTokens} tokens in ${seconds.toFixed(1)} s; requests ${stats.requests.total}, 429s ${stats.requests.byStatus['429'] ?? 0}; peak window ${byModel.peakTokens}/${TPM} tokens, ${byModel.peakRequests}/${RPM} requests`);
+    console.log(
+      `4 processes: ${totalChunks} chunks, ${totalTokens} tokens in ${seconds.toFixed(1)} s; requests ${stats.requests.total}, 429s ${stats.requests.byStatus['429'] ?? 0}; peak window ${byModel.peakTokens}/${TPM} tokens, ${byModel.peakRequests}/${RPM} requests`,
+    );
     expect(byModel.peakTokens).toBeLessThanOrEqual(TPM);
     expect(byModel.peakRequests).toBeLessThanOrEqual(RPM);
     expect((stats.requests.byStatus['429'] ?? 0) / stats.requests.total).toBeLessThanOrEqual(0.01);
     // Exactly once: the emulator accepted each chunk's tokens once, and each has one row.
     expect(stats.inputsAccepted).toBe(totalChunks);
     expect(stats.tokensAccepted).toBe(totalTokens);
-    const { rows } = await t.rt.db.pool.query(`SELECT count(*)::int AS n, count(DISTINCT chunk_hash)::int AS d FROM embeddings`);
+    const { rows } = await t.rt.db.pool.query(
+      `SELECT count(*)::int AS n, count(DISTINCT chunk_hash)::int AS d FROM embeddings`,
+    );
     expect(rows[0]).toEqual({ n: totalChunks, d: totalChunks });
     // The limit held the pace: the run cannot be faster than the budget allows.
-    expect(seconds).toBeGreaterThan(((totalTokens / TPM) - 1) * (WINDOW_MS / 1000));
+    expect(seconds).toBeGreaterThan((totalTokens / TPM - 1) * (WINDOW_MS / 1000));
 
     for (const c of children) c.kill('SIGTERM');
     const codes = await Promise.all(children.map(waitExit));

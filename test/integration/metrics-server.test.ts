@@ -79,7 +79,8 @@ describe('startMetricsServer', () => {
     };
     initLabels({ models: [model] });
     const before = await scrape();
-    const delta = (after: string, key: keyof typeof series) => (value(after, series[key]) ?? NaN) - (value(before, series[key]) ?? 0);
+    const delta = (after: string, key: keyof typeof series) =>
+      (value(after, series[key]) ?? NaN) - (value(before, series[key]) ?? 0);
 
     initLabels({ queues: [queue] });
     documentsTotal.inc({ outcome: 'written' }, 2);
@@ -151,7 +152,9 @@ describe('startMetricsServer', () => {
   });
 
   it('rejects when the port is taken', async () => {
-    await expect(startMetricsServer({ port: server.port, logger, health })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await expect(startMetricsServer({ port: server.port, logger, health })).rejects.toMatchObject({
+      code: 'EADDRINUSE',
+    });
   });
 
   it('close() does not wait for keep-alive sockets to time out', async () => {
@@ -216,7 +219,7 @@ describe('registerQueueBacklog', () => {
     const flaky = {
       name,
       getJobCounts: async (...types: string[]): Promise<Record<string, number>> => {
-        if (mode === 'fail') throw new Error('READONLY You can\'t write against a read only replica');
+        if (mode === 'fail') throw new Error("READONLY You can't write against a read only replica");
         if (mode === 'hang') return new Promise(() => {});
         return Object.fromEntries(types.map((t) => [t, t === 'waiting' ? 7 : 0]));
       },

@@ -81,7 +81,8 @@ describe('docker-compose.yml', () => {
       expect(df).toMatch(/npm ci --omit=dev/);
       const sources = [...df.matchAll(/^COPY\s+(.+?)\s+\S+$/gm)].flatMap((m) => (m[1] ?? '').split(/\s+/));
       expect(sources.length).toBeGreaterThan(0);
-      for (const src of sources) expect(existsSync(path.join(root, build?.context ?? '.', src)), `COPY ${src}`).toBe(true);
+      for (const src of sources)
+        expect(existsSync(path.join(root, build?.context ?? '.', src)), `COPY ${src}`).toBe(true);
     }
   });
 

@@ -48,7 +48,9 @@ describe('promtool', () => {
       targets?: Array<{ refId?: string; expr?: string }>;
       panels?: Panel[];
     }
-    const dashboard = JSON.parse(readFileSync(path.join(root, 'grafana/dashboards/sluice.json'), 'utf8')) as { panels: Panel[] };
+    const dashboard = JSON.parse(readFileSync(path.join(root, 'grafana/dashboards/sluice.json'), 'utf8')) as {
+      panels: Panel[];
+    };
     const panels = dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])]);
     // Grafana's variables are not PromQL: give them values Prometheus accepts.
     const grafanaVars: Array<[RegExp, string]> = [

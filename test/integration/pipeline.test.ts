@@ -24,7 +24,10 @@ beforeAll(async () => {
   fs.cpSync(FIXTURES, path.join(siteDir, 'docs'), { recursive: true });
   fs.writeFileSync(path.join(siteDir, 'outside.html'), '<html><body><p>outside the scope</p></body></html>');
   // A page over the 5 MB default byte limit.
-  fs.writeFileSync(path.join(siteDir, 'docs', 'huge.html'), `<html><body><p>${'x '.repeat(3_000_000)}</p></body></html>`);
+  fs.writeFileSync(
+    path.join(siteDir, 'docs', 'huge.html'),
+    `<html><body><p>${'x '.repeat(3_000_000)}</p></body></html>`,
+  );
   site = await serveDirectory(siteDir);
   // Few, fast retries: an unreachable host is retried before it counts as failed.
   t = await openTestRuntime({ JOB_ATTEMPTS: '3', JOB_BACKOFF_MS: '100' });

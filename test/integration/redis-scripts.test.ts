@@ -48,7 +48,8 @@ function parseScript(text: string): { header: string; declared: Reads; used: Rea
   const input = header.slice(header.indexOf('Input:'), header.indexOf('Output:'));
   const declared: Reads = { keys: [], keysFrom: [], argv: [], argvFrom: [] };
   for (const [, name, n, range] of input.matchAll(/^\s*(KEYS|ARGV)\[(\d+)(\.\.)?\]\s+\S/gm)) {
-    const list = name === 'KEYS' ? (range ? declared.keysFrom : declared.keys) : range ? declared.argvFrom : declared.argv;
+    const list =
+      name === 'KEYS' ? (range ? declared.keysFrom : declared.keys) : range ? declared.argvFrom : declared.argv;
     list.push(Number(n));
   }
   // The body without its comments.
@@ -68,13 +69,20 @@ function parseScript(text: string): { header: string; declared: Reads; used: Rea
   // for _, k in ipairs(KEYS)
   take(/\bipairs\((?<name>KEYS|ARGV)\)/g, (name, n) => (name === 'KEYS' ? used.keysFrom : used.argvFrom).push(n));
   // for i = 5, #ARGV, 2
-  take(/\bfor\s+\w+\s*=\s*(?<n>\d+)\s*,\s*#(?<name>KEYS|ARGV)\b/g, (name, n) => (name === 'KEYS' ? used.keysFrom : used.argvFrom).push(n));
+  take(/\bfor\s+\w+\s*=\s*(?<n>\d+)\s*,\s*#(?<name>KEYS|ARGV)\b/g, (name, n) =>
+    (name === 'KEYS' ? used.keysFrom : used.argvFrom).push(n),
+  );
   // ARGV[i], ARGV[i + 1]: only within such a loop
   take(/\b(?<name>KEYS|ARGV)\[[a-z_][^\]]*\]/g, (name) => (dynamic[name] = true));
   const unrecognized = [...body.matchAll(/\b(KEYS|ARGV)\b/g)].map((x) => x[0]);
   if (dynamic.KEYS && !used.keysFrom.length) unrecognized.push('KEYS[<expr>] outside a loop over KEYS');
   if (dynamic.ARGV && !used.argvFrom.length) unrecognized.push('ARGV[<expr>] outside a loop over ARGV');
-  const norm = (r: Reads): Reads => ({ keys: sorted(r.keys), keysFrom: sorted(r.keysFrom), argv: sorted(r.argv), argvFrom: sorted(r.argvFrom) });
+  const norm = (r: Reads): Reads => ({
+    keys: sorted(r.keys),
+    keysFrom: sorted(r.keysFrom),
+    argv: sorted(r.argv),
+    argvFrom: sorted(r.argvFrom),
+  });
   return { header, declared: norm(declared), used: norm(used), unrecognized };
 }
 
@@ -133,7 +141,9 @@ async function freePort(): Promise<number> {
 /** INFO commandstats → command → calls. */
 async function commandCalls(admin: Redis): Promise<Record<string, number>> {
   const info = await admin.info('commandstats');
-  return Object.fromEntries([...info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map(([, name, calls]) => [name!, Number(calls)]));
+  return Object.fromEntries(
+    [...info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map(([, name, calls]) => [name!, Number(calls)]),
+  );
 }
 
 describe('scripts run as EVALSHA after their first call (a redis-server of its own)', () => {
@@ -143,8 +153,14 @@ describe('scripts run as EVALSHA after their first call (a redis-server of its o
 
   beforeAll(async () => {
     const port = await freePort();
-    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    const spawned = new Promise((_, reject) => server.once('error', (err) => reject(new Error(`cannot start redis-server: ${err.message}`))));
+    server = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    const spawned = new Promise((_, reject) =>
+      server.once('error', (err) => reject(new Error(`cannot start redis-server: ${err.message}`))),
+    );
     spawned.catch(() => {});
     const url = `redis://127.0.0.1:${port}`;
     for (let i = 0; ; i++) {
@@ -217,7 +233,9 @@ describe('scripts run as EVALSHA after their first call (a redis-server of its o
     await admin.config('RESETSTAT');
     const calls = await round(2);
     const stats = await commandCalls(admin);
-    console.info(`second round: cmdstat_eval calls=${stats.eval ?? 0}, cmdstat_evalsha calls=${stats.evalsha ?? 0} (${calls}+ script calls)`);
+    console.info(
+      `second round: cmdstat_eval calls=${stats.eval ?? 0}, cmdstat_evalsha calls=${stats.evalsha ?? 0} (${calls}+ script calls)`,
+    );
     expect(stats.eval ?? 0).toBe(0);
     expect(stats.evalsha).toBeGreaterThanOrEqual(calls);
   });
@@ -227,7 +245,9 @@ describe('scripts run as EVALSHA after their first call (a redis-server of its o
     await admin.config('RESETSTAT');
     await round(3);
     const stats = await commandCalls(admin);
-    console.info(`after SCRIPT FLUSH: cmdstat_eval calls=${stats.eval ?? 0}, cmdstat_evalsha calls=${stats.evalsha ?? 0}`);
+    console.info(
+      `after SCRIPT FLUSH: cmdstat_eval calls=${stats.eval ?? 0}, cmdstat_evalsha calls=${stats.evalsha ?? 0}`,
+    );
     // One NOSCRIPT, then one EVAL, per script.
     expect(stats.eval).toBe(luaFiles().length);
   });

@@ -38,7 +38,9 @@ describe('sync', () => {
     const project = path.join(dir, 'p200');
     writeProject(project, 200, 2000);
     emu.reset();
-    const runs = await Promise.all(Array.from({ length: 8 }, () => runCli(['sync', project, '--collection', 'p200', '--json'], env)));
+    const runs = await Promise.all(
+      Array.from({ length: 8 }, () => runCli(['sync', project, '--collection', 'p200', '--json'], env)),
+    );
     for (const r of runs) expect(r.code, r.stderr).toBe(0);
     const results = runs.map((r) => JSON.parse(r.stdout));
     const stats = emu.stats();
@@ -48,7 +50,9 @@ describe('sync', () => {
     expect(new Set(results.map((r) => r.vectorStoreId)).size).toBe(1);
     expect(results.every((r) => r.status === 'completed' && r.failedFiles.length === 0)).toBe(true);
     expect(results.reduce((s, r) => s + r.filesUploaded, 0)).toBe(200);
-    console.log(`8 syncs: uploads ${stats.files.created}, stores created ${stats.vectorStores.created}, store ${results[0].vectorStoreId}`);
+    console.log(
+      `8 syncs: uploads ${stats.files.created}, stores created ${stats.vectorStores.created}, store ${results[0].vectorStoreId}`,
+    );
   }, 120_000);
 
   it('reuses the store for an identical fileset, whatever the order, names or line endings', async () => {
@@ -63,7 +67,12 @@ describe('sync', () => {
     const first = await sync(t.rt, { collection: 'ab', sources: [a] });
     const before = emu.stats();
     const second = await sync(t.rt, { collection: 'ab', sources: [b] });
-    expect(second).toMatchObject({ vectorStoreId: first.vectorStoreId, reused: true, filesUploaded: 0, filesReused: 2 });
+    expect(second).toMatchObject({
+      vectorStoreId: first.vectorStoreId,
+      reused: true,
+      filesUploaded: 0,
+      filesReused: 2,
+    });
     expect(emu.stats().files.created).toBe(before.files.created);
     expect(emu.stats().vectorStores.created).toBe(before.vectorStores.created);
   });
@@ -75,7 +84,13 @@ describe('sync', () => {
     await t.rt.openai.vectorStores.delete(first.vectorStoreId!);
     const uploads = emu.stats().files.created;
     const again = await sync(t.rt, { collection: 'gone', sources: [project] });
-    expect(again).toMatchObject({ reused: false, recreated: true, status: 'completed', filesUploaded: 0, filesReused: 20 });
+    expect(again).toMatchObject({
+      reused: false,
+      recreated: true,
+      status: 'completed',
+      filesUploaded: 0,
+      filesReused: 20,
+    });
     expect(again.vectorStoreId).not.toBe(first.vectorStoreId);
     expect(emu.stats().files.created).toBe(uploads);
     const attached = [];
@@ -92,13 +107,15 @@ describe('sync', () => {
     // One file deleted out of band: the next store needs it again.
     const { rows } = await t.rt.db.pool.query<{ openai_file_id: string }>(
       `SELECT f.openai_file_id FROM files f JOIN fileset_files ff ON ff.content_hash = f.content_hash
-       WHERE ff.fileset_hash = $1 AND ff.filename = 'file0.md'`, [first.filesetHash]);
+       WHERE ff.fileset_hash = $1 AND ff.filename = 'file0.md'`,
+      [first.filesetHash],
+    );
     await t.rt.openai.files.delete(rows[0]!.openai_file_id);
     const again = await sync(t.rt, { collection: 'expire', sources: [project] });
     expect(again).toMatchObject({ recreated: true, status: 'completed', filesReuploaded: 1 });
   });
 
-  it('reports an unsupported file with OpenAI\'s error and completes the rest', async () => {
+  it("reports an unsupported file with OpenAI's error and completes the rest", async () => {
     const project = path.join(dir, 'mixed');
     writeProject(project, 10, 400);
     fs.writeFileSync(path.join(project, 'data.xyz'), 'not a supported type');
@@ -106,9 +123,12 @@ describe('sync', () => {
     expect(r.code).toBe(1); // something failed
     const s = JSON.parse(r.stdout);
     expect(s.status).toBe('partial');
-    expect(s.failedFiles).toEqual([expect.objectContaining({ filename: 'data.xyz', error: expect.stringMatching(/unsupported_file/) })]);
+    expect(s.failedFiles).toEqual([
+      expect.objectContaining({ filename: 'data.xyz', error: expect.stringMatching(/unsupported_file/) }),
+    ]);
     let completed = 0;
-    for await (const f of t.rt.openai.vectorStores.files.list(s.vectorStoreId, { filter: 'completed' })) if (f.status === 'completed') completed++;
+    for await (const f of t.rt.openai.vectorStores.files.list(s.vectorStoreId, { filter: 'completed' }))
+      if (f.status === 'completed') completed++;
     expect(completed).toBe(10);
   });
 

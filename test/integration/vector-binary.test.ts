@@ -34,19 +34,44 @@ async function postgresEngine(): Promise<Engine> {
   await admin.query('CREATE EXTENSION IF NOT EXISTS vector');
   await admin.query(`CREATE SCHEMA "${iso.schema}"`);
   await admin.end();
-  const pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${iso.schema},public`, max: 4 });
-  return { name: 'postgresql', pool, close: async () => { await pool.end(); await iso.cleanup(); } };
+  const pool = new pg.Pool({
+    connectionString: TEST_DATABASE_URL,
+    options: `-c search_path=${iso.schema},public`,
+    max: 4,
+  });
+  return {
+    name: 'postgresql',
+    pool,
+    close: async () => {
+      await pool.end();
+      await iso.cleanup();
+    },
+  };
 }
 
 async function pgliteEngine(): Promise<Engine> {
   const db = await PGlite.create({ extensions: { vector } });
   const server: PgliteServer = await servePglite(db, '127.0.0.1', 0, 4);
-  const pool = new pg.Pool({ connectionString: `postgres://postgres@127.0.0.1:${server.port}/postgres?sslmode=disable`, max: 4 });
+  const pool = new pg.Pool({
+    connectionString: `postgres://postgres@127.0.0.1:${server.port}/postgres?sslmode=disable`,
+    max: 4,
+  });
   await pool.query('CREATE EXTENSION IF NOT EXISTS vector');
-  return { name: 'pglite', pool, close: async () => { await pool.end(); await server.close(); await db.close(); } };
+  return {
+    name: 'pglite',
+    pool,
+    close: async () => {
+      await pool.end();
+      await server.close();
+      await db.close();
+    },
+  };
 }
 
-describe.each([['postgresql', postgresEngine], ['pglite', pgliteEngine]] as const)('binary vector[] on %s', (_name, open) => {
+describe.each([
+  ['postgresql', postgresEngine],
+  ['pglite', pgliteEngine],
+] as const)('binary vector[] on %s', (_name, open) => {
   let engine: Engine;
   beforeAll(async () => {
     engine = await open();
@@ -57,7 +82,9 @@ describe.each([['postgresql', postgresEngine], ['pglite', pgliteEngine]] as cons
 
   it('stores every float32 exactly', async () => {
     const oid = await vectorTypeOid(engine.pool);
-    const { rows } = await engine.pool.query<{ v: string }>('SELECT unnest($1::vector[])::text AS v', [encodeVectorArray(SAMPLES, 6, oid)]);
+    const { rows } = await engine.pool.query<{ v: string }>('SELECT unnest($1::vector[])::text AS v', [
+      encodeVectorArray(SAMPLES, 6, oid),
+    ]);
     const parsed = rows.map((r) => (JSON.parse(r.v) as number[]).map((x) => Math.fround(x)));
     expect(parsed).toEqual(SAMPLES.map((v) => v.map((x) => Math.fround(x))));
   });
@@ -72,15 +99,22 @@ describe.each([['postgresql', postgresEngine], ['pglite', pgliteEngine]] as cons
     ]);
     expect([...first, ...again, ...race].sort()).toEqual(['h0', 'h1']);
     const { rows: stored } = await engine.pool.query<{ chunk_hash: string; e: string; token_count: number }>(
-      'SELECT chunk_hash, embedding::text AS e, token_count FROM embeddings ORDER BY chunk_hash');
-    expect(stored.map((r) => [r.chunk_hash, r.token_count])).toEqual([['h0', 10], ['h1', 11]]);
+      'SELECT chunk_hash, embedding::text AS e, token_count FROM embeddings ORDER BY chunk_hash',
+    );
+    expect(stored.map((r) => [r.chunk_hash, r.token_count])).toEqual([
+      ['h0', 10],
+      ['h1', 11],
+    ]);
     expect(JSON.parse(stored[1]!.e)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(await insertEmbeddings(engine.pool, key, [])).toEqual([]);
   });
 
   it('the column still refuses vectors of another length', async () => {
     const oid = await vectorTypeOid(engine.pool);
-    await expect(engine.pool.query(`INSERT INTO embeddings SELECT 'm', 3, 'x', v, 1 FROM unnest($1::vector[]) v`, [encodeVectorArray([[1, 2, 3]], 3, oid)]))
-      .rejects.toThrow(/expected 6 dimensions, not 3/);
+    await expect(
+      engine.pool.query(`INSERT INTO embeddings SELECT 'm', 3, 'x', v, 1 FROM unnest($1::vector[]) v`, [
+        encodeVectorArray([[1, 2, 3]], 3, oid),
+      ]),
+    ).rejects.toThrow(/expected 6 dimensions, not 3/);
   });
 });

@@ -5,7 +5,10 @@ import type { ChunkDraft } from '../../src/chunk/index.ts';
 import type { ExtractedDocument, Section } from '../../src/extract/index.ts';
 import { chunkHash } from '../../src/hash/index.ts';
 
-const WORDS = 'index table query planner vacuum tuple page buffer lock snapshot transaction column row heap btree gin gist brin hash operator'.split(' ');
+const WORDS =
+  'index table query planner vacuum tuple page buffer lock snapshot transaction column row heap btree gin gist brin hash operator'.split(
+    ' ',
+  );
 
 /** Deterministic pseudo-random prose: numbered sentences, so every sentence is unique. */
 function prose(seed: number, sentences: number): string {
@@ -24,7 +27,11 @@ function doc(sections: Array<Partial<Section> & { text: string }>): ExtractedDoc
   return {
     title: 'T',
     links: [],
-    sections: sections.map((s, i) => ({ headingPath: s.headingPath ?? [`H${i}`], anchor: s.anchor ?? null, text: s.text })),
+    sections: sections.map((s, i) => ({
+      headingPath: s.headingPath ?? [`H${i}`],
+      anchor: s.anchor ?? null,
+      text: s.text,
+    })),
   };
 }
 
@@ -36,7 +43,9 @@ function checkInvariants(d: ExtractedDocument, chunks: ChunkDraft[], maxTokens: 
     expect(c.tokenCount).toBeLessThanOrEqual(maxTokens);
     expect(c.chunkHash).toBe(chunkHash(c.text));
     // Section-bounded and faithful: a chunk is a verbatim slice of its own section.
-    const section = d.sections.find((s) => s.headingPath.join('/') === c.headingPath.join('/') && s.anchor === c.anchor);
+    const section = d.sections.find(
+      (s) => s.headingPath.join('/') === c.headingPath.join('/') && s.anchor === c.anchor,
+    );
     expect(section, `section of chunk ${i}`).toBeDefined();
     expect(section!.text.includes(c.text)).toBe(true);
   });
@@ -133,11 +142,15 @@ describe('chunkDocument', () => {
   });
 
   it('cuts preformatted text at lines, keeping indentation', () => {
-    const code = Array.from({ length: 200 }, (_, i) => `    SELECT col_${i}, count(*) FROM t_${i} GROUP BY 1;`).join('\n');
+    const code = Array.from({ length: 200 }, (_, i) => `    SELECT col_${i}, count(*) FROM t_${i} GROUP BY 1;`).join(
+      '\n',
+    );
     const d = doc([{ text: code }]);
     const chunks = chunkDocument(d, opts);
     checkInvariants(d, chunks, opts.maxTokens);
-    for (const c of chunks) for (const line of c.text.split('\n')) expect(line).toMatch(/^ {4}SELECT col_\d+, count\(\*\) FROM t_\d+ GROUP BY 1;$/);
+    for (const c of chunks)
+      for (const line of c.text.split('\n'))
+        expect(line).toMatch(/^ {4}SELECT col_\d+, count\(\*\) FROM t_\d+ GROUP BY 1;$/);
   });
 
   it('cuts CJK text at full stops without spaces', () => {

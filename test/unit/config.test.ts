@@ -8,7 +8,15 @@ describe('loadConfig', () => {
     expect(c.redis.url).toBe('redis://127.0.0.1:6379');
     expect(c.db.url).toBeUndefined();
     expect(c.openai.apiKey).toBeUndefined();
-    expect(c.embedding).toMatchObject({ model: 'text-embedding-3-small', dimensions: 1536, maxInputs: 2048, maxRequestTokens: 300_000, maxInputTokens: 8191, rpm: 3000, tpm: 1_000_000 });
+    expect(c.embedding).toMatchObject({
+      model: 'text-embedding-3-small',
+      dimensions: 1536,
+      maxInputs: 2048,
+      maxRequestTokens: 300_000,
+      maxInputTokens: 8191,
+      rpm: 3000,
+      tpm: 1_000_000,
+    });
     expect(c.embedding.priceUsdPerMTok).toBe(0.02);
   });
 

@@ -3,7 +3,11 @@ import { InlineDocumentSchema, extractInline } from '../../src/crawl/inline.ts';
 
 describe('InlineDocumentSchema', () => {
   it('accepts exactly one of text, html, markdown', () => {
-    expect(InlineDocumentSchema.parse({ id: 'a', text: 'hello', metadata: { n: 1, ok: true, s: 'x' } })).toEqual({ id: 'a', text: 'hello', metadata: { n: 1, ok: true, s: 'x' } });
+    expect(InlineDocumentSchema.parse({ id: 'a', text: 'hello', metadata: { n: 1, ok: true, s: 'x' } })).toEqual({
+      id: 'a',
+      text: 'hello',
+      metadata: { n: 1, ok: true, s: 'x' },
+    });
     expect(InlineDocumentSchema.safeParse({ id: 'a', html: '<p>x</p>', title: 'T' }).success).toBe(true);
     expect(InlineDocumentSchema.safeParse({ id: 'a', markdown: '# x' }).success).toBe(true);
   });
@@ -12,7 +16,10 @@ describe('InlineDocumentSchema', () => {
     [{ text: 'x' }, /id/],
     [{ id: '', text: 'x' }, /id must be a non-empty string/],
     [{ id: 'a' }, /exactly one of text, html or markdown is required/],
-    [{ id: 'a', text: 'x', html: '<p>y</p>' }, /exactly one of text, html or markdown is allowed \(got text and html\)/],
+    [
+      { id: 'a', text: 'x', html: '<p>y</p>' },
+      /exactly one of text, html or markdown is allowed \(got text and html\)/,
+    ],
     [{ id: 'a', text: '  ' }, /text is empty/],
     [{ id: 'a', text: 'x', metadata: { nested: { no: 1 } } }, /metadata/],
     [{ id: 'a', text: 'x', extra: 1 }, /extra|Unrecognized/i],
@@ -25,12 +32,19 @@ describe('InlineDocumentSchema', () => {
 
 describe('extractInline', () => {
   it('text: one section, title from the document or the id', () => {
-    expect(extractInline({ id: 'doc-1', text: 'Hello\r\nworld' })).toEqual({ title: 'doc-1', sections: [{ headingPath: [], anchor: null, text: 'Hello\nworld' }], links: [] });
+    expect(extractInline({ id: 'doc-1', text: 'Hello\r\nworld' })).toEqual({
+      title: 'doc-1',
+      sections: [{ headingPath: [], anchor: null, text: 'Hello\nworld' }],
+      links: [],
+    });
     expect(extractInline({ id: 'doc-1', text: 'x', title: 'Given' }).title).toBe('Given');
   });
 
   it('html: sections, own title, absolute links only', () => {
-    const doc = extractInline({ id: 'docs/page', html: '<title>Own</title><h2 id="s">S</h2><p>body <a href="rel.html">r</a> <a href="https://e.com/a#b">a</a></p>' });
+    const doc = extractInline({
+      id: 'docs/page',
+      html: '<title>Own</title><h2 id="s">S</h2><p>body <a href="rel.html">r</a> <a href="https://e.com/a#b">a</a></p>',
+    });
     expect(doc.title).toBe('Own');
     expect(doc.sections).toEqual([{ headingPath: ['S'], anchor: 's', text: 'body r a' }]);
     expect(doc.links).toEqual(['https://e.com/a']);

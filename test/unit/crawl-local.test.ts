@@ -40,8 +40,18 @@ describe('listLocalSource', () => {
   it('walks a directory: supported extensions only, no hidden files or node_modules, sorted', async () => {
     const files = await listLocalSource(dir);
     expect(files.map((f) => f.slice(dir.length + 1))).toEqual([
-      'a.txt', 'b.md', 'big.txt', 'blank.md', 'crlf.md', 'empty.txt', 'index.html', 'latin1.txt', 'link.txt', 'notes.rst',
-      'sub/UPPER.MD', 'sub/deeper/page.htm',
+      'a.txt',
+      'b.md',
+      'big.txt',
+      'blank.md',
+      'crlf.md',
+      'empty.txt',
+      'index.html',
+      'latin1.txt',
+      'link.txt',
+      'notes.rst',
+      'sub/UPPER.MD',
+      'sub/deeper/page.htm',
     ]);
   });
 
@@ -59,7 +69,11 @@ describe('listLocalSource', () => {
 
 describe('readLocalDocument', () => {
   it('reads text with its kind and file:// URI', async () => {
-    expect(await readLocalDocument(join(dir, 'b.md'), 1000)).toEqual({ uri: pathToFileURL(join(dir, 'b.md')).href, kind: 'markdown', text: '# B' });
+    expect(await readLocalDocument(join(dir, 'b.md'), 1000)).toEqual({
+      uri: pathToFileURL(join(dir, 'b.md')).href,
+      kind: 'markdown',
+      text: '# B',
+    });
     expect((await readLocalDocument(join(dir, 'index.html'), 1000)).kind).toBe('html');
     expect((await readLocalDocument(join(dir, 'notes.rst'), 1000)).kind).toBe('text');
     expect((await readLocalDocument(join(dir, 'link.txt'), 1000)).text).toBe('plain');

@@ -37,12 +37,18 @@ describe('nonPublicReason', () => {
     expect(isPrivateAddress(ip)).toBe(true);
   });
 
-  it.each(['8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '192.169.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', '2a00:1450:4001:80b::200e'])(
-    '%s is public',
-    (ip) => {
-      expect(nonPublicReason(ip)).toBeNull();
-    },
-  );
+  it.each([
+    '8.8.8.8',
+    '1.1.1.1',
+    '172.32.0.1',
+    '100.128.0.1',
+    '192.169.0.1',
+    '2606:4700:4700::1111',
+    '::ffff:8.8.8.8',
+    '2a00:1450:4001:80b::200e',
+  ])('%s is public', (ip) => {
+    expect(nonPublicReason(ip)).toBeNull();
+  });
 
   it('garbage is not public', () => {
     expect(isPrivateAddress('not-an-ip')).toBe(true);
@@ -60,7 +66,13 @@ describe('assertFetchAllowed', () => {
   const strict = { allowPrivateNetworks: false, trustedHosts: new Set<string>() };
 
   it('refuses loopback and private literals, naming the URL and the cause', async () => {
-    for (const url of ['http://127.0.0.1:8080/x', 'http://[::1]/', 'http://10.0.0.5/', 'http://169.254.169.254/latest/meta-data/', 'http://[::ffff:127.0.0.1]/']) {
+    for (const url of [
+      'http://127.0.0.1:8080/x',
+      'http://[::1]/',
+      'http://10.0.0.5/',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://[::ffff:127.0.0.1]/',
+    ]) {
       const err = await assertFetchAllowed(new URL(url), strict).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(PermanentFetchError);
       expect((err as PermanentFetchError).reason).toBe('ssrf');
@@ -76,10 +88,27 @@ describe('assertFetchAllowed', () => {
   });
 
   it('allows a trusted host, and everything with allowPrivateNetworks', async () => {
-    await expect(assertFetchAllowed(new URL('http://127.0.0.1:8080/'), { allowPrivateNetworks: false, trustedHosts: new Set(['127.0.0.1']) })).resolves.toBeUndefined();
-    await expect(assertFetchAllowed(new URL('http://[::1]:8080/'), { allowPrivateNetworks: false, trustedHosts: new Set(['[::1]']) })).resolves.toBeUndefined();
-    await expect(assertFetchAllowed(new URL('http://LOCALHOST/'), { allowPrivateNetworks: false, trustedHosts: new Set(['localhost']) })).resolves.toBeUndefined();
-    await expect(assertFetchAllowed(new URL('http://10.0.0.1/'), { allowPrivateNetworks: true, trustedHosts: new Set() })).resolves.toBeUndefined();
+    await expect(
+      assertFetchAllowed(new URL('http://127.0.0.1:8080/'), {
+        allowPrivateNetworks: false,
+        trustedHosts: new Set(['127.0.0.1']),
+      }),
+    ).resolves.toBeUndefined();
+    await expect(
+      assertFetchAllowed(new URL('http://[::1]:8080/'), {
+        allowPrivateNetworks: false,
+        trustedHosts: new Set(['[::1]']),
+      }),
+    ).resolves.toBeUndefined();
+    await expect(
+      assertFetchAllowed(new URL('http://LOCALHOST/'), {
+        allowPrivateNetworks: false,
+        trustedHosts: new Set(['localhost']),
+      }),
+    ).resolves.toBeUndefined();
+    await expect(
+      assertFetchAllowed(new URL('http://10.0.0.1/'), { allowPrivateNetworks: true, trustedHosts: new Set() }),
+    ).resolves.toBeUndefined();
   });
 
   it('a trusted host does not make other private hosts allowed', async () => {
@@ -88,7 +117,10 @@ describe('assertFetchAllowed', () => {
   });
 
   it('refuses non-http schemes', async () => {
-    const err = await assertFetchAllowed(new URL('file:///etc/passwd'), { allowPrivateNetworks: true, trustedHosts: new Set() }).catch((e: unknown) => e);
+    const err = await assertFetchAllowed(new URL('file:///etc/passwd'), {
+      allowPrivateNetworks: true,
+      trustedHosts: new Set(),
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PermanentFetchError);
     expect((err as Error).message).toMatch(/file:\/\/\/etc\/passwd: scheme file is not supported/);
   });

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
-  SCANNED_DIRS, diskRepo, formatProblems, githubSlug, markdownHeadings, scanText, scannedFiles, type Repo,
+  SCANNED_DIRS,
+  diskRepo,
+  formatProblems,
+  githubSlug,
+  markdownHeadings,
+  scanText,
+  scannedFiles,
+  type Repo,
 } from '../helpers/docs-citations.ts';
 
 /** A repository of two docs files, in memory. */
@@ -37,26 +44,32 @@ describe('the citation scanner', () => {
       '1: cites docs/design.md, "Idempotent": no heading of docs/design.md is "Idempotent"',
     ]);
     expect(scan(`// docs/design.md, "not a heading"`)).toHaveLength(1); // inside a code fence
-    expect(scan(`// docs/design.md#idempotent`)).toEqual(['1: cites docs/design.md#idempotent: no heading of docs/design.md has that anchor']);
+    expect(scan(`// docs/design.md#idempotent`)).toEqual([
+      '1: cites docs/design.md#idempotent: no heading of docs/design.md has that anchor',
+    ]);
     expect(scan(` * (docs/openai-facts.md, "Rate\n * limits")`)).toEqual([
       '1: cites a section of docs/openai-facts.md whose name is split over lines: keep "Rate…" on the line of the path',
     ]);
   });
 
   it('reports citations outside the repository, once each', () => {
-    expect(scan(`/** (../shared/openai/FACTS.md "Rate limits") */`)).toEqual(['1: cites ../shared, outside the repository: cite docs/ instead']);
+    expect(scan(`/** (../shared/openai/FACTS.md "Rate limits") */`)).toEqual([
+      '1: cites ../shared, outside the repository: cite docs/ instead',
+    ]);
     expect(scan(`// FACTS.md: ≤ 2048\n// see DESIGN.md "chunk"; STYLE.md\n// spec openapi.yaml`)).toEqual([
       '1: cites FACTS.md, which a clone does not have: cite docs/ instead',
       '2: cites DESIGN.md, which a clone does not have: cite docs/ instead',
       '2: cites STYLE.md, which a clone does not have: cite docs/ instead',
-      '3: cites openapi.yaml: the repository\'s copy is packages/openai-emulator/test/fixtures/openai/openapi.yaml',
+      "3: cites openapi.yaml: the repository's copy is packages/openai-emulator/test/fixtures/openai/openapi.yaml",
     ]);
     expect(scan(`// packages/openai-emulator/test/fixtures/openai/openapi.yaml, schema X; MY_FACTS.md`)).toEqual([]);
   });
 
   it('reads headings and their GitHub anchors', () => {
     expect(markdownHeadings(fakeRepo.read('docs/design.md'))).toEqual(['Notes', 'Idempotent writes']);
-    expect(githubSlug('Embeddings — `POST /v1/embeddings` (createEmbedding)')).toBe('embeddings--post-v1embeddings-createembedding');
+    expect(githubSlug('Embeddings — `POST /v1/embeddings` (createEmbedding)')).toBe(
+      'embeddings--post-v1embeddings-createembedding',
+    );
   });
 });
 

@@ -34,7 +34,13 @@ describe('extractHtml: DocBook page (PostgreSQL manual style)', () => {
   });
 
   it('uses the id of the enclosing sect div, and null when there is none', () => {
-    expect(doc.sections.map((s) => s.anchor)).toEqual(['INDEXES-TYPES', 'INDEXES-TYPES-BTREE', null, 'INDEXES-TYPES-BTREE', null]);
+    expect(doc.sections.map((s) => s.anchor)).toEqual([
+      'INDEXES-TYPES',
+      'INDEXES-TYPES-BTREE',
+      null,
+      'INDEXES-TYPES-BTREE',
+      null,
+    ]);
     expectAnchorsExist(html, doc);
   });
 
@@ -46,7 +52,9 @@ describe('extractHtml: DocBook page (PostgreSQL manual style)', () => {
   it('removes navigation chrome and the table of contents', () => {
     const all = doc.sections.map((s) => s.text).join('\n');
     expect(all).not.toMatch(/\bPrev\b|\bNext\b|\bHome\b|Multicolumn|Chapter 11/);
-    expect(doc.sections[0]!.text.startsWith('PostgreSQL provides several index types: B-tree, Hash and bloom.')).toBe(true);
+    expect(doc.sections[0]!.text.startsWith('PostgreSQL provides several index types: B-tree, Hash and bloom.')).toBe(
+      true,
+    );
   });
 
   it('keeps <pre> verbatim (indentation, line breaks, inline markup flattened)', () => {
@@ -80,7 +88,11 @@ describe('extractHtml: anchors, chrome and links', () => {
   });
 
   it('text before the first heading is a section with an empty path', () => {
-    expect(doc.sections[0]).toEqual({ headingPath: [], anchor: null, text: 'Intro before any heading, with a relative link.' });
+    expect(doc.sections[0]).toEqual({
+      headingPath: [],
+      anchor: null,
+      text: 'Intro before any heading, with a relative link.',
+    });
   });
 
   it.each([
@@ -110,7 +122,16 @@ describe('extractHtml: anchors, chrome and links', () => {
 
   it('drops script, style, nav, header, footer, noscript, template and [role=navigation]', () => {
     const all = doc.sections.map((s) => s.text).join('\n');
-    for (const gone of ['script text', 'color: red', 'Site logo', 'Menu link', 'Sidebar entry', 'Copyright', 'Enable JavaScript', 'template text']) {
+    for (const gone of [
+      'script text',
+      'color: red',
+      'Site logo',
+      'Menu link',
+      'Sidebar entry',
+      'Copyright',
+      'Enable JavaScript',
+      'template text',
+    ]) {
       expect(all).not.toContain(gone);
     }
   });
@@ -150,7 +171,10 @@ describe('extractHtml: edge cases', () => {
   });
 
   it('a heading inside a table cell does not leave the cell state behind', () => {
-    const doc = extractHtml('<table><tr><td><h2>In cell</h2>a</td><td>b</td></tr></table><p>after</p><p>next</p>', 'https://h/');
+    const doc = extractHtml(
+      '<table><tr><td><h2>In cell</h2>a</td><td>b</td></tr></table><p>after</p><p>next</p>',
+      'https://h/',
+    );
     expect(doc.sections).toEqual([{ headingPath: ['In cell'], anchor: null, text: 'a | b\n\nafter\n\nnext' }]);
   });
 

@@ -43,7 +43,10 @@ describe('extractMarkdown', () => {
 
   it('collects absolute http(s) links without fragments', () => {
     expect(doc.links).toEqual(['https://example.com/page']);
-    const rel = extractMarkdown('[a](other.md) [b](https://x.org/#y) [c](mailto:a@b)', 'https://example.com/docs/guide.md');
+    const rel = extractMarkdown(
+      '[a](other.md) [b](https://x.org/#y) [c](mailto:a@b)',
+      'https://example.com/docs/guide.md',
+    );
     expect(rel.links).toEqual(['https://example.com/docs/other.md', 'https://x.org/']);
   });
 
@@ -61,7 +64,11 @@ describe('extractMarkdown', () => {
 describe('extractText', () => {
   it('is one section without heading or anchor, line endings normalised', () => {
     const doc = extractText('\r\n\r\nfirst\r\n\r\nsecond  \r\n', 'file:///notes/readme.txt');
-    expect(doc).toEqual({ title: 'readme.txt', sections: [{ headingPath: [], anchor: null, text: 'first\n\nsecond' }], links: [] });
+    expect(doc).toEqual({
+      title: 'readme.txt',
+      sections: [{ headingPath: [], anchor: null, text: 'first\n\nsecond' }],
+      links: [],
+    });
   });
   it('an empty text has no sections', () => {
     expect(extractText('  \n ', 'inline:x', 'X').sections).toEqual([]);

@@ -19,7 +19,9 @@ describe('filesetHash', () => {
   it('depends on the chunking strategy', () => {
     const s = { type: 'static' as const, static: { max_chunk_size_tokens: 800, chunk_overlap_tokens: 400 } };
     expect(filesetHash([a, b])).not.toBe(filesetHash([a, b], s));
-    expect(filesetHash([a, b], s)).toBe(filesetHash([b, a], { type: 'static', static: { max_chunk_size_tokens: 800, chunk_overlap_tokens: 400 } }));
+    expect(filesetHash([a, b], s)).toBe(
+      filesetHash([b, a], { type: 'static', static: { max_chunk_size_tokens: 800, chunk_overlap_tokens: 400 } }),
+    );
   });
 
   it('gives the same file content hash for CRLF and LF text, not for binaries', () => {

@@ -34,8 +34,20 @@ const read = (p: string) => readFileSync(path.join(root, p), 'utf8');
 // ---------------------------------------------------------------------------
 
 const KEYWORDS = new Set([
-  'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'atan2',
-  'inf', 'nan',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+  'atan2',
+  'inf',
+  'nan',
 ]);
 
 /** A vector selector found in an expression: metric name and its label matchers. */
@@ -83,7 +95,9 @@ describe('the PromQL reader of this test', () => {
       { label: 'queue', op: '=~', value: '$queue' },
       { label: 'outcome', op: '=', value: 'completed' },
     ]);
-    expect(variableSelectors('label_values(sluice_jobs_total, queue)').map((s) => s.metric)).toEqual(['sluice_jobs_total']);
+    expect(variableSelectors('label_values(sluice_jobs_total, queue)').map((s) => s.metric)).toEqual([
+      'sluice_jobs_total',
+    ]);
   });
 });
 
@@ -109,7 +123,8 @@ for (const metric of registry.getMetricsAsArray()) {
       : type === 'Summary'
         ? [family, `${family}_sum`, `${family}_count`]
         : [family];
-  for (const n of names) known.set(n, { family, labels: type === 'Histogram' && n.endsWith('_bucket') ? [...labels, 'le'] : labels });
+  for (const n of names)
+    known.set(n, { family, labels: type === 'Histogram' && n.endsWith('_bucket') ? [...labels, 'le'] : labels });
 }
 
 /** Closed label sets: a matcher on these labels must use one of these values. */
@@ -150,7 +165,8 @@ function check(sel: Selector, extraMetrics: Record<string, string[]> = {}): stri
     // Plain alternatives of =~ ("waiting|prioritized") are checked one by one.
     const values = op === '=~' || op === '!~' ? value.split('|').filter((v) => /^[a-z_]+$/.test(v)) : [value];
     for (const v of values) {
-      if (!allowed.includes(v)) problems.push(`${sel.metric}{${label}${op}"${value}"}: "${v}" is not one of ${allowed.join('|')}`);
+      if (!allowed.includes(v))
+        problems.push(`${sel.metric}{${label}${op}"${value}"}: "${v}" is not one of ${allowed.join('|')}`);
     }
   }
   return problems;
@@ -259,9 +275,15 @@ describe('grafana/dashboards/sluice.json', () => {
 
   it('the check catches a metric or label value that does not exist', () => {
     expect(check({ metric: 'sluice_jobs_totl', matchers: [] })).toHaveLength(1);
-    expect(check({ metric: 'sluice_jobs_total', matchers: [{ label: 'outcom', op: '=', value: 'completed' }] })).toHaveLength(1);
-    expect(check({ metric: 'sluice_chunks_total', matchers: [{ label: 'outcome', op: '=~', value: 'new|dedup' }] })).toHaveLength(1);
-    expect(check({ metric: 'sluice_queue_jobs', matchers: [{ label: 'state', op: '=~', value: 'waiting|prioritized' }] })).toEqual([]);
+    expect(
+      check({ metric: 'sluice_jobs_total', matchers: [{ label: 'outcom', op: '=', value: 'completed' }] }),
+    ).toHaveLength(1);
+    expect(
+      check({ metric: 'sluice_chunks_total', matchers: [{ label: 'outcome', op: '=~', value: 'new|dedup' }] }),
+    ).toHaveLength(1);
+    expect(
+      check({ metric: 'sluice_queue_jobs', matchers: [{ label: 'state', op: '=~', value: 'waiting|prioritized' }] }),
+    ).toEqual([]);
   });
 });
 
@@ -277,7 +299,12 @@ describe('grafana/prometheus/alerts.yml', () => {
 
   it('has the alerts for backlog, failures, 429s and throughput', () => {
     const names = rules.map((r) => r.alert);
-    for (const a of ['SluiceQueueBacklogGrowing', 'SluiceJobsFailing', 'SluiceEmbeddingRateLimited', 'SluiceNoThroughput']) {
+    for (const a of [
+      'SluiceQueueBacklogGrowing',
+      'SluiceJobsFailing',
+      'SluiceEmbeddingRateLimited',
+      'SluiceNoThroughput',
+    ]) {
       expect(names).toContain(a);
     }
   });

@@ -5,11 +5,25 @@ const h = (o: Record<string, string>) => new Headers(o);
 
 describe('OpenAI rate-limit headers', () => {
   it('reads limits, remaining and Go-style reset durations', () => {
-    expect(readRateLimitHeaders(h({
-      'x-ratelimit-limit-requests': '3000', 'x-ratelimit-limit-tokens': '1000000',
-      'x-ratelimit-remaining-requests': '2999', 'x-ratelimit-remaining-tokens': '999488',
-      'x-ratelimit-reset-requests': '20ms', 'x-ratelimit-reset-tokens': '6m0s',
-    }))).toEqual({ limitRequests: 3000, limitTokens: 1_000_000, remainingRequests: 2999, remainingTokens: 999488, resetRequestsMs: 20, resetTokensMs: 360_000 });
+    expect(
+      readRateLimitHeaders(
+        h({
+          'x-ratelimit-limit-requests': '3000',
+          'x-ratelimit-limit-tokens': '1000000',
+          'x-ratelimit-remaining-requests': '2999',
+          'x-ratelimit-remaining-tokens': '999488',
+          'x-ratelimit-reset-requests': '20ms',
+          'x-ratelimit-reset-tokens': '6m0s',
+        }),
+      ),
+    ).toEqual({
+      limitRequests: 3000,
+      limitTokens: 1_000_000,
+      remainingRequests: 2999,
+      remainingTokens: 999488,
+      resetRequestsMs: 20,
+      resetTokensMs: 360_000,
+    });
   });
 
   it.each([
@@ -24,6 +38,8 @@ describe('OpenAI rate-limit headers', () => {
   });
 
   it('uses the request reset for a requests-per-minute 429', () => {
-    expect(retryAfterMs(h({ 'x-ratelimit-reset-tokens': '1s', 'x-ratelimit-reset-requests': '20ms' }), 'x', 'requests')).toBe(20);
+    expect(
+      retryAfterMs(h({ 'x-ratelimit-reset-tokens': '1s', 'x-ratelimit-reset-requests': '20ms' }), 'x', 'requests'),
+    ).toBe(20);
   });
 });

@@ -5,7 +5,12 @@ import { scopeOf } from '../../src/crawl/links.ts';
 describe('resolveSource', () => {
   it('resolves a URL with its scope and trusted host, dropping the fragment', () => {
     const r = resolveSource('http://127.0.0.1:8080/docs/index.html#top');
-    expect(r.source).toEqual({ type: 'url', url: 'http://127.0.0.1:8080/docs/index.html', scope: 'http://127.0.0.1:8080/docs/', depth: 0 });
+    expect(r.source).toEqual({
+      type: 'url',
+      url: 'http://127.0.0.1:8080/docs/index.html',
+      scope: 'http://127.0.0.1:8080/docs/',
+      depth: 0,
+    });
     expect(r.trustedHost).toBe('127.0.0.1');
   });
 

@@ -7,7 +7,9 @@ const MIGRATIONS = new URL('../../migrations/', import.meta.url);
 /** The values of `CHECK (status IN (...))` of `table.status`, from every migration, last one wins. */
 function checkedStatuses(table: string): string[] | undefined {
   let found: string[] | undefined;
-  for (const name of readdirSync(MIGRATIONS).filter((f) => f.endsWith('.sql')).sort()) {
+  for (const name of readdirSync(MIGRATIONS)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()) {
     const sql = readFileSync(new URL(name, MIGRATIONS), 'utf8');
     const create = new RegExp(`CREATE TABLE ${table} \\(([\\s\\S]*?)\\n\\);`).exec(sql);
     const check = create && /\bstatus\b[^\n]*?\n?[^\n]*?CHECK \(status IN \(([^)]*)\)\)/.exec(create[1]!);

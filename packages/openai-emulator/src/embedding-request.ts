@@ -105,7 +105,10 @@ function isTokenId(x: unknown): boolean {
 function parseEncodingFormat(value: unknown): 'float' | 'base64' {
   if (value === undefined || value === null) return 'float'; // the spec's default
   if (value === 'float' || value === 'base64') return value;
-  throw invalidRequest(`${JSON.stringify(value)} is not one of ['float', 'base64'] - 'encoding_format'`, 'encoding_format');
+  throw invalidRequest(
+    `${JSON.stringify(value)} is not one of ['float', 'base64'] - 'encoding_format'`,
+    'encoding_format',
+  );
 }
 
 /**

@@ -125,7 +125,8 @@ export function missingApiKey(): ApiError {
 
 /** 401 `invalid_api_key` for a key that is not accepted; the key is masked as the service does. */
 export function incorrectApiKey(key: string): ApiError {
-  const masked = key.length > 8 ? `${key.slice(0, 3)}${'*'.repeat(key.length - 7)}${key.slice(-4)}` : '*'.repeat(key.length);
+  const masked =
+    key.length > 8 ? `${key.slice(0, 3)}${'*'.repeat(key.length - 7)}${key.slice(-4)}` : '*'.repeat(key.length);
   return new ApiError(
     401,
     invalid(

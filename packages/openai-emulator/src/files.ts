@@ -14,7 +14,14 @@
  *   `assistants` (400 "Not allowed to download files of purpose: assistants";
  *   read the parsed text through the vector store file content endpoint).
  */
-import { downloadNotAllowed, fileTooLarge, invalidType, invalidValue, missingParameter, unknownParameter } from './errors.ts';
+import {
+  downloadNotAllowed,
+  fileTooLarge,
+  invalidType,
+  invalidValue,
+  missingParameter,
+  unknownParameter,
+} from './errors.ts';
 import type { HandlerResult, RequestContext, Route } from './http-types.ts';
 import { parseMultipart } from './multipart.ts';
 import { listPage, paginate, parseListQuery } from './pagination.ts';
@@ -22,7 +29,14 @@ import { fileJson, type StoredFile } from './storage.ts';
 import { integerInRange } from './validate.ts';
 
 /** Purposes accepted at upload (docs/openai-facts.md, "Files"). */
-export const FILE_PURPOSES: readonly string[] = Object.freeze(['assistants', 'batch', 'fine-tune', 'vision', 'user_data', 'evals']);
+export const FILE_PURPOSES: readonly string[] = Object.freeze([
+  'assistants',
+  'batch',
+  'fine-tune',
+  'vision',
+  'user_data',
+  'evals',
+]);
 
 /** Purposes whose content cannot be downloaded. */
 const NOT_DOWNLOADABLE = new Set(['assistants']);
@@ -66,7 +80,8 @@ function parseExpiresAfter(fields: Map<string, string>): number | null {
     } catch {
       throw invalidType('expires_after', 'an object', json);
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalidType('expires_after', 'an object', parsed);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw invalidType('expires_after', 'an object', parsed);
     const o = parsed as Record<string, unknown>;
     anchor = typeof o['anchor'] === 'string' ? o['anchor'] : undefined;
     seconds = o['seconds'];

@@ -66,10 +66,16 @@ export function parseListQuery(query: URLSearchParams, maxLimit: number, default
   let limit = defaultLimit;
   if (rawLimit !== null && rawLimit !== '') {
     const n = Number(rawLimit);
-    limit = integerInRange(Number.isFinite(n) && /^-?\d+(\.\d+)?$/.test(rawLimit.trim()) ? n : rawLimit, 'limit', 1, maxLimit);
+    limit = integerInRange(
+      Number.isFinite(n) && /^-?\d+(\.\d+)?$/.test(rawLimit.trim()) ? n : rawLimit,
+      'limit',
+      1,
+      maxLimit,
+    );
   }
   const rawOrder = query.get('order');
-  const order: Order = rawOrder === null || rawOrder === '' ? 'desc' : enumValue(rawOrder, 'order', ['asc', 'desc'] as const);
+  const order: Order =
+    rawOrder === null || rawOrder === '' ? 'desc' : enumValue(rawOrder, 'order', ['asc', 'desc'] as const);
   const q: ListQuery = { limit, order };
   const after = query.get('after');
   const before = query.get('before');
@@ -91,7 +97,8 @@ export function paginate<T extends { id: string }>(
   const ordered = q.order === 'asc' ? [...items] : [...items].reverse();
   const cursor = (name: 'after' | 'before', id: string): number => {
     const n = seq(id);
-    if (n === undefined) throw invalidRequest(`Invalid '${name}': no object with id '${id}' in this list.`, name, 'invalid_value');
+    if (n === undefined)
+      throw invalidRequest(`Invalid '${name}': no object with id '${id}' in this list.`, name, 'invalid_value');
     return n;
   };
   // `x` comes after the cursor `c` in this order?

@@ -3,7 +3,7 @@
  * embeddings response, and the 429s (docs/openai-facts.md, "Rate limits": header names
  * and examples, 429 bodies, `Retry-After` in whole seconds ≥ 1).
  */
-import { ApiError, insufficientQuota, rateLimitExceeded, requestTooLarge } from './errors.ts';
+import { type ApiError, insufficientQuota, rateLimitExceeded, requestTooLarge } from './errors.ts';
 import { formatGoDuration } from './go-duration.ts';
 import type { WindowUsage } from './limits.ts';
 import type { EmulatorState } from './state.ts';

@@ -158,7 +158,8 @@ function search(ctx: RequestContext): HandlerResult {
   let threshold = 0;
   const ranking = b['ranking_options'];
   if (ranking !== undefined && ranking !== null) {
-    if (typeof ranking !== 'object' || Array.isArray(ranking)) throw invalidType('ranking_options', 'an object', ranking);
+    if (typeof ranking !== 'object' || Array.isArray(ranking))
+      throw invalidType('ranking_options', 'an object', ranking);
     const r = ranking as JsonObject;
     rejectUnknownKeys(r, ['ranker', 'score_threshold'], 'ranking_options');
     if (r['ranker'] !== undefined) {
@@ -166,7 +167,8 @@ function search(ctx: RequestContext): HandlerResult {
         throw invalidValue('ranking_options.ranker', r['ranker'], RANKERS);
       }
     }
-    if (r['score_threshold'] !== undefined) threshold = numberInRange(r['score_threshold'], 'ranking_options.score_threshold', 0, 1);
+    if (r['score_threshold'] !== undefined)
+      threshold = numberInRange(r['score_threshold'], 'ranking_options.score_threshold', 0, 1);
   }
 
   const { storage } = state;

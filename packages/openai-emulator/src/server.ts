@@ -85,7 +85,8 @@ export function createEmulatorServer(state: EmulatorState, router: Router, log: 
         if (route.api) {
           authenticate(req.headers, state.settings.apiKey);
           if (route.billable) checkQuota(state);
-          if (faultApplies(state.settings.faultRoutes, method, route.path)) fault = pickFault(state.settings, state.random);
+          if (faultApplies(state.settings.faultRoutes, method, route.path))
+            fault = pickFault(state.settings, state.random);
           if (fault) state.counters.recordFault(fault);
           if (fault === 'error500' || fault === 'error503') throw serverError(fault === 'error500' ? 500 : 503);
         }

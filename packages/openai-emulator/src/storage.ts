@@ -305,8 +305,12 @@ export class Storage {
    * @throws ApiError 429 `rate_limit_exceeded` with `Retry-After`
    */
   admitWrite(store: VectorStore): void {
-    const { vectorStoreWriteLimit: limit, vectorStoreWriteWindowMs: windowMs, organization, sendRetryAfterMs } =
-      this.#host.settings;
+    const {
+      vectorStoreWriteLimit: limit,
+      vectorStoreWriteWindowMs: windowMs,
+      organization,
+      sendRetryAfterMs,
+    } = this.#host.settings;
     const decision = store.writes.tryAdmit(this.#host.clock.nowMs(), 0, {
       rpm: limit,
       tpm: Number.MAX_SAFE_INTEGER,
@@ -459,7 +463,11 @@ export class Storage {
     const tokens = encodeText(parsed.text);
     const max = this.#host.settings.maxFileTokens;
     if (tokens.length > max) {
-      return { ok: false, code: 'invalid_file', message: `The file has ${tokens.length} tokens, more than the maximum of ${max} per file.` };
+      return {
+        ok: false,
+        code: 'invalid_file',
+        message: `The file has ${tokens.length} tokens, more than the maximum of ${max} per file.`,
+      };
     }
     const chunks = chunkTokens(parsed.text, tokens, chunking).map((text) => ({ text }));
     return { ok: true, text: parsed.text, chunks, usageBytes: Buffer.byteLength(parsed.text, 'utf8') };

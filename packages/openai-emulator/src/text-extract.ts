@@ -17,8 +17,27 @@ import path from 'node:path';
 
 /** Extensions a vector store accepts (docs/openai-facts.md, "Files"). */
 export const SUPPORTED_EXTENSIONS: readonly string[] = Object.freeze([
-  '.c', '.cpp', '.cs', '.css', '.doc', '.docx', '.go', '.html', '.java', '.js', '.json', '.md',
-  '.pdf', '.php', '.pptx', '.py', '.rb', '.sh', '.tex', '.ts', '.txt',
+  '.c',
+  '.cpp',
+  '.cs',
+  '.css',
+  '.doc',
+  '.docx',
+  '.go',
+  '.html',
+  '.java',
+  '.js',
+  '.json',
+  '.md',
+  '.pdf',
+  '.php',
+  '.pptx',
+  '.py',
+  '.rb',
+  '.sh',
+  '.tex',
+  '.ts',
+  '.txt',
 ]);
 
 const DOCUMENT_EXTENSIONS = new Set(['.pdf', '.doc', '.docx', '.pptx']);
@@ -45,9 +64,14 @@ export function extractText(filename: string, bytes: Buffer): Extraction {
   let text = decodeText(bytes);
   if (text === undefined && DOCUMENT_EXTENSIONS.has(ext)) text = printableRuns(bytes);
   if (text === undefined) {
-    return { ok: false, code: 'invalid_file', message: 'The file could not be parsed: its text must be encoded as UTF-8, UTF-16 or ASCII.' };
+    return {
+      ok: false,
+      code: 'invalid_file',
+      message: 'The file could not be parsed: its text must be encoded as UTF-8, UTF-16 or ASCII.',
+    };
   }
-  if (text.trim() === '') return { ok: false, code: 'invalid_file', message: 'The file is empty: it contains no text.' };
+  if (text.trim() === '')
+    return { ok: false, code: 'invalid_file', message: 'The file is empty: it contains no text.' };
   return { ok: true, text };
 }
 
@@ -57,7 +81,8 @@ export function extractText(filename: string, bytes: Buffer): Extraction {
  * or binary control characters).
  */
 export function decodeText(bytes: Buffer): string | undefined {
-  if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return strict('utf-8', bytes.subarray(3));
+  if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf)
+    return strict('utf-8', bytes.subarray(3));
   if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xfe) return strict('utf-16le', bytes.subarray(2));
   if (bytes.length >= 2 && bytes[0] === 0xfe && bytes[1] === 0xff) return strict('utf-16be', bytes.subarray(2));
   if (!bytes.includes(0)) return strict('utf-8', bytes);
@@ -66,6 +91,7 @@ export function decodeText(bytes: Buffer): string | undefined {
 }
 
 /** C0 controls other than tab, newlines, vertical tab, form feed and escape: binary data, not text. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is this regex's purpose.
 const BINARY_CONTROLS = /[\u0000-\u0008\u000e-\u001a\u001c-\u001f]/;
 
 function strict(encoding: 'utf-8' | 'utf-16le' | 'utf-16be', bytes: Buffer): string | undefined {

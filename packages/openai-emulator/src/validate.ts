@@ -33,7 +33,10 @@ export interface ChunkingStrategy {
 }
 
 /** `auto`: docs/openai-facts.md "Vector stores" (800 tokens, 400 overlap). */
-export const AUTO_CHUNKING: Readonly<ChunkingStrategy> = Object.freeze({ maxChunkSizeTokens: 800, chunkOverlapTokens: 400 });
+export const AUTO_CHUNKING: Readonly<ChunkingStrategy> = Object.freeze({
+  maxChunkSizeTokens: 800,
+  chunkOverlapTokens: 400,
+});
 
 /** Limits for {@link parseAttributes}. */
 export interface AttributeLimits {
@@ -59,7 +62,8 @@ export function bodyObject(body: unknown, known: readonly string[]): JsonObject 
 
 /** @throws ApiError 400 `unknown_parameter` for the first key not in `known` */
 export function rejectUnknownKeys(obj: JsonObject, known: readonly string[], prefix: string): void {
-  for (const key of Object.keys(obj)) if (!known.includes(key)) throw unknownParameter(prefix ? `${prefix}.${key}` : key);
+  for (const key of Object.keys(obj))
+    if (!known.includes(key)) throw unknownParameter(prefix ? `${prefix}.${key}` : key);
 }
 
 /** An optional string; `null` counts as absent when `nullable`. */
@@ -175,7 +179,12 @@ export function parseChunkingStrategy(value: unknown, path = 'chunking_strategy'
   const maxPath = `${path}.static.max_chunk_size_tokens`;
   const overlapPath = `${path}.static.chunk_overlap_tokens`;
   const max = integerInRange(s['max_chunk_size_tokens'] ?? missing(maxPath), maxPath, 100, 4096);
-  const overlap = integerInRange(s['chunk_overlap_tokens'] ?? missing(overlapPath), overlapPath, 0, Number.MAX_SAFE_INTEGER);
+  const overlap = integerInRange(
+    s['chunk_overlap_tokens'] ?? missing(overlapPath),
+    overlapPath,
+    0,
+    Number.MAX_SAFE_INTEGER,
+  );
   if (overlap > max / 2) {
     throw invalidRequest(
       `Invalid '${overlapPath}': chunk_overlap_tokens must be less than or equal to half of max_chunk_size_tokens (${max / 2}), but got ${overlap}.`,
@@ -195,5 +204,8 @@ export function chunkingStrategyJson(s: ChunkingStrategy): {
   type: 'static';
   static: { max_chunk_size_tokens: number; chunk_overlap_tokens: number };
 } {
-  return { type: 'static', static: { max_chunk_size_tokens: s.maxChunkSizeTokens, chunk_overlap_tokens: s.chunkOverlapTokens } };
+  return {
+    type: 'static',
+    static: { max_chunk_size_tokens: s.maxChunkSizeTokens, chunk_overlap_tokens: s.chunkOverlapTokens },
+  };
 }

@@ -131,7 +131,12 @@ function listVectorStoreFiles(ctx: RequestContext): HandlerResult {
     .filter((vf) => !filter || vf.status === filter)
     .map((vf) => ({ id: vf.fileId, vf }));
   const { data, hasMore } = paginate(items, q, (id) => store.fileSeq.of(id));
-  return { body: listPage(data.map((d) => vsFileJson(d.vf)), hasMore) };
+  return {
+    body: listPage(
+      data.map((d) => vsFileJson(d.vf)),
+      hasMore,
+    ),
+  };
 }
 
 function getVectorStoreFile(ctx: RequestContext): HandlerResult {
@@ -239,7 +244,12 @@ function listFilesInBatch(ctx: RequestContext): HandlerResult {
     .filter((vf) => store.files.get(vf.fileId) === vf && (!filter || vf.status === filter))
     .map((vf) => ({ id: vf.fileId, vf }));
   const { data, hasMore } = paginate(items, q, (id) => store.fileSeq.of(id));
-  return { body: listPage(data.map((d) => vsFileJson(d.vf)), hasMore) };
+  return {
+    body: listPage(
+      data.map((d) => vsFileJson(d.vf)),
+      hasMore,
+    ),
+  };
 }
 
 /** `openai-poll-after-ms` when the `pollAfterMs` setting is on. */

@@ -50,12 +50,21 @@ export function parseStoreExpiresAfter(value: unknown): number | null {
 
 function createVectorStore(ctx: RequestContext): HandlerResult {
   const { state } = ctx;
-  const b = bodyObject(ctx.json(), ['name', 'description', 'file_ids', 'expires_after', 'chunking_strategy', 'metadata']);
+  const b = bodyObject(ctx.json(), [
+    'name',
+    'description',
+    'file_ids',
+    'expires_after',
+    'chunking_strategy',
+    'metadata',
+  ]);
   const name = optionalString(b, 'name') ?? '';
   const description = optionalString(b, 'description') ?? null;
   const rawIds = b['file_ids'];
   const fileIds =
-    rawIds === undefined || rawIds === null ? [] : stringArray(rawIds, 'file_ids', 0, state.settings.maxVectorStoreFileIds);
+    rawIds === undefined || rawIds === null
+      ? []
+      : stringArray(rawIds, 'file_ids', 0, state.settings.maxVectorStoreFileIds);
   const expiresAfterDays = parseStoreExpiresAfter(b['expires_after']);
   const chunking = parseChunkingStrategy(b['chunking_strategy']) ?? { ...AUTO_CHUNKING };
   const metadata = parseMetadata(b['metadata']);

@@ -49,7 +49,11 @@ export function client(emu: RunningEmulator, options: Partial<ConstructorParamet
 }
 
 /** Asserts an OpenAI error body: status, schema, type (default invalid_request_error), and code/param when given. */
-export function expectError(r: Raw, status: number, error: { message: string | RegExp; type?: string; code?: string | null; param?: string | null }) {
+export function expectError(
+  r: Raw,
+  status: number,
+  error: { message: string | RegExp; type?: string; code?: string | null; param?: string | null },
+) {
   expect(r.status, JSON.stringify(r.body)).toBe(status);
   validateSchema('ErrorResponse', r.body);
   expect(r.body.error.type).toBe(error.type ?? 'invalid_request_error');

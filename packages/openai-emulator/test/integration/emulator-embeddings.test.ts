@@ -22,7 +22,12 @@ import { validateSchema } from '../helpers/openapi.ts';
 const MODEL = 'text-embedding-3-small';
 const JSON_AUTH = { ...AUTH, 'content-type': 'application/json' };
 
-async function post(emu: RunningEmulator, path: string, body: unknown, headers: Record<string, string> = JSON_AUTH): Promise<Raw> {
+async function post(
+  emu: RunningEmulator,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = JSON_AUTH,
+): Promise<Raw> {
   const res = await fetch(`${emu.url}${path}`, {
     method: 'POST',
     headers,
@@ -76,7 +81,9 @@ describe('POST /v1/embeddings: requests and responses', () => {
     const input = ['first text', 'second, longer text with more tokens', 'third'];
     const res = await openai.embeddings.create({ model: MODEL, input });
     expect(res.data.map((d) => d.index)).toEqual([0, 1, 2]);
-    input.forEach((t, i) => expect(Array.from(res.data[i]?.embedding ?? [])).toEqual(Array.from(embedText(t, 1536))));
+    for (const [i, t] of input.entries()) {
+      expect(Array.from(res.data[i]?.embedding ?? [])).toEqual(Array.from(embedText(t, 1536)));
+    }
     const tokens = input.reduce((s, t) => s + countTokens(t), 0);
     expect(res.usage).toEqual({ prompt_tokens: tokens, total_tokens: tokens });
   });
@@ -104,7 +111,7 @@ describe('POST /v1/embeddings: requests and responses', () => {
       expect(Array.from(asDefault.data[i]?.embedding ?? [])).toEqual(f);
       const decoded = Array.from(base64ToFloat32(rawB64.body.data[i].embedding));
       expect(decoded).toHaveLength(f.length);
-      decoded.forEach((v, j) => expect(v).toBe(Math.fround(f[j] as number)));
+      for (const [j, v] of decoded.entries()) expect(v).toBe(Math.fround(f[j] as number));
     }
   });
 
@@ -120,7 +127,12 @@ describe('POST /v1/embeddings: requests and responses', () => {
   });
 
   it('answers raw JSON that matches the spec schema, with the common headers', async () => {
-    const raw = await post(emu, '/embeddings', { model: MODEL, input: ['a', 'b'], encoding_format: 'float', user: 'u1' });
+    const raw = await post(emu, '/embeddings', {
+      model: MODEL,
+      input: ['a', 'b'],
+      encoding_format: 'float',
+      user: 'u1',
+    });
     expect(raw.status).toBe(200);
     validateSchema('CreateEmbeddingResponse', raw.body);
     expectCommonHeaders(raw.headers);
@@ -156,7 +168,8 @@ describe('POST /v1/embeddings: requests and responses', () => {
   });
 
   it('rejects malformed and incomplete requests', async () => {
-    const invalidInput = "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.";
+    const invalidInput =
+      "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.";
     expectError(await post(emu, '/embeddings', '{"model":'), 400, {
       message: /^We could not parse the JSON body of your request/,
       type: 'invalid_request_error',
@@ -195,7 +208,8 @@ describe('POST /v1/embeddings: requests and responses', () => {
 describe('POST /v1/embeddings: request limits (docs/openai-facts.md "Embeddings")', () => {
   let emu: RunningEmulator;
   let openai: OpenAI;
-  const invalidInput = "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.";
+  const invalidInput =
+    "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.";
   beforeAll(async () => {
     emu = await startEmulator();
     openai = client(emu);
@@ -203,7 +217,11 @@ describe('POST /v1/embeddings: request limits (docs/openai-facts.md "Embeddings"
   afterAll(() => emu.close());
 
   it('accepts 2048 inputs and rejects 2049', async () => {
-    const ok = await openai.embeddings.create({ model: MODEL, input: Array.from({ length: 2048 }, (_, i) => `t${i}`), dimensions: 8 });
+    const ok = await openai.embeddings.create({
+      model: MODEL,
+      input: Array.from({ length: 2048 }, (_, i) => `t${i}`),
+      dimensions: 8,
+    });
     expect(ok.data).toHaveLength(2048);
     expect(ok.data[2047]?.index).toBe(2047);
     const raw = await post(emu, '/embeddings', { model: MODEL, input: Array.from({ length: 2049 }, () => 'a') });
@@ -263,10 +281,20 @@ describe('authentication, routing and server hygiene', () => {
     const body = { model: MODEL, input: 'x' };
     const missing = await post(emu, '/embeddings', body, { 'content-type': 'application/json' });
     expectError(missing, 401, { message: /^You didn't provide an API key/, type: 'invalid_request_error', code: null });
-    const empty = await post(emu, '/embeddings', body, { authorization: 'Bearer ', 'content-type': 'application/json' });
+    const empty = await post(emu, '/embeddings', body, {
+      authorization: 'Bearer ',
+      'content-type': 'application/json',
+    });
     expect(empty.status).toBe(401);
-    const basic = await post(emu, '/embeddings', body, { authorization: 'Basic abc', 'content-type': 'application/json' });
-    expectError(basic, 401, { message: /^Incorrect API key provided/, type: 'invalid_request_error', code: 'invalid_api_key' });
+    const basic = await post(emu, '/embeddings', body, {
+      authorization: 'Basic abc',
+      'content-type': 'application/json',
+    });
+    expectError(basic, 401, {
+      message: /^Incorrect API key provided/,
+      type: 'invalid_request_error',
+      code: 'invalid_api_key',
+    });
 
     emu.configure({ apiKey: 'sk-the-right-key' });
     try {
@@ -284,7 +312,11 @@ describe('authentication, routing and server hygiene', () => {
 
   it('answers unknown routes with 404 Invalid URL', async () => {
     const raw = await post(emu, '/nothing-here', {});
-    expectError(raw, 404, { message: 'Invalid URL (POST /v1/nothing-here)', type: 'invalid_request_error', code: null });
+    expectError(raw, 404, {
+      message: 'Invalid URL (POST /v1/nothing-here)',
+      type: 'invalid_request_error',
+      code: null,
+    });
     const get = await fetch(`${emu.url}/embeddings`, { headers: JSON_AUTH });
     expect(get.status).toBe(404);
     expectCommonHeaders(get.headers, false);
@@ -366,7 +398,8 @@ describe('rate limits (docs/openai-facts.md "Rate limits")', () => {
     for (let i = 0; i < 2; i++) expect((await post(emu, '/embeddings', { model: MODEL, input: 'x' })).status).toBe(200);
     const raw = await post(emu, '/embeddings', { model: MODEL, input: 'x' });
     expectError(raw, 429, {
-      message: /^Rate limit reached for text-embedding-3-small in organization org-emulator on requests per min \(RPM\): Limit 2, Used 2, Requested 1\. Please try again in/,
+      message:
+        /^Rate limit reached for text-embedding-3-small in organization org-emulator on requests per min \(RPM\): Limit 2, Used 2, Requested 1\. Please try again in/,
       type: 'requests',
       code: 'rate_limit_exceeded',
     });
@@ -377,14 +410,22 @@ describe('rate limits (docs/openai-facts.md "Rate limits")', () => {
 
   it('keeps separate windows per model', async () => {
     await openai.embeddings.create({ model: MODEL, input: tokens(100) });
-    const other = await openai.embeddings.create({ model: 'text-embedding-3-large', input: tokens(100), dimensions: 4 });
+    const other = await openai.embeddings.create({
+      model: 'text-embedding-3-large',
+      input: tokens(100),
+      dimensions: 4,
+    });
     expect(other.usage.total_tokens).toBe(100);
     expect(Object.keys(emu.stats().windows.byModel)).toEqual(['text-embedding-3-large', MODEL]);
   });
 
   it('refuses a request larger than the whole TPM without Retry-After', async () => {
     const raw = await post(emu, '/embeddings', { model: MODEL, input: tokens(101) });
-    expectError(raw, 429, { message: /^Request too large for text-embedding-3-small/, type: 'tokens', code: 'rate_limit_exceeded' });
+    expectError(raw, 429, {
+      message: /^Request too large for text-embedding-3-small/,
+      type: 'tokens',
+      code: 'rate_limit_exceeded',
+    });
     expect(raw.headers.get('retry-after')).toBeNull();
   });
 
@@ -477,7 +518,9 @@ describe('latency and injected faults', () => {
       statuses.add(raw.status);
     }
     expect([...statuses].sort()).toEqual([500, 503]);
-    const err = await client(emu).embeddings.create({ model: MODEL, input: 'x' }).catch((e: unknown) => e);
+    const err = await client(emu)
+      .embeddings.create({ model: MODEL, input: 'x' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.InternalServerError);
     const stats = emu.stats();
     expect(stats.faults.error500 + stats.faults.error503).toBe(13);
@@ -487,7 +530,9 @@ describe('latency and injected faults', () => {
 
   it('drops connections without a response', async () => {
     emu.configure({ dropRate: 1 });
-    const err = await client(emu).embeddings.create({ model: MODEL, input: 'x' }).catch((e: unknown) => e);
+    const err = await client(emu)
+      .embeddings.create({ model: MODEL, input: 'x' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.APIConnectionError);
     await expect(post(emu, '/embeddings', { model: MODEL, input: 'x' })).rejects.toThrow();
     const stats = emu.stats();
@@ -500,7 +545,9 @@ describe('latency and injected faults', () => {
   it('makes slow responses exceed a client timeout (and bills them, as the service would)', async () => {
     emu.configure({ slowRate: 1, slowMs: 1500 });
     const started = performance.now();
-    const err = await client(emu, { timeout: 300 }).embeddings.create({ model: MODEL, input: 'x' }).catch((e: unknown) => e);
+    const err = await client(emu, { timeout: 300 })
+      .embeddings.create({ model: MODEL, input: 'x' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.APIConnectionTimeoutError);
     expect(performance.now() - started).toBeLessThan(1000);
     expect(emu.stats().faults.slow).toBe(1);
@@ -514,7 +561,8 @@ describe('latency and injected faults', () => {
     const run = async () => {
       emu.reset();
       const out: number[] = [];
-      for (let i = 0; i < 16; i++) out.push((await post(emu, '/embeddings', { model: MODEL, input: 'x', dimensions: 4 })).status);
+      for (let i = 0; i < 16; i++)
+        out.push((await post(emu, '/embeddings', { model: MODEL, input: 'x', dimensions: 4 })).status);
       return out;
     };
     const first = await run();
@@ -554,7 +602,10 @@ describe('admin endpoints', () => {
     expect(emu.settings().tpm).toBe(5000);
     expect(((await (await admin(emu, '/_emulator/config')).json()) as EmulatorSettings).windowMs).toBe(2000);
 
-    const bad = await admin(emu, '/_emulator/config', { method: 'POST', body: JSON.stringify({ tpm: -1, bogus: true }) });
+    const bad = await admin(emu, '/_emulator/config', {
+      method: 'POST',
+      body: JSON.stringify({ tpm: -1, bogus: true }),
+    });
     expect(bad.status).toBe(400);
     const badBody = (await bad.json()) as OpenAIErrorBody;
     validateSchema('ErrorResponse', badBody);
@@ -565,7 +616,11 @@ describe('admin endpoints', () => {
     const reset = await admin(emu, '/_emulator/reset', { method: 'POST' });
     expect(reset.status).toBe(200);
     stats = (await (await admin(emu, '/_emulator/stats')).json()) as EmulatorStats;
-    expect(stats).toMatchObject({ requests: { total: 0, byStatus: {} }, tokensAccepted: 0, windows: { peakTokens: 0, byModel: {} } });
+    expect(stats).toMatchObject({
+      requests: { total: 0, byStatus: {} },
+      tokensAccepted: 0,
+      windows: { peakTokens: 0, byModel: {} },
+    });
     expect(stats.limits.tpm).toBe(5000);
   });
 

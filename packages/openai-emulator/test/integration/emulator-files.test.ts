@@ -28,8 +28,17 @@ describe('Files: create, retrieve, list, download, delete', () => {
 
   it('uploads with the SDK and answers OpenAIFile objects', async () => {
     const before = Math.floor(emu.now() / 1000);
-    const created = await openai.files.create({ file: await toFile(Buffer.from('# Hello\n\nworld'), 'a.md'), purpose: 'assistants' });
-    expect(created).toMatchObject({ object: 'file', bytes: 14, filename: 'a.md', purpose: 'assistants', status: 'processed' });
+    const created = await openai.files.create({
+      file: await toFile(Buffer.from('# Hello\n\nworld'), 'a.md'),
+      purpose: 'assistants',
+    });
+    expect(created).toMatchObject({
+      object: 'file',
+      bytes: 14,
+      filename: 'a.md',
+      purpose: 'assistants',
+      status: 'processed',
+    });
     expect(created.id).toMatch(/^file-[A-Za-z0-9]{22}$/);
     expect(created.created_at).toBeGreaterThanOrEqual(before);
     expect(created).not.toHaveProperty('expires_at');
@@ -51,7 +60,8 @@ describe('Files: create, retrieve, list, download, delete', () => {
       expect(r.body.purpose).toBe(purpose);
     }
     expectError(await raw(emu, 'POST', '/files', form({ purpose: 'answers' }, { name: 'x.txt', bytes: 'x' })), 400, {
-      message: "Invalid value: 'answers'. Supported values are: 'assistants', 'batch', 'fine-tune', 'vision', 'user_data', and 'evals'.",
+      message:
+        "Invalid value: 'answers'. Supported values are: 'assistants', 'batch', 'fine-tune', 'vision', 'user_data', and 'evals'.",
       param: 'purpose',
       code: 'invalid_value',
     });
@@ -79,25 +89,48 @@ describe('Files: create, retrieve, list, download, delete', () => {
     validateSchema('OpenAIFile', (await raw(emu, 'GET', `/files/${file.id}`)).body);
 
     for (const seconds of ['3599', '2592001', 'soon']) {
-      const r = await raw(emu, 'POST', '/files', form({ purpose: 'user_data', 'expires_after[anchor]': 'created_at', 'expires_after[seconds]': seconds }, { name: 'a.txt', bytes: 'a' }));
+      const r = await raw(
+        emu,
+        'POST',
+        '/files',
+        form(
+          { purpose: 'user_data', 'expires_after[anchor]': 'created_at', 'expires_after[seconds]': seconds },
+          { name: 'a.txt', bytes: 'a' },
+        ),
+      );
       expect(r.status, seconds).toBe(400);
       validateSchema('ErrorResponse', r.body);
       expect(r.body.error.param).toBe('expires_after.seconds');
     }
-    const badAnchor = await raw(emu, 'POST', '/files', form({ purpose: 'user_data', 'expires_after[anchor]': 'last_active_at', 'expires_after[seconds]': '3600' }, { name: 'a.txt', bytes: 'a' }));
+    const badAnchor = await raw(
+      emu,
+      'POST',
+      '/files',
+      form(
+        { purpose: 'user_data', 'expires_after[anchor]': 'last_active_at', 'expires_after[seconds]': '3600' },
+        { name: 'a.txt', bytes: 'a' },
+      ),
+    );
     expect(badAnchor.status).toBe(400);
 
     emu.advanceClock(3599_000);
     expect((await openai.files.retrieve(file.id)).id).toBe(file.id);
     emu.advanceClock(1_000);
-    expectError(await raw(emu, 'GET', `/files/${file.id}`), 404, { message: `No such File object: ${file.id}`, param: 'id', code: null });
+    expectError(await raw(emu, 'GET', `/files/${file.id}`), 404, {
+      message: `No such File object: ${file.id}`,
+      param: 'id',
+      code: null,
+    });
     expect(emu.stats().files.expired).toBe(1);
   });
 
   it('lists with limit/order/after/has_more and the purpose filter; the SDK pages through all', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const f = await openai.files.create({ file: await toFile(Buffer.from(`file ${i}`), `f${i}.txt`), purpose: i % 2 ? 'batch' : 'assistants' });
+      const f = await openai.files.create({
+        file: await toFile(Buffer.from(`file ${i}`), `f${i}.txt`),
+        purpose: i % 2 ? 'batch' : 'assistants',
+      });
       ids.push(f.id);
     }
     const all = await raw(emu, 'GET', '/files');
@@ -145,7 +178,12 @@ describe('Files: create, retrieve, list, download, delete', () => {
     expect(r.status).toBe(400);
     validateSchema('ErrorResponse', r.body);
     expect(r.body).toEqual({
-      error: { message: 'Not allowed to download files of purpose: assistants', type: 'invalid_request_error', param: null, code: null },
+      error: {
+        message: 'Not allowed to download files of purpose: assistants',
+        type: 'invalid_request_error',
+        param: null,
+        code: null,
+      },
     });
     await expect(openai.files.content(a.id)).rejects.toBeInstanceOf(OpenAI.BadRequestError);
 
@@ -157,8 +195,14 @@ describe('Files: create, retrieve, list, download, delete', () => {
   });
 
   it('deletes: DeleteFileResponse, then 404 with the service body; detaches from every vector store', async () => {
-    const f = await openai.files.create({ file: await toFile(Buffer.from('attached text'), 'doc.md'), purpose: 'assistants' });
-    const keep = await openai.files.create({ file: await toFile(Buffer.from('other text'), 'other.md'), purpose: 'assistants' });
+    const f = await openai.files.create({
+      file: await toFile(Buffer.from('attached text'), 'doc.md'),
+      purpose: 'assistants',
+    });
+    const keep = await openai.files.create({
+      file: await toFile(Buffer.from('other text'), 'other.md'),
+      purpose: 'assistants',
+    });
     const vs1 = await openai.vectorStores.create({ name: 'one', file_ids: [f.id, keep.id] });
     const vs2 = await openai.vectorStores.create({ name: 'two', file_ids: [f.id] });
     expect((await openai.vectorStores.retrieve(vs1.id)).file_counts.total).toBe(2);
@@ -168,7 +212,11 @@ describe('Files: create, retrieve, list, download, delete', () => {
     validateSchema('DeleteFileResponse', del.body);
     expect(del.body).toEqual({ id: f.id, object: 'file', deleted: true });
 
-    expectError(await raw(emu, 'GET', `/files/${f.id}`), 404, { message: `No such File object: ${f.id}`, param: 'id', code: null });
+    expectError(await raw(emu, 'GET', `/files/${f.id}`), 404, {
+      message: `No such File object: ${f.id}`,
+      param: 'id',
+      code: null,
+    });
     expectError(await raw(emu, 'DELETE', `/files/${f.id}`), 404, { message: `No such File object: ${f.id}` });
     expectError(await raw(emu, 'GET', `/files/${f.id}/content`), 404, { message: `No such File object: ${f.id}` });
     await expect(openai.files.retrieve(f.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
@@ -183,12 +231,31 @@ describe('Files: create, retrieve, list, download, delete', () => {
   it('caps uploads at maxFileBytes (413, OpenAI-style body)', async () => {
     emu.configure({ maxFileBytes: 1024 });
     try {
-      const ok = await raw(emu, 'POST', '/files', form({ purpose: 'assistants' }, { name: 'ok.txt', bytes: new Uint8Array(1024).fill(97) }));
+      const ok = await raw(
+        emu,
+        'POST',
+        '/files',
+        form({ purpose: 'assistants' }, { name: 'ok.txt', bytes: new Uint8Array(1024).fill(97) }),
+      );
       expect(ok.status).toBe(200);
-      const big = await raw(emu, 'POST', '/files', form({ purpose: 'assistants' }, { name: 'big.txt', bytes: new Uint8Array(1025).fill(97) }));
-      expectError(big, 413, { message: 'File is too large (1025 bytes). The maximum file size is 1024 bytes.', param: 'file', code: 'file_too_large' });
+      const big = await raw(
+        emu,
+        'POST',
+        '/files',
+        form({ purpose: 'assistants' }, { name: 'big.txt', bytes: new Uint8Array(1025).fill(97) }),
+      );
+      expectError(big, 413, {
+        message: 'File is too large (1025 bytes). The maximum file size is 1024 bytes.',
+        param: 'file',
+        code: 'file_too_large',
+      });
       // A body far over the cap is refused before it is read.
-      const huge = await raw(emu, 'POST', '/files', form({ purpose: 'assistants' }, { name: 'huge.txt', bytes: new Uint8Array(3 * 1024 * 1024) }));
+      const huge = await raw(
+        emu,
+        'POST',
+        '/files',
+        form({ purpose: 'assistants' }, { name: 'huge.txt', bytes: new Uint8Array(3 * 1024 * 1024) }),
+      );
       expectError(huge, 413, { message: /Request body too large/ });
       await expect(
         openai.files.create({ file: await toFile(Buffer.alloc(2048), 'a.txt'), purpose: 'assistants' }),
@@ -203,12 +270,26 @@ describe('Files: create, retrieve, list, download, delete', () => {
   it('counts uploads, bytes, unique contents and requests per endpoint; reset clears Files', async () => {
     await openai.files.create({ file: await toFile(Buffer.from('same'), 'a.md'), purpose: 'assistants' });
     await openai.files.create({ file: await toFile(Buffer.from('same'), 'b.md'), purpose: 'assistants' });
-    const c = await openai.files.create({ file: await toFile(Buffer.from('different'), 'c.md'), purpose: 'assistants' });
+    const c = await openai.files.create({
+      file: await toFile(Buffer.from('different'), 'c.md'),
+      purpose: 'assistants',
+    });
     await openai.files.retrieve(c.id);
     await openai.files.list();
     const stats = (await (await admin(emu, '/_emulator/stats')).json()) as EmulatorStats;
-    expect(stats.files).toEqual({ created: 3, bytesUploaded: 17, uniqueContents: 2, duplicateUploads: 1, deleted: 0, expired: 0 });
-    expect(stats.requests.byEndpoint).toEqual({ 'GET /v1/files': 1, 'GET /v1/files/{file_id}': 1, 'POST /v1/files': 3 });
+    expect(stats.files).toEqual({
+      created: 3,
+      bytesUploaded: 17,
+      uniqueContents: 2,
+      duplicateUploads: 1,
+      deleted: 0,
+      expired: 0,
+    });
+    expect(stats.requests.byEndpoint).toEqual({
+      'GET /v1/files': 1,
+      'GET /v1/files/{file_id}': 1,
+      'POST /v1/files': 3,
+    });
     expect(stats.storage).toMatchObject({ files: 3, fileBytes: 17 });
 
     const reset = await admin(emu, '/_emulator/reset', { method: 'POST' });
@@ -232,7 +313,9 @@ describe('Files: fault injection', () => {
   it('hits the Files routes like embeddings, unless faultRoutes leaves them out', async () => {
     emu = await startEmulator({ errorRate: 1 });
     const openai = client(emu);
-    const err = await openai.files.create({ file: await toFile(Buffer.from('x'), 'x.md'), purpose: 'assistants' }).catch((e: unknown) => e);
+    const err = await openai.files
+      .create({ file: await toFile(Buffer.from('x'), 'x.md'), purpose: 'assistants' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.InternalServerError);
     expect((await raw(emu, 'GET', '/files')).status).toBeGreaterThanOrEqual(500);
     expect(emu.stats().files.created).toBe(0);
@@ -258,7 +341,11 @@ describe('admin clock', () => {
   afterAll(() => emu.close());
 
   it('reports and advances the emulator clock', async () => {
-    const before = (await (await admin(emu, '/_emulator/clock')).json()) as { nowMs: number; now: number; offsetMs: number };
+    const before = (await (await admin(emu, '/_emulator/clock')).json()) as {
+      nowMs: number;
+      now: number;
+      offsetMs: number;
+    };
     expect(before.offsetMs).toBe(0);
     expect(Math.abs(before.nowMs - Date.now())).toBeLessThan(5_000);
     const res = await admin(emu, '/_emulator/clock', {

@@ -54,7 +54,11 @@ describe('vector stores: objects, lists, modify, delete', () => {
     validateSchema('VectorStoreObject', r.body);
     expect(r.body.description).toBe('test store');
 
-    const updated = await openai.vectorStores.update(vs.id, { name: 'renamed', metadata: { a: 'b' }, expires_after: null });
+    const updated = await openai.vectorStores.update(vs.id, {
+      name: 'renamed',
+      metadata: { a: 'b' },
+      expires_after: null,
+    });
     expect(updated).toMatchObject({ name: 'renamed', metadata: { a: 'b' }, expires_at: null });
     expect(updated).not.toHaveProperty('expires_after');
     validateSchema('VectorStoreObject', (await raw(emu, 'POST', `/vector_stores/${vs.id}`, { name: 'again' })).body);
@@ -101,20 +105,49 @@ describe('vector stores: objects, lists, modify, delete', () => {
     const seen: string[] = [];
     for await (const s of openai.vectorStores.list({ limit: 2 })) seen.push(s.id);
     expect(seen).toEqual([...ids].reverse());
-    for (const q of ['limit=0', 'limit=101', 'order=sideways']) expect((await raw(emu, 'GET', `/vector_stores?${q}`)).status, q).toBe(400);
+    for (const q of ['limit=0', 'limit=101', 'order=sideways'])
+      expect((await raw(emu, 'GET', `/vector_stores?${q}`)).status, q).toBe(400);
   });
 
   it('validates create and modify bodies', async () => {
     const cases: Array<[unknown, RegExp | string, string | null]> = [
-      [{ file_ids: Array.from({ length: 501 }, (_, i) => `file-${i}`) }, "Invalid 'file_ids': array too long. Expected an array with maximum length 500, but got an array with length 501 instead.", 'array_above_max_length'],
-      [{ metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])) }, /too many properties/, 'object_above_max_properties'],
+      [
+        { file_ids: Array.from({ length: 501 }, (_, i) => `file-${i}`) },
+        "Invalid 'file_ids': array too long. Expected an array with maximum length 500, but got an array with length 501 instead.",
+        'array_above_max_length',
+      ],
+      [
+        { metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])) },
+        /too many properties/,
+        'object_above_max_properties',
+      ],
       [{ metadata: { k: 5 } }, /^Invalid type for 'metadata.k'/, 'invalid_type'],
       [{ expires_after: { anchor: 'created_at', days: 1 } }, /^Invalid value: 'created_at'/, 'invalid_value'],
-      [{ expires_after: { anchor: 'last_active_at', days: 366 } }, /integer above maximum value/, 'integer_above_max_value'],
-      [{ expires_after: { anchor: 'last_active_at', days: 0 } }, /integer below minimum value/, 'integer_below_min_value'],
-      [{ chunking_strategy: { type: 'static', static: { max_chunk_size_tokens: 99, chunk_overlap_tokens: 0 } } }, /below minimum/, 'integer_below_min_value'],
-      [{ chunking_strategy: { type: 'static', static: { max_chunk_size_tokens: 4097, chunk_overlap_tokens: 0 } } }, /above maximum/, 'integer_above_max_value'],
-      [{ chunking_strategy: { type: 'static', static: { max_chunk_size_tokens: 200, chunk_overlap_tokens: 101 } } }, /half of max_chunk_size_tokens/, 'invalid_value'],
+      [
+        { expires_after: { anchor: 'last_active_at', days: 366 } },
+        /integer above maximum value/,
+        'integer_above_max_value',
+      ],
+      [
+        { expires_after: { anchor: 'last_active_at', days: 0 } },
+        /integer below minimum value/,
+        'integer_below_min_value',
+      ],
+      [
+        { chunking_strategy: { type: 'static', static: { max_chunk_size_tokens: 99, chunk_overlap_tokens: 0 } } },
+        /below minimum/,
+        'integer_below_min_value',
+      ],
+      [
+        { chunking_strategy: { type: 'static', static: { max_chunk_size_tokens: 4097, chunk_overlap_tokens: 0 } } },
+        /above maximum/,
+        'integer_above_max_value',
+      ],
+      [
+        { chunking_strategy: { type: 'static', static: { max_chunk_size_tokens: 200, chunk_overlap_tokens: 101 } } },
+        /half of max_chunk_size_tokens/,
+        'invalid_value',
+      ],
       [{ chunking_strategy: { type: 'semantic' } }, /^Invalid value: 'semantic'/, 'invalid_value'],
       [{ name: 5 }, "Invalid type for 'name': expected a string, but got an integer instead.", 'invalid_type'],
       [{ bogus: true }, "Unknown parameter: 'bogus'.", 'unknown_parameter'],
@@ -126,7 +159,9 @@ describe('vector stores: objects, lists, modify, delete', () => {
     }
     expect((await raw(emu, 'GET', '/vector_stores')).body.data).toEqual([]);
     const vs = await openai.vectorStores.create({ name: 'ok' });
-    expectError(await raw(emu, 'POST', `/vector_stores/${vs.id}`, { description: 'no' }), 400, { message: "Unknown parameter: 'description'." });
+    expectError(await raw(emu, 'POST', `/vector_stores/${vs.id}`, { description: 'no' }), 400, {
+      message: "Unknown parameter: 'description'.",
+    });
   });
 });
 
@@ -148,7 +183,10 @@ describe('vector store files and batches', () => {
     const text = '# Title\n\nSome markdown text about vector stores.';
     const fileId = await upload(openai, 'doc.md', text);
     const vs = await openai.vectorStores.create({ name: 'files' });
-    const created = await raw(emu, 'POST', `/vector_stores/${vs.id}/files`, { file_id: fileId, attributes: { lang: 'en', year: 2024, draft: false } });
+    const created = await raw(emu, 'POST', `/vector_stores/${vs.id}/files`, {
+      file_id: fileId,
+      attributes: { lang: 'en', year: 2024, draft: false },
+    });
     expect(created.status).toBe(200);
     validateSchema('VectorStoreFileObject', created.body);
     expect(created.body).toMatchObject({
@@ -172,11 +210,19 @@ describe('vector store files and batches', () => {
     expect(done.usage_bytes).toBe(Buffer.byteLength(text));
     const r = await raw(emu, 'GET', `/vector_stores/${vs.id}/files/${fileId}`);
     validateSchema('VectorStoreFileObject', r.body);
-    expect((await openai.vectorStores.retrieve(vs.id))).toMatchObject({ status: 'completed', usage_bytes: Buffer.byteLength(text) });
+    expect(await openai.vectorStores.retrieve(vs.id)).toMatchObject({
+      status: 'completed',
+      usage_bytes: Buffer.byteLength(text),
+    });
 
     const content = await raw(emu, 'GET', `/vector_stores/${vs.id}/files/${fileId}/content`);
     validateSchema('VectorStoreFileContentResponse', content.body);
-    expect(content.body).toEqual({ object: 'vector_store.file_content.page', data: [{ type: 'text', text }], has_more: false, next_page: null });
+    expect(content.body).toEqual({
+      object: 'vector_store.file_content.page',
+      data: [{ type: 'text', text }],
+      has_more: false,
+      next_page: null,
+    });
     const sdkContent = await openai.vectorStores.files.content(fileId, { vector_store_id: vs.id });
     expect(sdkContent.data).toEqual([{ type: 'text', text }]);
 
@@ -186,7 +232,10 @@ describe('vector store files and batches', () => {
     expect((await raw(emu, 'GET', `/vector_stores/${vs.id}/files?filter=failed`)).body.data).toEqual([]);
     expect((await raw(emu, 'GET', `/vector_stores/${vs.id}/files?filter=bogus`)).status).toBe(400);
 
-    const updated = await openai.vectorStores.files.update(fileId, { vector_store_id: vs.id, attributes: { lang: 'fr' } });
+    const updated = await openai.vectorStores.files.update(fileId, {
+      vector_store_id: vs.id,
+      attributes: { lang: 'fr' },
+    });
     expect(updated.attributes).toEqual({ lang: 'fr' });
 
     const del = await raw(emu, 'DELETE', `/vector_stores/${vs.id}/files/${fileId}`);
@@ -198,7 +247,9 @@ describe('vector store files and batches', () => {
       message: `No file found with id '${fileId}' in vector store '${vs.id}'.`,
       code: 'not_found',
     });
-    expectError(await raw(emu, 'POST', `/vector_stores/${vs.id}/files`, { file_id: 'file-nope' }), 404, { message: 'No such File object: file-nope' });
+    expectError(await raw(emu, 'POST', `/vector_stores/${vs.id}/files`, { file_id: 'file-nope' }), 404, {
+      message: 'No such File object: file-nope',
+    });
   });
 
   it('fails unsupported extensions (unsupported_file) and non-text or empty content (invalid_file)', async () => {
@@ -223,18 +274,29 @@ describe('vector store files and batches', () => {
     }
     // UTF-16 (with BOM) and UTF-8 with BOM are text
     const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('hello utf16', 'utf16le')]);
-    const ok16 = await openai.vectorStores.files.createAndPoll(vs.id, { file_id: await upload(openai, 'u16.txt', utf16) }, { pollIntervalMs: 10 });
+    const ok16 = await openai.vectorStores.files.createAndPoll(
+      vs.id,
+      { file_id: await upload(openai, 'u16.txt', utf16) },
+      { pollIntervalMs: 10 },
+    );
     expect(ok16.status).toBe('completed');
     const failed = await raw(emu, 'GET', `/vector_stores/${vs.id}/files?filter=failed&limit=100`);
     expect(failed.body.data).toHaveLength(5);
-    expect(await openai.vectorStores.retrieve(vs.id)).toMatchObject({ status: 'completed', file_counts: { failed: 5, completed: 1, total: 6 } });
+    expect(await openai.vectorStores.retrieve(vs.id)).toMatchObject({
+      status: 'completed',
+      file_counts: { failed: 5, completed: 1, total: 6 },
+    });
   });
 
   it('batches file_ids: completes with some failures (file_counts.failed), lists files by filter', async () => {
     const good = await Promise.all([1, 2, 3].map((i) => upload(openai, `g${i}.md`, `good file number ${i}`)));
     const bad = await upload(openai, 'bad.exe', 'MZ');
     const vs = await openai.vectorStores.create({ name: 'batch' });
-    const batch = await openai.vectorStores.fileBatches.createAndPoll(vs.id, { file_ids: [...good, bad], attributes: { source: 'batch' } }, { pollIntervalMs: 20 });
+    const batch = await openai.vectorStores.fileBatches.createAndPoll(
+      vs.id,
+      { file_ids: [...good, bad], attributes: { source: 'batch' } },
+      { pollIntervalMs: 20 },
+    );
     expect(batch.id).toMatch(/^vsfb_/);
     expect(batch.status).toBe('completed');
     expect(batch.file_counts).toEqual({ in_progress: 0, completed: 3, failed: 1, cancelled: 0, total: 4 });
@@ -246,7 +308,11 @@ describe('vector store files and batches', () => {
     validateSchema('ListVectorStoreFilesResponse', failed.body);
     expect(failed.body.data.map((f: { id: string }) => f.id)).toEqual([bad]);
     const completed: string[] = [];
-    for await (const f of openai.vectorStores.fileBatches.listFiles(batch.id, { vector_store_id: vs.id, filter: 'completed', limit: 2 })) {
+    for await (const f of openai.vectorStores.fileBatches.listFiles(batch.id, {
+      vector_store_id: vs.id,
+      filter: 'completed',
+      limit: 2,
+    })) {
       expect(f.attributes).toEqual({ source: 'batch' });
       completed.push(f.id);
     }
@@ -255,7 +321,9 @@ describe('vector store files and batches', () => {
       message: `No file batch found with id 'vsfb_nope' in vector store '${vs.id}'.`,
       code: 'not_found',
     });
-    expectError(await raw(emu, 'POST', `/vector_stores/${vs.id}/file_batches/${batch.id}/cancel`), 400, { message: /already finished/ });
+    expectError(await raw(emu, 'POST', `/vector_stores/${vs.id}/file_batches/${batch.id}/cancel`), 400, {
+      message: /already finished/,
+    });
   });
 
   it('batches `files` with per-file attributes; exactly one of file_ids / files', async () => {
@@ -264,7 +332,16 @@ describe('vector store files and batches', () => {
     const vs = await openai.vectorStores.create({ name: 'files-form' });
     const batch = await openai.vectorStores.fileBatches.createAndPoll(
       vs.id,
-      { files: [{ file_id: a, attributes: { n: 1 } }, { file_id: b, attributes: { n: 2 }, chunking_strategy: { type: 'static', static: { max_chunk_size_tokens: 100, chunk_overlap_tokens: 50 } } }] },
+      {
+        files: [
+          { file_id: a, attributes: { n: 1 } },
+          {
+            file_id: b,
+            attributes: { n: 2 },
+            chunking_strategy: { type: 'static', static: { max_chunk_size_tokens: 100, chunk_overlap_tokens: 50 } },
+          },
+        ],
+      },
       { pollIntervalMs: 20 },
     );
     expect(batch.file_counts).toMatchObject({ completed: 2, total: 2 });
@@ -274,18 +351,38 @@ describe('vector store files and batches', () => {
       static: { max_chunk_size_tokens: 100, chunk_overlap_tokens: 50 },
     });
 
-    expectError(await raw(emu, 'POST', `/vector_stores/${vs.id}/file_batches`, { file_ids: [a], files: [{ file_id: b }] }), 400, { message: /Only one of 'file_ids' or 'files'/ });
-    expectError(await raw(emu, 'POST', `/vector_stores/${vs.id}/file_batches`, {}), 400, { message: "Missing required parameter: 'file_ids'." });
-    expectError(await raw(emu, 'POST', `/vector_stores/${vs.id}/file_batches`, { file_ids: [] }), 400, { code: 'empty_array', message: /empty array/ });
-    expectError(await raw(emu, 'POST', `/vector_stores/${vs.id}/file_batches`, { files: [{ attributes: {} }] }), 400, { message: "Missing required parameter: 'files[0].file_id'." });
+    expectError(
+      await raw(emu, 'POST', `/vector_stores/${vs.id}/file_batches`, { file_ids: [a], files: [{ file_id: b }] }),
+      400,
+      { message: /Only one of 'file_ids' or 'files'/ },
+    );
+    expectError(await raw(emu, 'POST', `/vector_stores/${vs.id}/file_batches`, {}), 400, {
+      message: "Missing required parameter: 'file_ids'.",
+    });
+    expectError(await raw(emu, 'POST', `/vector_stores/${vs.id}/file_batches`, { file_ids: [] }), 400, {
+      code: 'empty_array',
+      message: /empty array/,
+    });
+    expectError(await raw(emu, 'POST', `/vector_stores/${vs.id}/file_batches`, { files: [{ attributes: {} }] }), 400, {
+      message: "Missing required parameter: 'files[0].file_id'.",
+    });
     const ids2001 = Array.from({ length: 2001 }, () => a);
     expectError(await raw(emu, 'POST', `/vector_stores/${vs.id}/file_batches`, { file_ids: ids2001 }), 400, {
-      message: "Invalid 'file_ids': array too long. Expected an array with maximum length 2000, but got an array with length 2001 instead.",
+      message:
+        "Invalid 'file_ids': array too long. Expected an array with maximum length 2000, but got an array with length 2001 instead.",
       code: 'array_above_max_length',
       param: 'file_ids',
     });
-    expectError(await raw(emu, 'POST', `/vector_stores/${vs.id}/file_batches`, { files: ids2001.map((file_id) => ({ file_id })) }), 400, { code: 'array_above_max_length', message: /maximum length 2000/ });
-    expectError(await raw(emu, 'POST', `/vector_stores/${vs.id}/file_batches`, { file_ids: [a, 'file-gone'] }), 404, { message: 'No such File object: file-gone' });
+    expectError(
+      await raw(emu, 'POST', `/vector_stores/${vs.id}/file_batches`, {
+        files: ids2001.map((file_id) => ({ file_id })),
+      }),
+      400,
+      { code: 'array_above_max_length', message: /maximum length 2000/ },
+    );
+    expectError(await raw(emu, 'POST', `/vector_stores/${vs.id}/file_batches`, { file_ids: [a, 'file-gone'] }), 404, {
+      message: 'No such File object: file-gone',
+    });
     const twoThousand = await raw(emu, 'POST', `/vector_stores/${vs.id}/file_batches`, { file_ids: ids2001.slice(1) });
     expect(twoThousand.status).toBe(200);
     expect(twoThousand.body.file_counts.total).toBe(1); // duplicates attach once
@@ -299,12 +396,21 @@ describe('vector store files and batches', () => {
     expect(batch).toMatchObject({ status: 'in_progress', file_counts: { in_progress: 2, total: 2 } });
     const cancelled = await raw(emu, 'POST', `/vector_stores/${vs.id}/file_batches/${batch.id}/cancel`);
     validateSchema('VectorStoreFileBatchObject', cancelled.body);
-    expect(cancelled.body).toMatchObject({ status: 'cancelled', file_counts: { in_progress: 0, cancelled: 2, total: 2 } });
+    expect(cancelled.body).toMatchObject({
+      status: 'cancelled',
+      file_counts: { in_progress: 0, cancelled: 2, total: 2 },
+    });
     const polled = await openai.vectorStores.fileBatches.poll(vs.id, batch.id, { pollIntervalMs: 10 });
     expect(polled.status).toBe('cancelled');
-    const files = await openai.vectorStores.fileBatches.listFiles(batch.id, { vector_store_id: vs.id, filter: 'cancelled' });
+    const files = await openai.vectorStores.fileBatches.listFiles(batch.id, {
+      vector_store_id: vs.id,
+      filter: 'cancelled',
+    });
     expect(files.data.map((f) => f.id).sort()).toEqual([...ids].sort());
-    expect(await openai.vectorStores.retrieve(vs.id)).toMatchObject({ status: 'completed', file_counts: { cancelled: 2 } });
+    expect(await openai.vectorStores.retrieve(vs.id)).toMatchObject({
+      status: 'completed',
+      file_counts: { cancelled: 2 },
+    });
     expect(emu.stats().fileBatches).toEqual({ created: 1, cancelled: 1 });
   });
 
@@ -335,9 +441,17 @@ describe('vector store files and batches', () => {
     await openai.vectorStores.fileBatches.create(vs.id, { file_ids: [ids[2] as string] });
     await openai.vectorStores.files.delete(ids[1] as string, { vector_store_id: vs.id });
     const limited = await raw(emu, 'POST', `/vector_stores/${vs.id}/files`, { file_id: ids[3] });
-    expectError(limited, 429, { type: 'requests', code: 'rate_limit_exceeded', message: new RegExp(`^Rate limit reached for vector store ${vs.id} .*Limit 3, Used 3, Requested 1\\. Please try again in`) });
+    expectError(limited, 429, {
+      type: 'requests',
+      code: 'rate_limit_exceeded',
+      message: new RegExp(
+        `^Rate limit reached for vector store ${vs.id} .*Limit 3, Used 3, Requested 1\\. Please try again in`,
+      ),
+    });
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    await expect(openai.vectorStores.files.create(vs.id, { file_id: ids[3] as string })).rejects.toBeInstanceOf(OpenAI.RateLimitError);
+    await expect(openai.vectorStores.files.create(vs.id, { file_id: ids[3] as string })).rejects.toBeInstanceOf(
+      OpenAI.RateLimitError,
+    );
     // other stores are unaffected; reads are not writes
     expect((await openai.vectorStores.files.create(other.id, { file_id: ids[3] as string })).status).toBe('completed');
     expect((await openai.vectorStores.files.list(vs.id)).data).toHaveLength(2);
@@ -349,13 +463,27 @@ describe('vector store files and batches', () => {
   it('limits attributes: ≤ 16 keys, keys and string values ≤ 256 characters', async () => {
     const id = await upload(openai, 'attr.md', 'attributes');
     const vs = await openai.vectorStores.create({ name: 'attrs' });
-    const attach = (attributes: unknown) => raw(emu, 'POST', `/vector_stores/${vs.id}/files`, { file_id: id, attributes });
+    const attach = (attributes: unknown) =>
+      raw(emu, 'POST', `/vector_stores/${vs.id}/files`, { file_id: id, attributes });
     const ok16 = await attach(Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`, 'x'.repeat(256)])));
     expect(ok16.status).toBe(200);
-    expectError(await attach(Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, i]))), 400, { code: 'object_above_max_properties', message: /at most 16 properties/ });
-    expectError(await attach({ k: 'x'.repeat(257) }), 400, { code: 'string_above_max_length', param: 'attributes.k', message: /maximum length 256/ });
-    expectError(await attach({ ['k'.repeat(257)]: 'v' }), 400, { code: 'string_above_max_length', message: /maximum length 256/ });
-    expectError(await attach({ k: { nested: true } }), 400, { code: 'invalid_type', message: /^Invalid type for 'attributes.k'/ });
+    expectError(await attach(Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, i]))), 400, {
+      code: 'object_above_max_properties',
+      message: /at most 16 properties/,
+    });
+    expectError(await attach({ k: 'x'.repeat(257) }), 400, {
+      code: 'string_above_max_length',
+      param: 'attributes.k',
+      message: /maximum length 256/,
+    });
+    expectError(await attach({ ['k'.repeat(257)]: 'v' }), 400, {
+      code: 'string_above_max_length',
+      message: /maximum length 256/,
+    });
+    expectError(await attach({ k: { nested: true } }), 400, {
+      code: 'invalid_type',
+      message: /^Invalid type for 'attributes.k'/,
+    });
   });
 
   it('counts stores, batches, attachments and requests per endpoint for tests', async () => {
@@ -375,7 +503,9 @@ describe('vector store files and batches', () => {
       'POST /v1/vector_stores/{vector_store_id}/file_batches': 1,
       'POST /v1/vector_stores/{vector_store_id}/search': 1,
     });
-    expect(stats.requests.byEndpoint['GET /v1/vector_stores/{vector_store_id}/file_batches/{batch_id}']).toBeGreaterThanOrEqual(1);
+    expect(
+      stats.requests.byEndpoint['GET /v1/vector_stores/{vector_store_id}/file_batches/{batch_id}'],
+    ).toBeGreaterThanOrEqual(1);
 
     await fetch(`${emu.url.replace(/\/v1$/, '')}/_emulator/reset`, { method: 'POST' });
     expect((await raw(emu, 'GET', `/vector_stores/${vs.id}`)).status).toBe(404);
@@ -394,7 +524,11 @@ describe('vector store expiry on the emulator clock', () => {
 
   it('expires after expires_after.days of inactivity: attachments deleted, Files remain, writes refused', async () => {
     const ids = await Promise.all([1, 2].map((i) => upload(openai, `e${i}.md`, `expiring content ${i}`)));
-    const vs = await openai.vectorStores.create({ name: 'expiring', file_ids: ids, expires_after: { anchor: 'last_active_at', days: 1 } });
+    const vs = await openai.vectorStores.create({
+      name: 'expiring',
+      file_ids: ids,
+      expires_after: { anchor: 'last_active_at', days: 1 },
+    });
     expect(vs.expires_at).toBe(vs.created_at + 86_400);
 
     // activity (a search, a file write) pushes expiry back
@@ -413,7 +547,10 @@ describe('vector store expiry on the emulator clock', () => {
     for (const id of ids) expect((await openai.files.retrieve(id)).id).toBe(id);
     expect((await openai.vectorStores.list()).data.find((s) => s.id === vs.id)?.status).toBe('expired');
 
-    const refused = { message: `Vector store '${vs.id}' has expired and can no longer be used. Create a new vector store.`, code: null };
+    const refused = {
+      message: `Vector store '${vs.id}' has expired and can no longer be used. Create a new vector store.`,
+      code: null,
+    };
     expectError(await raw(emu, 'POST', `/vector_stores/${vs.id}/files`, { file_id: ids[0] }), 400, refused);
     expectError(await raw(emu, 'POST', `/vector_stores/${vs.id}/file_batches`, { file_ids: ids }), 400, refused);
     expectError(await raw(emu, 'POST', `/vector_stores/${vs.id}/search`, { query: 'x' }), 400, refused);
@@ -429,7 +566,10 @@ describe('vector store expiry on the emulator clock', () => {
     emu.configure({ fileProcessingDelayMs: 10 * DAY_MS });
     const keep = await openai.vectorStores.create({ name: 'forever' });
     const id = await upload(openai, 'slow.md', 'slow');
-    const vs = await openai.vectorStores.create({ name: 'short', expires_after: { anchor: 'last_active_at', days: 2 } });
+    const vs = await openai.vectorStores.create({
+      name: 'short',
+      expires_after: { anchor: 'last_active_at', days: 2 },
+    });
     const batch = await openai.vectorStores.fileBatches.create(vs.id, { file_ids: [id] });
     emu.advanceClock(3 * DAY_MS);
     expect((await openai.vectorStores.retrieve(keep.id)).status).toBe('completed');
@@ -461,11 +601,23 @@ describe('vector store search', () => {
     emu = await startEmulator({ fileProcessingDelayMs: 0 });
     openai = client(emu);
     const docs: Array<[string, string, Record<string, string | number | boolean>]> = [
-      ['vacuum.md', 'VACUUM reclaims storage occupied by dead tuples in PostgreSQL tables.', { section: 'maintenance', version: 16, public: true }],
-      ['indexes.md', 'A B-tree index speeds up equality and range queries on sortable data.', { section: 'indexes', version: 15, public: true }],
-      ['wal.md', 'Write-ahead logging ensures durability: changes are logged before data files are written.', { section: 'reliability', version: 14, public: false }],
+      [
+        'vacuum.md',
+        'VACUUM reclaims storage occupied by dead tuples in PostgreSQL tables.',
+        { section: 'maintenance', version: 16, public: true },
+      ],
+      [
+        'indexes.md',
+        'A B-tree index speeds up equality and range queries on sortable data.',
+        { section: 'indexes', version: 15, public: true },
+      ],
+      [
+        'wal.md',
+        'Write-ahead logging ensures durability: changes are logged before data files are written.',
+        { section: 'reliability', version: 14, public: false },
+      ],
     ];
-    for (const [name, text, attributes] of docs) files[name] = await upload(openai, name, text);
+    for (const [name, text] of docs) files[name] = await upload(openai, name, text);
     const vs = await openai.vectorStores.create({ name: 'search' });
     vsId = vs.id;
     await openai.vectorStores.fileBatches.createAndPoll(
@@ -480,38 +632,76 @@ describe('vector store search', () => {
     const r = await raw(emu, 'POST', `/vector_stores/${vsId}/search`, { query: 'how does vacuum reclaim dead tuples' });
     expect(r.status).toBe(200);
     validateSchema('VectorStoreSearchResultsPage', r.body);
-    expect(r.body).toMatchObject({ object: 'vector_store.search_results.page', search_query: ['how does vacuum reclaim dead tuples'], has_more: false, next_page: null });
-    expect(r.body.data[0]).toMatchObject({ file_id: files['vacuum.md'], filename: 'vacuum.md', attributes: { section: 'maintenance', version: 16, public: true } });
-    expect(r.body.data[0].content).toEqual([{ type: 'text', text: 'VACUUM reclaims storage occupied by dead tuples in PostgreSQL tables.' }]);
+    expect(r.body).toMatchObject({
+      object: 'vector_store.search_results.page',
+      search_query: ['how does vacuum reclaim dead tuples'],
+      has_more: false,
+      next_page: null,
+    });
+    expect(r.body.data[0]).toMatchObject({
+      file_id: files['vacuum.md'],
+      filename: 'vacuum.md',
+      attributes: { section: 'maintenance', version: 16, public: true },
+    });
+    expect(r.body.data[0].content).toEqual([
+      { type: 'text', text: 'VACUUM reclaims storage occupied by dead tuples in PostgreSQL tables.' },
+    ]);
     const scores = r.body.data.map((d: { score: number }) => d.score);
     expect([...scores].sort((a: number, b: number) => b - a)).toEqual(scores);
     for (const s of scores) expect(s >= 0 && s <= 1).toBe(true);
 
-    const page = await openai.vectorStores.search(vsId, { query: ['write-ahead logging durability', 'b-tree'], max_num_results: 2 });
+    const page = await openai.vectorStores.search(vsId, {
+      query: ['write-ahead logging durability', 'b-tree'],
+      max_num_results: 2,
+    });
     expect(page.data).toHaveLength(2);
     expect(page.data.map((d) => d.file_id).sort()).toEqual([files['indexes.md'], files['wal.md']].sort());
   });
 
   it('filters on attributes (comparison and compound) and honours score_threshold and max_num_results', async () => {
-    const q = (body: Record<string, unknown>) => raw(emu, 'POST', `/vector_stores/${vsId}/search`, { query: 'vacuum dead tuples', ...body });
+    const q = (body: Record<string, unknown>) =>
+      raw(emu, 'POST', `/vector_stores/${vsId}/search`, { query: 'vacuum dead tuples', ...body });
     const ids = (r: Raw) => r.body.data.map((d: { file_id: string }) => d.file_id);
 
     const eq = await q({ filters: { type: 'eq', key: 'section', value: 'indexes' } });
     validateSchema('VectorStoreSearchResultsPage', eq.body);
     expect(ids(eq)).toEqual([files['indexes.md']]);
-    expect(ids(await q({ filters: { type: 'ne', key: 'section', value: 'maintenance' } })).sort()).toEqual([files['indexes.md'], files['wal.md']].sort());
-    expect(ids(await q({ filters: { type: 'gte', key: 'version', value: 15 } })).sort()).toEqual([files['vacuum.md'], files['indexes.md']].sort());
+    expect(ids(await q({ filters: { type: 'ne', key: 'section', value: 'maintenance' } })).sort()).toEqual(
+      [files['indexes.md'], files['wal.md']].sort(),
+    );
+    expect(ids(await q({ filters: { type: 'gte', key: 'version', value: 15 } })).sort()).toEqual(
+      [files['vacuum.md'], files['indexes.md']].sort(),
+    );
     expect(ids(await q({ filters: { type: 'lt', key: 'version', value: 15 } }))).toEqual([files['wal.md']]);
-    expect(ids(await q({ filters: { type: 'in', key: 'section', value: ['reliability', 'nope'] } }))).toEqual([files['wal.md']]);
-    expect(ids(await q({ filters: { type: 'nin', key: 'section', value: ['reliability', 'indexes'] } }))).toEqual([files['vacuum.md']]);
+    expect(ids(await q({ filters: { type: 'in', key: 'section', value: ['reliability', 'nope'] } }))).toEqual([
+      files['wal.md'],
+    ]);
+    expect(ids(await q({ filters: { type: 'nin', key: 'section', value: ['reliability', 'indexes'] } }))).toEqual([
+      files['vacuum.md'],
+    ]);
     expect(ids(await q({ filters: { type: 'eq', key: 'public', value: false } }))).toEqual([files['wal.md']]);
     expect(ids(await q({ filters: { type: 'eq', key: 'missing', value: 'x' } }))).toEqual([]);
     const compound = await q({
-      filters: { type: 'and', filters: [{ type: 'eq', key: 'public', value: true }, { type: 'or', filters: [{ type: 'eq', key: 'section', value: 'indexes' }, { type: 'gt', key: 'version', value: 15 }] }] },
+      filters: {
+        type: 'and',
+        filters: [
+          { type: 'eq', key: 'public', value: true },
+          {
+            type: 'or',
+            filters: [
+              { type: 'eq', key: 'section', value: 'indexes' },
+              { type: 'gt', key: 'version', value: 15 },
+            ],
+          },
+        ],
+      },
     });
     expect(ids(compound).sort()).toEqual([files['vacuum.md'], files['indexes.md']].sort());
 
-    const sdk = await openai.vectorStores.search(vsId, { query: 'vacuum', filters: { type: 'eq', key: 'section', value: 'maintenance' } });
+    const sdk = await openai.vectorStores.search(vsId, {
+      query: 'vacuum',
+      filters: { type: 'eq', key: 'section', value: 'maintenance' },
+    });
     expect(sdk.data.map((d) => d.file_id)).toEqual([files['vacuum.md']]);
 
     expect(await q({ max_num_results: 1 }).then(ids)).toEqual([files['vacuum.md']]);
@@ -537,11 +727,17 @@ describe('vector store search', () => {
   });
 
   it('searches chunks of the file chunking strategy', async () => {
-    const sentences = Array.from({ length: 60 }, (_, i) => `Sentence number ${i} talks about topic ${i % 7 === 0 ? 'checkpoints' : 'replication'}.`);
+    const sentences = Array.from(
+      { length: 60 },
+      (_, i) => `Sentence number ${i} talks about topic ${i % 7 === 0 ? 'checkpoints' : 'replication'}.`,
+    );
     const id = await upload(openai, 'long.txt', sentences.join(' '));
     await openai.vectorStores.files.createAndPoll(
       vsId,
-      { file_id: id, chunking_strategy: { type: 'static', static: { max_chunk_size_tokens: 100, chunk_overlap_tokens: 20 } } },
+      {
+        file_id: id,
+        chunking_strategy: { type: 'static', static: { max_chunk_size_tokens: 100, chunk_overlap_tokens: 20 } },
+      },
       { pollIntervalMs: 10 },
     );
     const r = await raw(emu, 'POST', `/vector_stores/${vsId}/search`, { query: 'replication', max_num_results: 50 });

@@ -27,7 +27,7 @@ describe('formatGoDuration', () => {
   });
 });
 
-describe('readGoDuration (the tests\' reader of what formatGoDuration prints)', () => {
+describe("readGoDuration (the tests' reader of what formatGoDuration prints)", () => {
   it('reads back every format output', () => {
     for (const ms of [0, 1, 7, 999, 1000, 1234, 59_999, 60_000, 61_001, 3_599_999, 3_600_000, 90_061_001]) {
       expect(readGoDuration(formatGoDuration(ms))).toBe(ms);

@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_SETTINGS,
-  emulatorSettingsFromEnv,
-  mergeSettings,
-  SettingsError,
-} from '../../src/options.ts';
+import { DEFAULT_SETTINGS, emulatorSettingsFromEnv, mergeSettings, SettingsError } from '../../src/options.ts';
 
 describe('emulatorSettingsFromEnv', () => {
   it('returns nothing for an empty environment (defaults apply)', () => {

@@ -60,7 +60,11 @@ describe('extractText', () => {
     ['a.md', Buffer.from('# hi'), { ok: true, text: '# hi' }],
     ['A.TXT', Buffer.from('upper-case extension'), { ok: true, text: 'upper-case extension' }],
     ['bom.txt', Buffer.from([0xef, 0xbb, 0xbf, 0x68, 0x69]), { ok: true, text: 'hi' }],
-    ['le.txt', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('héllo', 'utf16le')]), { ok: true, text: 'héllo' }],
+    [
+      'le.txt',
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('héllo', 'utf16le')]),
+      { ok: true, text: 'héllo' },
+    ],
     ['be.txt', Buffer.from([0xfe, 0xff, 0x00, 0x68, 0x00, 0x69]), { ok: true, text: 'hi' }],
     ['nobom16.txt', Buffer.from('plain ascii in utf-16', 'utf16le'), { ok: true, text: 'plain ascii in utf-16' }],
   ])('%s is text', (name, bytes, expected) => {
@@ -87,9 +91,17 @@ describe('extractText', () => {
   });
 
   it('keeps printable runs of binary documents', () => {
-    const pdf = Buffer.concat([Buffer.from('%PDF-1.7\n'), Buffer.from([0x00, 0xff, 0x01]), Buffer.from('Hello PDF text'), Buffer.from([0x00, 0x9f])]);
+    const pdf = Buffer.concat([
+      Buffer.from('%PDF-1.7\n'),
+      Buffer.from([0x00, 0xff, 0x01]),
+      Buffer.from('Hello PDF text'),
+      Buffer.from([0x00, 0x9f]),
+    ]);
     expect(extractText('doc.pdf', pdf)).toEqual({ ok: true, text: '%PDF-1.7\nHello PDF text' });
-    expect(extractText('doc.pdf', Buffer.from('a pdf fixture that is plain text'))).toEqual({ ok: true, text: 'a pdf fixture that is plain text' });
+    expect(extractText('doc.pdf', Buffer.from('a pdf fixture that is plain text'))).toEqual({
+      ok: true,
+      text: 'a pdf fixture that is plain text',
+    });
   });
 
   it('decodeText rejects odd UTF-16 and lone surrogates', () => {
@@ -139,8 +151,26 @@ describe('search filters', () => {
     [{ type: 'nin', key: 'section', value: ['indexes'] }, false],
     [{ type: 'nin', key: 'missing', value: ['indexes'] }, true],
     [{ type: 'eq', key: 'public', value: true }, true],
-    [{ type: 'and', filters: [{ type: 'eq', key: 'public', value: true }, { type: 'lt', key: 'version', value: 10 }] }, false],
-    [{ type: 'or', filters: [{ type: 'eq', key: 'public', value: false }, { type: 'lt', key: 'version', value: 16 }] }, true],
+    [
+      {
+        type: 'and',
+        filters: [
+          { type: 'eq', key: 'public', value: true },
+          { type: 'lt', key: 'version', value: 10 },
+        ],
+      },
+      false,
+    ],
+    [
+      {
+        type: 'or',
+        filters: [
+          { type: 'eq', key: 'public', value: false },
+          { type: 'lt', key: 'version', value: 16 },
+        ],
+      },
+      true,
+    ],
     [{ type: 'and', filters: [] }, true],
     [{ type: 'or', filters: [] }, false],
   ])('%j → %s', (filter, expected) => {
@@ -171,7 +201,8 @@ describe('pagination', () => {
   });
   seq.assign('deleted');
   const ids = (r: { data: Array<{ id: string }> }) => r.data.map((x) => x.id);
-  const page = (query: string, list = items) => paginate(list, parseListQuery(new URLSearchParams(query), 100, 20), (id) => seq.of(id));
+  const page = (query: string, list = items) =>
+    paginate(list, parseListQuery(new URLSearchParams(query), 100, 20), (id) => seq.of(id));
 
   it('orders desc by default and pages with after / before in both orders', () => {
     expect(ids(page(''))).toEqual(['e', 'd', 'c', 'b', 'a']);
@@ -182,7 +213,14 @@ describe('pagination', () => {
     expect(page('limit=2&order=asc&before=c')).toEqual({ data: [{ id: 'a' }, { id: 'b' }], hasMore: false });
     expect(ids(page('order=asc&after=a&before=e'))).toEqual(['b', 'c', 'd']);
     // a cursor whose object is gone keeps its place
-    expect(ids(page('order=asc&after=c', items.filter((i) => i.id !== 'c')))).toEqual(['d', 'e']);
+    expect(
+      ids(
+        page(
+          'order=asc&after=c',
+          items.filter((i) => i.id !== 'c'),
+        ),
+      ),
+    ).toEqual(['d', 'e']);
     expect(ids(page('after=deleted'))).toEqual(['e', 'd', 'c', 'b', 'a']);
   });
 
@@ -208,14 +246,20 @@ describe('request shapes', () => {
   it('parses chunking strategies', () => {
     expect(parseChunkingStrategy(undefined)).toBeUndefined();
     expect(parseChunkingStrategy({ type: 'auto' })).toEqual({ maxChunkSizeTokens: 800, chunkOverlapTokens: 400 });
-    expect(parseChunkingStrategy({ type: 'static', static: { max_chunk_size_tokens: 4096, chunk_overlap_tokens: 2048 } })).toEqual({
+    expect(
+      parseChunkingStrategy({ type: 'static', static: { max_chunk_size_tokens: 4096, chunk_overlap_tokens: 2048 } }),
+    ).toEqual({
       maxChunkSizeTokens: 4096,
       chunkOverlapTokens: 2048,
     });
     expect(apiError(() => parseChunkingStrategy({ type: 'static' })).body.error.param).toBe('chunking_strategy.static');
-    expect(apiError(() => parseChunkingStrategy({ type: 'auto', static: {} })).body.error.code).toBe('unknown_parameter');
+    expect(apiError(() => parseChunkingStrategy({ type: 'auto', static: {} })).body.error.code).toBe(
+      'unknown_parameter',
+    );
     expect(
-      apiError(() => parseChunkingStrategy({ type: 'static', static: { max_chunk_size_tokens: 100, chunk_overlap_tokens: -1 } })).body.error.code,
+      apiError(() =>
+        parseChunkingStrategy({ type: 'static', static: { max_chunk_size_tokens: 100, chunk_overlap_tokens: -1 } }),
+      ).body.error.code,
     ).toBe('integer_below_min_value');
   });
 
@@ -225,8 +269,12 @@ describe('request shapes', () => {
     expect(apiError(() => parseMetadata({ k: 'v'.repeat(513) })).body.error.code).toBe('string_above_max_length');
     const limits = { maxKeys: 2, maxLength: 5 };
     expect(parseAttributes({ a: 'abcde', b: 1.5 }, 'attributes', limits)).toEqual({ a: 'abcde', b: 1.5 });
-    expect(apiError(() => parseAttributes({ a: 1, b: 2, c: 3 }, 'attributes', limits)).body.error.code).toBe('object_above_max_properties');
-    expect(apiError(() => parseAttributes({ a: 'abcdef' }, 'attributes', limits)).body.error.code).toBe('string_above_max_length');
+    expect(apiError(() => parseAttributes({ a: 1, b: 2, c: 3 }, 'attributes', limits)).body.error.code).toBe(
+      'object_above_max_properties',
+    );
+    expect(apiError(() => parseAttributes({ a: 'abcdef' }, 'attributes', limits)).body.error.code).toBe(
+      'string_above_max_length',
+    );
     expect(apiError(() => parseAttributes({ a: null }, 'attributes', limits)).body.error.code).toBe('invalid_type');
     expect(apiError(() => parseAttributes([1], 'attributes', limits)).body.error.code).toBe('invalid_type');
   });
@@ -265,7 +313,9 @@ describe('Files / Vector Stores settings', () => {
       vectorStoreWriteLimit: 10,
       vectorStoreWriteWindowMs: 1000,
     });
-    expect(() => emulatorSettingsFromEnv({ EMULATOR_VECTOR_STORE_WRITE_LIMIT: '0' })).toThrow(/EMULATOR_VECTOR_STORE_WRITE_LIMIT/);
+    expect(() => emulatorSettingsFromEnv({ EMULATOR_VECTOR_STORE_WRITE_LIMIT: '0' })).toThrow(
+      /EMULATOR_VECTOR_STORE_WRITE_LIMIT/,
+    );
   });
 
   it('validates patches and does not share the faultRoutes array', () => {
@@ -273,7 +323,13 @@ describe('Files / Vector Stores settings', () => {
     const s = mergeSettings(DEFAULT_SETTINGS, { faultRoutes: routes, pollAfterMs: 100 });
     routes.push('/v1/embeddings');
     expect(mergeSettings(s, {}).faultRoutes).toEqual(['/v1/files']);
-    for (const bad of [{ faultRoutes: 'x' }, { faultRoutes: [''] }, { fileProcessingDelayMs: -1 }, { maxFileBytes: 0 }, { pollAfterMs: 1.5 }]) {
+    for (const bad of [
+      { faultRoutes: 'x' },
+      { faultRoutes: [''] },
+      { fileProcessingDelayMs: -1 },
+      { maxFileBytes: 0 },
+      { pollAfterMs: 1.5 },
+    ]) {
       expect(() => mergeSettings(DEFAULT_SETTINGS, bad), JSON.stringify(bad)).toThrow(SettingsError);
     }
   });

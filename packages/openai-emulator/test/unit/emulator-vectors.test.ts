@@ -75,7 +75,8 @@ describe('embedText', () => {
   });
 
   it('embeds 2,000 chunks of ~500 tokens quickly', () => {
-    const words = 'alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau'.split(' ');
+    const words =
+      'alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau'.split(' ');
     const chunks = Array.from({ length: 2000 }, (_, i) =>
       Array.from({ length: 400 }, (_, j) => words[(i * 7 + j * 13) % words.length] + String(j % 50)).join(' '),
     );
