@@ -125,11 +125,14 @@ function listVectorStoreFiles(ctx: RequestContext): HandlerResult {
   const { storage } = ctx.state;
   storage.settle();
   const store = storage.getStore(storeId(ctx));
+  return listFilesPage(ctx, store, [...store.files.values()]);
+}
+
+/** One page of vector store files, filtered by `?filter=<status>`, in the store's file order. */
+function listFilesPage(ctx: RequestContext, store: VectorStore, files: VsFile[]): HandlerResult {
   const q = parseListQuery(ctx.query, 100, 20);
   const filter = statusFilter(ctx);
-  const items = [...store.files.values()]
-    .filter((vf) => !filter || vf.status === filter)
-    .map((vf) => ({ id: vf.fileId, vf }));
+  const items = files.filter((vf) => !filter || vf.status === filter).map((vf) => ({ id: vf.fileId, vf }));
   const { data, hasMore } = paginate(items, q, (id) => store.fileSeq.of(id));
   return {
     body: listPage(
@@ -238,18 +241,12 @@ function listFilesInBatch(ctx: RequestContext): HandlerResult {
   storage.settle();
   const store = storage.getStore(storeId(ctx));
   const batch = batchOf(store, ctx.params['batch_id'] ?? '');
-  const q = parseListQuery(ctx.query, 100, 20);
-  const filter = statusFilter(ctx);
-  const items = batch.files
-    .filter((vf) => store.files.get(vf.fileId) === vf && (!filter || vf.status === filter))
-    .map((vf) => ({ id: vf.fileId, vf }));
-  const { data, hasMore } = paginate(items, q, (id) => store.fileSeq.of(id));
-  return {
-    body: listPage(
-      data.map((d) => vsFileJson(d.vf)),
-      hasMore,
-    ),
-  };
+  // Only the batch's files still attached as this batch's (not replaced by a later attach).
+  return listFilesPage(
+    ctx,
+    store,
+    batch.files.filter((vf) => store.files.get(vf.fileId) === vf),
+  );
 }
 
 /** `openai-poll-after-ms` when the `pollAfterMs` setting is on. */
