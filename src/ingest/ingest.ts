@@ -10,7 +10,7 @@ import { crawlJobId, parseJobKey } from '../queue/job-ids.ts';
 import type { InlineDocument } from '../crawl/inline.ts';
 import type { RunFailure, RunProgress } from '../runs/tracker.ts';
 import { newRunId } from '../runs/tracker.ts';
-import type { Runtime } from '../runtime/runtime.ts';
+import type { RunDeps } from '../runtime/job-context.ts';
 import { resolveSource } from './sources.ts';
 
 export interface IngestRequest {
@@ -52,7 +52,7 @@ export interface IngestSummary {
   resumed: boolean;
 }
 
-function runKeyOf(rt: Runtime, collection: string, sources: string[], maxPages: number, maxDepth: number): string {
+function runKeyOf(rt: RunDeps, collection: string, sources: string[], maxPages: number, maxDepth: number): string {
   const { model, dimensions } = rt.config.embedding;
   return createHash('sha256')
     .update(JSON.stringify({ collection, sources: [...sources].sort(), maxPages, maxDepth, model, dimensions }))
@@ -65,7 +65,7 @@ function runKeyOf(rt: Runtime, collection: string, sources: string[], maxPages: 
  * Bad sources are enqueued too, as jobs that fail with the reason.
  * @throws ZodError for an invalid collection name.
  */
-export async function enqueueIngest(rt: Runtime, request: IngestRequest): Promise<EnqueuedRun> {
+export async function enqueueIngest(rt: RunDeps, request: IngestRequest): Promise<EnqueuedRun> {
   const collection = CollectionNameSchema.parse(request.collection ?? 'default');
   const maxPages = request.maxPages ?? rt.config.crawl.maxPages;
   const maxDepth = request.maxDepth ?? rt.config.crawl.maxDepth;
@@ -137,11 +137,11 @@ const VANISHED_AFTER_MS = 120_000;
  * missing from Redis is recorded as a failure, so a run always ends.
  * `missingSince` remembers when each job was first seen missing.
  */
-async function reconcilePending(rt: Runtime, runId: string, missingSince: Map<string, number>): Promise<void> {
+async function reconcilePending(rt: RunDeps, runId: string, missingSince: Map<string, number>): Promise<void> {
   const pending = await rt.tracker.pendingJobs(runId);
   for (const key of pending.slice(0, 1000)) {
     const { queue, jobId } = parseJobKey(key);
-    const q = rt.queues[queue];
+    const q = rt.producer.queues[queue];
     if (!q) continue;
     const state = await q.getJobState(jobId);
     if (state === 'failed') {
@@ -170,7 +170,7 @@ async function reconcilePending(rt: Runtime, runId: string, missingSince: Map<st
 }
 
 /** Waits until every job of the run has finished or finally failed. */
-export async function waitForRun(rt: Runtime, runId: string, options: WaitOptions = {}): Promise<RunProgress> {
+export async function waitForRun(rt: RunDeps, runId: string, options: WaitOptions = {}): Promise<RunProgress> {
   const pollMs = options.pollMs ?? 250;
   const stallCheckMs = options.stallCheckMs ?? 20_000;
   let last = -1;
@@ -193,7 +193,7 @@ export async function waitForRun(rt: Runtime, runId: string, options: WaitOption
 }
 
 /** Builds the summary of a finished run. */
-export async function summarizeRun(rt: Runtime, run: EnqueuedRun, startedAt: number): Promise<IngestSummary> {
+export async function summarizeRun(rt: RunDeps, run: EnqueuedRun, startedAt: number): Promise<IngestSummary> {
   const totals = await rt.tracker.totals(run.runId);
   const failures: RunFailure[] = await rt.tracker.failures(run.runId);
   return {
@@ -217,7 +217,7 @@ export async function summarizeRun(rt: Runtime, run: EnqueuedRun, startedAt: num
  * Enqueues a run and waits for it (workers must be running somewhere:
  * `sluice ingest` runs them in-process).
  */
-export async function ingest(rt: Runtime, request: IngestRequest, options: WaitOptions = {}): Promise<IngestSummary> {
+export async function ingest(rt: RunDeps, request: IngestRequest, options: WaitOptions = {}): Promise<IngestSummary> {
   const startedAt = Date.now();
   const run = await enqueueIngest(rt, request);
   await waitForRun(rt, run.runId, options);

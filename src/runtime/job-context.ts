@@ -22,6 +22,8 @@ export interface JobContext {
   producer: Producer;
   tracker: RunTracker;
   openai: OpenAI;
+  /** Where embeddings are computed: `openai` (or the base URL) or `emulator (<url>)`. */
+  openaiTarget: string;
   /** Embeddings under the shared RPM/TPM budget with Sluice's retry policy. */
   embedder: Embedder;
   /** The embedder behind per-process request coalescing: what embed jobs call. */
@@ -31,3 +33,10 @@ export interface JobContext {
   /** File uploads per minute, shared by every process (docs/openai-facts.md, "Files": 1,000/min per user). */
   uploadBudget: SharedBudget;
 }
+
+/**
+ * What starting, waiting for and summarising a run needs: a {@link JobContext}
+ * (a schedule tick starts runs from inside a processor) or a whole Runtime
+ * (the CLI and the TypeScript API) both fit.
+ */
+export type RunDeps = Pick<JobContext, 'config' | 'logger' | 'db' | 'producer' | 'tracker' | 'openaiTarget'>;

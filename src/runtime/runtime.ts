@@ -118,6 +118,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       coalescer,
       claims,
       uploadBudget,
+      openaiTarget: target,
     };
     return {
       config,

@@ -16,7 +16,7 @@ import { enqueueIngest, summarizeRun, waitForRun, type IngestSummary } from '../
 import { associateJobId as associateJobIdOf, uploadJobId } from '../queue/job-ids.ts';
 import { PermanentError } from '../errors/index.ts';
 import { newRunId } from '../runs/tracker.ts';
-import type { Runtime } from '../runtime/runtime.ts';
+import type { RunDeps } from '../runtime/job-context.ts';
 import { getFiles, registerFiles, saveBlobs } from '../store/registry.ts';
 
 export type Sink = 'openai' | 'pgvector' | 'both';
@@ -80,7 +80,7 @@ async function readFiles(paths: string[]): Promise<LocalFile[]> {
  * @returns the run and the associate job id to read the result from.
  */
 export async function enqueueSync(
-  rt: Runtime,
+  rt: RunDeps,
   request: SyncRequest,
 ): Promise<{ runId: string; associateJobId: string; files: number; uniqueFiles: number }> {
   const collection = CollectionNameSchema.parse(request.collection ?? 'default');
@@ -132,10 +132,10 @@ export async function enqueueSync(
  * The associate job's return value. The processor marks the run finished
  * just before BullMQ stores the value, so wait (briefly) for completion.
  */
-async function associateResult(rt: Runtime, jobId: string, timeoutMs = 30_000): Promise<SyncResult | undefined> {
+async function associateResult(rt: RunDeps, jobId: string, timeoutMs = 30_000): Promise<SyncResult | undefined> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const job = await rt.queues.associate.getJob(jobId);
+    const job = await rt.producer.queues.associate.getJob(jobId);
     if (job?.returnvalue) return job.returnvalue as SyncResult;
     if (!job || job.failedReason || Date.now() > deadline) return undefined;
     await new Promise((r) => setTimeout(r, 20));
@@ -147,7 +147,7 @@ async function associateResult(rt: Runtime, jobId: string, timeoutMs = 30_000): 
  * waits for the result. Workers for upload and associate (and crawl/embed
  * for pgvector) must be running.
  */
-export async function sync(rt: Runtime, request: SyncRequest): Promise<SyncSummary> {
+export async function sync(rt: RunDeps, request: SyncRequest): Promise<SyncSummary> {
   const started = Date.now();
   const collection = CollectionNameSchema.parse(request.collection ?? 'default');
   const sink = request.sink ?? 'openai';
