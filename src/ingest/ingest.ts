@@ -22,6 +22,26 @@ export interface IngestRequest {
   maxPages?: number;
   /** Link depth from each start URL. Default CRAWL_MAX_DEPTH. */
   maxDepth?: number;
+  /**
+   * Deletion sync: after the run, remove from the collection the documents
+   * of each source's scope that the run did not reach — unless the run looks
+   * like an outage (see {@link DeletionHeld}). Default false for `ingest`;
+   * schedules always sync deletions.
+   */
+  deleteMissing?: boolean;
+  /** Let deletion sync remove more than REINDEX_MAX_DELETE_FRACTION of a scope. Default false. */
+  allowMassDelete?: boolean;
+}
+
+/** Why deletion sync deleted nothing although documents of the scope were not reached. */
+export interface DeletionHeld {
+  reason: 'transient_failures' | 'truncated' | 'mass_delete';
+  /** Documents of the run's scopes that the run did not reach (what would have been deleted). */
+  candidates: number;
+  /** Documents of the run's scopes before the run. */
+  scopeDocuments: number;
+  /** A sentence naming the cause and how to allow the deletion (e.g. `--allow-mass-delete`). */
+  message: string;
 }
 
 export interface EnqueuedRun {
@@ -50,6 +70,10 @@ export interface IngestSummary {
   /** `openai` or `emulator (<url>)`: where embeddings were computed. */
   embeddingsFrom: string;
   resumed: boolean;
+  /** Documents removed by deletion sync (0 when it was not asked for or was held). */
+  documentsDeleted: number;
+  /** Set when deletion sync found documents to remove but held them; null otherwise. */
+  deletionHeld: DeletionHeld | null;
 }
 
 function runKeyOf(rt: RunDeps, collection: string, sources: string[], maxPages: number, maxDepth: number): string {
@@ -210,6 +234,8 @@ export async function summarizeRun(rt: RunDeps, run: EnqueuedRun, startedAt: num
     durationSeconds: Math.round((Date.now() - startedAt) / 10) / 100,
     embeddingsFrom: rt.openaiTarget,
     resumed: run.resumed,
+    documentsDeleted: 0,
+    deletionHeld: null,
   };
 }
 
