@@ -185,7 +185,7 @@ async function summarize(
       failedFiles.push({
         filename: f.filename,
         contentHash: f.contentHash,
-        error: 'upload failed: ' + (Object.values(failures).find(() => true) ?? 'see the failed upload jobs'),
+        error: `upload failed: ${Object.values(failures).find(() => true) ?? 'see the failed upload jobs'}`,
       });
   }
   let bytesUploaded = 0;

@@ -47,7 +47,7 @@ function printSummary(s: IngestSummary): void {
   } else {
     lines.push('nothing failed');
   }
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 export interface IngestOptions {
@@ -104,7 +104,7 @@ export async function ingestCommand(sources: string[], opts: IngestOptions): Pro
       },
     });
     bar?.stop();
-    if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
+    if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else printSummary(summary);
     return summary.failed.length ? 1 : 0;
   } finally {
@@ -140,7 +140,7 @@ export async function searchCommand(
 ): Promise<number> {
   return withRuntime('search', async (rt) => {
     const hits = await search(rt, query, { collection: opts.collection, k: opts.k });
-    if (opts.json) process.stdout.write(JSON.stringify(hits) + '\n');
+    if (opts.json) process.stdout.write(`${JSON.stringify(hits)}\n`);
     else {
       for (const h of hits) {
         const excerpt = h.text.replace(/\s+/g, ' ').slice(0, 160);
@@ -156,7 +156,7 @@ export async function searchCommand(
 export async function exportCommand(collection: string, opts: { embeddings?: boolean }): Promise<number> {
   return withRuntime('export', async (rt) => {
     for await (const chunk of exportCollection(rt, collection, opts.embeddings ?? false)) {
-      if (!process.stdout.write(JSON.stringify(chunk) + '\n'))
+      if (!process.stdout.write(`${JSON.stringify(chunk)}\n`))
         await new Promise((r) => process.stdout.once('drain', r));
     }
     return 0;
@@ -180,7 +180,7 @@ export async function statusCommand(opts: { json?: boolean }): Promise<number> {
   return withRuntime('status', async (rt) => {
     const status = await getStatus(rt);
     if (opts.json) {
-      process.stdout.write(JSON.stringify(status) + '\n');
+      process.stdout.write(`${JSON.stringify(status)}\n`);
       return 0;
     }
     const lines = [
@@ -193,7 +193,7 @@ export async function statusCommand(opts: { json?: boolean }): Promise<number> {
         `  ${q.padEnd(10)} ${c.waiting ?? 0}/${c.active ?? 0}/${c.delayed ?? 0}/${c.failed ?? 0}/${c.completed ?? 0}`,
       );
     }
-    process.stdout.write(lines.join('\n') + '\n');
+    process.stdout.write(`${lines.join('\n')}\n`);
     return 0;
   });
 }
@@ -237,7 +237,7 @@ function printSync(s: SyncSummary): void {
     lines.push(
       `pgvector: ${s.pgvector.documents} documents, ${s.pgvector.chunksEmbedded} chunks embedded, ${s.pgvector.chunksDeduplicated} deduplicated, ${s.pgvector.failed.length} failed`,
     );
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 /** `sluice sync`: upload/associate (and crawl/embed for pgvector) workers run here. Exit 1 when a file failed. */
@@ -250,7 +250,7 @@ export async function syncCommand(
   const workers = startWorkers(rt, parseQueues(['all']));
   try {
     const summary = await sync(rt, { collection: opts.collection, sources, sink: opts.sink });
-    if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
+    if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else printSync(summary);
     const failed = (summary.failedFiles?.length ?? 0) + (summary.pgvector?.failed.length ?? 0);
     return failed ? 1 : 0;

@@ -179,7 +179,7 @@ describe('extractHtml: edge cases', () => {
   });
 
   it('survives very deep nesting', () => {
-    const deep = '<div>'.repeat(5_000) + 'deep text' + '</div>'.repeat(5_000);
+    const deep = `${'<div>'.repeat(5_000)}deep text${'</div>'.repeat(5_000)}`;
     expect(extractHtml(deep, 'https://h/').sections[0]?.text).toBe('deep text');
   });
 
