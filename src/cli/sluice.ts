@@ -42,8 +42,8 @@ program
     'with --delete-missing: allow deleting more than REINDEX_MAX_DELETE_FRACTION of a scope (does not lift the other holds)',
   )
   .option('--json', 'print exactly one JSON object on stdout')
-  .action((sources: string[], opts) => {
-    if (opts.allowMassDelete && !opts.deleteMissing) program.error('--allow-mass-delete needs --delete-missing');
+  .action((sources: string[], opts, cmd: Command) => {
+    if (opts.allowMassDelete && !opts.deleteMissing) cmd.error('error: --allow-mass-delete needs --delete-missing');
     return runCommand(() => commands.ingestCommand(sources, opts));
   });
 
