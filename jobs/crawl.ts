@@ -94,6 +94,7 @@ async function indexDocument(
     links,
     metadata,
     chunks,
+    seenByRun: p.runId,
   });
   const result = await finishDocument(p, ctx, loaded.uri, id);
   documentsTotal.inc({ outcome: changed ? 'written' : 'unchanged' });
@@ -184,7 +185,7 @@ async function crawlUrl(
   let links: string[];
   if (fetched.status === 'not-modified') {
     if (!known) throw new Error(`GET ${source.url}: 304 Not Modified for a document Sluice has not stored`);
-    await touchDocument(ctx.db.pool, known.id);
+    await touchDocument(ctx.db.pool, known.id, p.runId);
     documentsTotal.inc({ outcome: 'unchanged' });
     links = known.links;
     result = { ...(await finishDocument(p, ctx, source.url, known.id)), status: 'not-modified' };
@@ -213,6 +214,10 @@ async function crawlUrl(
         source: { type: 'url' as const, url, scope: source.scope, depth: source.depth + 1 },
       })),
     );
+  } else if (links.length) {
+    // The depth limit cut these links: unless another page of the run reaches them, the run was truncated
+    // and deletion sync must not read their absence as removal (docs/design.md, "Deletion sync").
+    await ctx.tracker.recordDepthCut(p.runId, links);
   }
   return result;
 }

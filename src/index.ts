@@ -27,9 +27,11 @@ export {
   summarizeRun,
   type IngestRequest,
   type IngestSummary,
+  type DeletionHeld,
   type EnqueuedRun,
   type WaitOptions,
 } from './ingest/ingest.ts';
+export { syncDeletions, type DeletionOutcome } from './ingest/deletion-sync.ts';
 export { sync, enqueueSync, type SyncRequest, type SyncSummary, type Sink } from './sync/sync.ts';
 export type { SyncResult } from './queue/contracts.ts';
 export { filesetHash, type ChunkingStrategy } from './files/fileset.ts';

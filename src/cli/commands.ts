@@ -41,6 +41,8 @@ function printSummary(s: IngestSummary): void {
     `embeddings from ${s.embeddingsFrom}`,
   ];
   if (s.pagesSkipped) lines.push(`${s.pagesSkipped} pages not crawled: page limit reached (--max-pages)`);
+  if (s.documentsDeleted) lines.push(`${s.documentsDeleted} documents deleted: no longer at the source`);
+  if (s.deletionHeld) lines.push(s.deletionHeld.message);
   if (s.failed.length) {
     lines.push(`${s.failed.length} failed:`);
     for (const f of s.failed) lines.push(`  ${f.source}: ${f.error}`);
@@ -55,6 +57,8 @@ export interface IngestOptions {
   maxPages?: number;
   maxDepth?: number;
   json?: boolean;
+  deleteMissing?: boolean;
+  allowMassDelete?: boolean;
 }
 
 function ingestRequest(sources: string[], opts: IngestOptions): IngestRequest {
@@ -63,6 +67,8 @@ function ingestRequest(sources: string[], opts: IngestOptions): IngestRequest {
     sources,
     ...(opts.maxPages ? { maxPages: opts.maxPages } : {}),
     ...(opts.maxDepth ? { maxDepth: opts.maxDepth } : {}),
+    ...(opts.deleteMissing ? { deleteMissing: true } : {}),
+    ...(opts.allowMassDelete ? { allowMassDelete: true } : {}),
   };
 }
 

@@ -33,8 +33,19 @@ program
   .option('-c, --collection <name>', 'collection to index into', 'default')
   .option('--max-pages <n>', 'pages or files per run (default CRAWL_MAX_PAGES)', positiveInt('--max-pages'))
   .option('--max-depth <n>', 'link depth from each start URL (default CRAWL_MAX_DEPTH)', positiveInt('--max-depth'))
+  .option(
+    '--delete-missing',
+    "after the run, delete the documents of the sources' scopes it did not reach (held on transient failures, truncation or a mass delete)",
+  )
+  .option(
+    '--allow-mass-delete',
+    'with --delete-missing: allow deleting more than REINDEX_MAX_DELETE_FRACTION of a scope (does not lift the other holds)',
+  )
   .option('--json', 'print exactly one JSON object on stdout')
-  .action((sources: string[], opts) => runCommand(() => commands.ingestCommand(sources, opts)));
+  .action((sources: string[], opts, cmd: Command) => {
+    if (opts.allowMassDelete && !opts.deleteMissing) cmd.error('error: --allow-mass-delete needs --delete-missing');
+    return runCommand(() => commands.ingestCommand(sources, opts));
+  });
 
 program
   .command('sync')

@@ -72,6 +72,7 @@ const EnvSchema = z.object({
   KEEP_FAILED_COUNT: int(10_000, 0),
   SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
   TTL_DAYS: int(30, 1),
+  REINDEX_MAX_DELETE_FRACTION: z.coerce.number().min(0).max(1).default(0.2),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   METRICS_HOST: z.string().default('127.0.0.1'),
 });
@@ -187,6 +188,14 @@ export interface Config {
     keepFailed: { age: number; count: number };
   };
   ttlDays: number;
+  reindex: {
+    /**
+     * The largest share of a run's scope deletion sync removes without
+     * `allowMassDelete`, 0..1 (docs/design.md, "Deletion sync"): more looks
+     * like an outage or a broken site, not like pages removed on purpose.
+     */
+    maxDeleteFraction: number;
+  };
   metrics: {
     /** Port of /metrics and /healthz for worker processes; undefined = off. */
     port: number | undefined;
@@ -283,6 +292,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keepFailed: { age: e.KEEP_FAILED_SECONDS, count: e.KEEP_FAILED_COUNT },
     },
     ttlDays: e.TTL_DAYS,
+    reindex: { maxDeleteFraction: e.REINDEX_MAX_DELETE_FRACTION },
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },
   };
 }

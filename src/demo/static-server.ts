@@ -25,14 +25,26 @@ export interface StaticServer {
   url: string;
   port: number;
   stats: { requests: number; notModified: number };
+  /**
+   * Answers to inject, by URL path (e.g. `/docs/a.html` → 500): a request
+   * for a path in the map gets that status and a short body, whatever the
+   * file. Tests fill and clear it to stage outages.
+   */
+  statusOverrides: Map<string, number>;
   close(): Promise<void>;
 }
 
 export async function serveDirectory(root: string, port = 0): Promise<StaticServer> {
   const stats = { requests: 0, notModified: 0 };
+  const statusOverrides = new Map<string, number>();
   const server = http.createServer((req, res) => {
     stats.requests++;
     const urlPath = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    const injected = statusOverrides.get(urlPath);
+    if (injected !== undefined) {
+      res.writeHead(injected, { 'content-type': 'text/plain' }).end(`injected status ${injected}`);
+      return;
+    }
     const file = path.join(root, path.normalize(urlPath).replace(/^(\.\.[/\\])+/, ''));
     fs.stat(file, (err, st) => {
       if (err || !st.isFile()) {
@@ -64,6 +76,7 @@ export async function serveDirectory(root: string, port = 0): Promise<StaticServ
     url: `http://127.0.0.1:${actual}`,
     port: actual,
     stats,
+    statusOverrides,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

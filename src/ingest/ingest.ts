@@ -11,6 +11,7 @@ import type { InlineDocument } from '../crawl/inline.ts';
 import type { RunFailure, RunProgress } from '../runs/tracker.ts';
 import { newRunId } from '../runs/tracker.ts';
 import type { RunDeps } from '../runtime/job-context.ts';
+import { type DeletionOutcome, syncDeletions } from './deletion-sync.ts';
 import { resolveSource } from './sources.ts';
 
 export interface IngestRequest {
@@ -24,16 +25,29 @@ export interface IngestRequest {
   maxDepth?: number;
   /**
    * Deletion sync: after the run, remove from the collection the documents
-   * of each source's scope that the run did not reach — unless the run looks
-   * like an outage (see {@link DeletionHeld}). Default false for `ingest`;
-   * schedules always sync deletions.
+   * of each source's scope that the run did not reach (404/410, no longer
+   * linked or listed) — unless the run looks like an outage (see
+   * {@link DeletionHeld}). Default false for `ingest`; schedules always sync
+   * deletions. Inline documents have no scope and are never removed by it.
    */
   deleteMissing?: boolean;
-  /** Let deletion sync remove more than REINDEX_MAX_DELETE_FRACTION of a scope. Default false. */
+  /**
+   * Let deletion sync remove more than REINDEX_MAX_DELETE_FRACTION of a
+   * scope. Lifts only that guard: a run with transient failures in its
+   * scope, or truncated by the page or depth limit, still deletes nothing.
+   * Default false.
+   */
   allowMassDelete?: boolean;
 }
 
-/** Why deletion sync deleted nothing although documents of the scope were not reached. */
+/**
+ * Why deletion sync deleted nothing although documents of the scope were not
+ * reached, checked in this order: `transient_failures` (pages of the scope
+ * failed for a reason a retry might fix: the source may be down),
+ * `truncated` (the page or depth limit cut the run), `mass_delete` (more
+ * than REINDEX_MAX_DELETE_FRACTION of the scope; only this one is lifted by
+ * `allowMassDelete` / `--allow-mass-delete`).
+ */
 export interface DeletionHeld {
   reason: 'transient_failures' | 'truncated' | 'mass_delete';
   /** Documents of the run's scopes that the run did not reach (what would have been deleted). */
@@ -105,8 +119,20 @@ export async function enqueueIngest(rt: RunDeps, request: IngestRequest): Promis
   const previous = await rt.tracker.activeRunFor(runKey);
   const runId = await rt.tracker.setActiveRun(runKey, previous ?? newRunId());
   const resumed = previous !== undefined;
-  if (!resumed)
-    await rt.tracker.start(runId, { collection, sources: JSON.stringify(resolved.map((r) => r.key)), runKey });
+  if (!resumed) {
+    // The start by the database's clock, which also stamps last_seen_at and created_at (deletion sync compares them).
+    const { rows } = await rt.db.pool.query<{ now: string }>(`SELECT now()::text AS now`);
+    await rt.tracker.start(runId, {
+      collection,
+      sources: JSON.stringify(resolved.map((r) => r.key)),
+      runKey,
+      dbStartedAt: rows[0]!.now,
+    });
+  }
+  await rt.tracker.recordScopes(
+    runId,
+    resolved.flatMap((r) => (r.scope ? [r.scope] : [])),
+  );
 
   const trustedHosts = [...new Set(resolved.flatMap((r) => (r.trustedHost ? [r.trustedHost] : [])))];
   // Start pages count against the page limit and are claimed by the run, so links back to them are not crawled twice.
@@ -175,6 +201,8 @@ async function reconcilePending(rt: RunDeps, runId: string, missingSince: Map<st
         error: job?.failedReason ?? 'failed',
         queue,
         jobId,
+        // Failed behind the processor's back: nothing says the source is gone, so it counts against deletion sync.
+        transient: true,
       });
     } else if (state !== 'unknown') {
       missingSince.delete(key);
@@ -187,6 +215,8 @@ async function reconcilePending(rt: RunDeps, runId: string, missingSince: Map<st
           error: 'the job vanished from Redis before it finished (was Redis flushed or restarted without persistence?)',
           queue,
           jobId,
+          // Failed behind the processor's back: nothing says the source is gone, so it counts against deletion sync.
+          transient: true,
         });
       }
     }
@@ -216,8 +246,16 @@ export async function waitForRun(rt: RunDeps, runId: string, options: WaitOption
   }
 }
 
-/** Builds the summary of a finished run. */
-export async function summarizeRun(rt: RunDeps, run: EnqueuedRun, startedAt: number): Promise<IngestSummary> {
+/**
+ * Builds the summary of a finished run. `deletion` is what {@link syncDeletions}
+ * returned, when the run synced deletions; without it nothing was deleted.
+ */
+export async function summarizeRun(
+  rt: RunDeps,
+  run: EnqueuedRun,
+  startedAt: number,
+  deletion: DeletionOutcome = { documentsDeleted: 0, deletionHeld: null },
+): Promise<IngestSummary> {
   const totals = await rt.tracker.totals(run.runId);
   const failures: RunFailure[] = await rt.tracker.failures(run.runId);
   return {
@@ -234,19 +272,25 @@ export async function summarizeRun(rt: RunDeps, run: EnqueuedRun, startedAt: num
     durationSeconds: Math.round((Date.now() - startedAt) / 10) / 100,
     embeddingsFrom: rt.openaiTarget,
     resumed: run.resumed,
-    documentsDeleted: 0,
-    deletionHeld: null,
+    documentsDeleted: deletion.documentsDeleted,
+    deletionHeld: deletion.deletionHeld,
   };
 }
 
 /**
  * Enqueues a run and waits for it (workers must be running somewhere:
- * `sluice ingest` runs them in-process).
+ * `sluice ingest` runs them in-process), then syncs deletions when
+ * `deleteMissing` asks for it. The run stays the active run of its request
+ * until deletion sync has finished, so an ingest killed during it and run
+ * again resumes the same run and converges.
  */
 export async function ingest(rt: RunDeps, request: IngestRequest, options: WaitOptions = {}): Promise<IngestSummary> {
   const startedAt = Date.now();
   const run = await enqueueIngest(rt, request);
   await waitForRun(rt, run.runId, options);
+  const deletion = request.deleteMissing
+    ? await syncDeletions(rt, run, { allowMassDelete: request.allowMassDelete ?? false })
+    : undefined;
   await rt.tracker.clearActiveRun(run.runKey, run.runId);
-  return summarizeRun(rt, run, startedAt);
+  return summarizeRun(rt, run, startedAt, deletion);
 }

@@ -19,6 +19,13 @@ export interface ResolvedSource {
   key: string;
   /** A host the producer named itself (trusted by the SSRF guard). */
   trustedHost?: string;
+  /**
+   * The part of the collection this source is responsible for
+   * (docs/vocabulary.md, "scope") as a URI prefix: a start URL's directory,
+   * a directory's `file://` URI with a trailing slash, or one file's URI.
+   * Inline and invalid sources have none.
+   */
+  scope?: string;
 }
 
 const HELP =
@@ -75,10 +82,12 @@ export function resolveSource(input: string | InlineDocument, cwd = process.cwd(
       };
     }
     const href = normaliseUrl(url.href)!; // http(s), checked above
+    const scope = scopeOf(href) ?? href;
     return {
-      source: { type: 'url', url: href, scope: scopeOf(href) ?? href, depth: 0 },
+      source: { type: 'url', url: href, scope, depth: 0 },
       key: href,
       trustedHost: url.hostname,
+      scope,
     };
   }
   const abs = path.resolve(cwd, text);
@@ -88,5 +97,7 @@ export function resolveSource(input: string | InlineDocument, cwd = process.cwd(
       key: `invalid:${text}`,
     };
   }
-  return { source: { type: 'path', path: abs }, key: pathToFileURL(abs).toString() };
+  const uri = pathToFileURL(abs).toString();
+  const scope = fs.statSync(abs).isDirectory() && !uri.endsWith('/') ? `${uri}/` : uri;
+  return { source: { type: 'path', path: abs }, key: uri, scope };
 }

@@ -68,6 +68,17 @@ export type FileBatchStatus = (typeof FILE_BATCH_STATUSES)[number];
 export const CLEANUP_RESOURCES = ['vector_store', 'file', 'document', 'chunk', 'embedding'] as const;
 export type CleanupResource = (typeof CLEANUP_RESOURCES)[number];
 
+/**
+ * Why documents were removed (`sluice_documents_deleted_total`): `deletion_sync`
+ * (not reached by a run over their scope). TTL cleanup will add `ttl`.
+ */
+export const DOCUMENT_REMOVAL_REASONS = ['deletion_sync'] as const;
+export type DocumentRemovalReason = (typeof DOCUMENT_REMOVAL_REASONS)[number];
+
+/** Why deletion sync held its deletions (`sluice_deletions_held_total`; `DeletionHeld.reason`). */
+export const DELETION_HELD_REASONS = ['transient_failures', 'truncated', 'mass_delete'] as const;
+export type DeletionHeldReason = (typeof DELETION_HELD_REASONS)[number];
+
 // ---------------------------------------------------------------------------
 // Jobs and queues
 // ---------------------------------------------------------------------------
@@ -285,6 +296,34 @@ export const cleanupDeletedTotal = new Counter({
   registers: [registry],
 });
 
+// ---------------------------------------------------------------------------
+// Deletion sync (docs/design.md, "Deletion sync")
+// ---------------------------------------------------------------------------
+
+/**
+ * Documents removed from collections (chunks with them; embeddings stay), by
+ * `reason` (deletion_sync). Counted by the one removal path, src/store/remove.ts.
+ */
+export const documentsDeletedTotal = new Counter({
+  name: 'sluice_documents_deleted_total',
+  help: 'Documents removed from collections, by reason (deletion_sync).',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+/**
+ * Deletion syncs that found documents to remove and removed none, by `reason`:
+ * `transient_failures` (the scope had failures a retry might fix), `truncated`
+ * (page or depth limit), `mass_delete` (more than REINDEX_MAX_DELETE_FRACTION
+ * of the scope, not allowed).
+ */
+export const deletionsHeldTotal = new Counter({
+  name: 'sluice_deletions_held_total',
+  help: 'Deletion syncs held, by reason (transient_failures|truncated|mass_delete).',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
 // Closed label sets start at 0 (see the module comment).
 for (const outcome of DOCUMENT_OUTCOMES) documentsTotal.inc({ outcome }, 0);
 for (const outcome of CHUNK_OUTCOMES) chunksTotal.inc({ outcome }, 0);
@@ -295,6 +334,8 @@ for (const outcome of FILE_BYTES_OUTCOMES) fileBytesTotal.inc({ outcome }, 0);
 for (const outcome of VECTOR_STORE_OUTCOMES) vectorStoresTotal.inc({ outcome }, 0);
 for (const status of FILE_BATCH_STATUSES) fileBatchFilesTotal.inc({ status }, 0);
 for (const resource of CLEANUP_RESOURCES) cleanupDeletedTotal.inc({ resource }, 0);
+for (const reason of DOCUMENT_REMOVAL_REASONS) documentsDeletedTotal.inc({ reason }, 0);
+for (const reason of DELETION_HELD_REASONS) deletionsHeldTotal.inc({ reason }, 0);
 
 /**
  * Creates the zero series for queue- and model-keyed metrics, so that the

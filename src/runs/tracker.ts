@@ -24,6 +24,13 @@ export interface RunFailure {
   error: string;
   queue: string;
   jobId: string;
+  /**
+   * True when the last attempt failed for a reason a retry might fix (a 5xx,
+   * a timeout: `!isPermanent(err)`), false for a permanent one (404/410, bad
+   * source). Deletion sync holds when a run's scope had transient failures;
+   * a failure recorded without it (older run state) counts as transient.
+   */
+  transient?: boolean;
 }
 
 /** The statistics of one document in a run. */
@@ -205,5 +212,56 @@ export class RunTracker {
 
   async refusedPages(runId: string): Promise<number> {
     return Number((await this.redis.get(this.key(runId, 'refused'))) ?? 0);
+  }
+
+  /** Run metadata recorded by {@link start} (collection, sources, startedAt, …). */
+  async meta(runId: string): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.key(runId, 'meta'));
+  }
+
+  /**
+   * Records the scopes a run covers (URI prefixes: a start URL's directory,
+   * a `file://` directory with a trailing slash, or a single file's URI);
+   * idempotent. Deletion sync looks for unreached documents only there.
+   */
+  async recordScopes(runId: string, scopes: string[]): Promise<void> {
+    if (!scopes.length) return;
+    const k = this.key(runId, 'scopes');
+    await this.redis
+      .multi()
+      .sadd(k, ...scopes)
+      .expire(k, RUN_TTL_SECONDS)
+      .exec();
+  }
+
+  async scopes(runId: string): Promise<string[]> {
+    return (await this.redis.smembers(this.key(runId, 'scopes'))).sort();
+  }
+
+  /**
+   * Records in-scope links a page at the depth limit did not follow. Whether
+   * the run was truncated is known only at its end: another page may have
+   * reached them at a smaller depth ({@link depthTruncated}).
+   */
+  async recordDepthCut(runId: string, urls: string[]): Promise<void> {
+    if (!urls.length) return;
+    const k = this.key(runId, 'depthcut');
+    await this.redis
+      .multi()
+      .sadd(k, ...urls)
+      .expire(k, RUN_TTL_SECONDS)
+      .exec();
+  }
+
+  /** Links the depth limit cut that no page of the run reached (claimed) either: 0 when the run was not truncated by depth. */
+  async depthTruncated(runId: string): Promise<number> {
+    const cut = await this.redis.smembers(this.key(runId, 'depthcut'));
+    let missed = 0;
+    for (let i = 0; i < cut.length; i += 1000) {
+      const slice = cut.slice(i, i + 1000);
+      const owners = await this.redis.hmget(this.key(runId, 'claims'), ...slice);
+      missed += owners.filter((o) => o === null).length;
+    }
+    return missed;
   }
 }

@@ -73,7 +73,13 @@ function wrap(rt: Runtime, queue: QueueName, workerRef: { current?: Worker }) {
       // A crawl job that failed for good is a document that could not be fetched, read or parsed.
       if (final && queue === 'crawl') documentsTotal.inc({ outcome: 'failed' });
       if (final && runId) {
-        await rt.tracker.failJob(runId, key, { source, error: err.message, queue, jobId: String(job.id) });
+        await rt.tracker.failJob(runId, key, {
+          source,
+          error: err.message,
+          queue,
+          jobId: String(job.id),
+          transient: !permanent,
+        });
       }
       log[final ? 'error' : 'warn'](
         { durationMs: Math.round(seconds * 1000), err: { message: err.message, name: err.name } },

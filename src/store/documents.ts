@@ -32,6 +32,11 @@ export interface DocumentInput {
   links: string[];
   metadata: Record<string, unknown>;
   chunks: ChunkRow[];
+  /**
+   * The run that reached the document, recorded as `last_seen_run` with
+   * `last_seen_at` (docs/design.md, "Deletion sync"); undefined outside a run.
+   */
+  seenByRun?: string | undefined;
 }
 
 export interface StoredDocument {
@@ -79,14 +84,22 @@ export async function findDocument(
   );
 }
 
-/** Marks a document fetched and used without touching its chunks (a 304). */
-export async function touchDocument(pool: pg.Pool, documentId: number): Promise<void> {
-  await pool.query(`UPDATE documents SET fetched_at = now(), last_used_at = now() WHERE id = $1`, [documentId]);
+/**
+ * Marks a document fetched, used and seen by `runId` without touching its
+ * chunks (a 304), in one statement.
+ */
+export async function touchDocument(pool: pg.Pool, documentId: number, runId: string): Promise<void> {
+  await pool.query(
+    `UPDATE documents SET fetched_at = now(), last_used_at = now(), last_seen_at = now(), last_seen_run = $2
+     WHERE id = $1`,
+    [documentId, runId],
+  );
 }
 
 /**
- * Upserts a document; its chunks are rewritten only when the content hash
- * changed (or the document is new).
+ * Upserts a document, marking it seen by `doc.seenByRun` in the same
+ * statement; its chunks are rewritten only when the content hash changed (or
+ * the document is new).
  * @returns the document id and whether chunks were written.
  */
 export async function writeDocument(pool: pg.Pool, doc: DocumentInput): Promise<{ id: number; changed: boolean }> {
@@ -96,12 +109,14 @@ export async function writeDocument(pool: pg.Pool, doc: DocumentInput): Promise<
       [doc.collectionId, doc.uri],
     );
     const { rows } = await client.query<{ id: string }>(
-      `INSERT INTO documents (collection_id, uri, kind, title, content_hash, bytes, etag, last_modified, links, metadata)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb)
+      `INSERT INTO documents (collection_id, uri, kind, title, content_hash, bytes, etag, last_modified, links, metadata,
+                              last_seen_at, last_seen_run)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, now(), $11)
        ON CONFLICT (collection_id, uri) DO UPDATE SET
          kind = EXCLUDED.kind, title = EXCLUDED.title, content_hash = EXCLUDED.content_hash,
          bytes = EXCLUDED.bytes, etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified,
-         links = EXCLUDED.links, metadata = EXCLUDED.metadata, fetched_at = now(), last_used_at = now()
+         links = EXCLUDED.links, metadata = EXCLUDED.metadata, fetched_at = now(), last_used_at = now(),
+         last_seen_at = now(), last_seen_run = EXCLUDED.last_seen_run
        RETURNING id`,
       [
         doc.collectionId,
@@ -114,6 +129,7 @@ export async function writeDocument(pool: pg.Pool, doc: DocumentInput): Promise<
         doc.lastModified ?? null,
         JSON.stringify(doc.links),
         JSON.stringify(doc.metadata),
+        doc.seenByRun ?? null,
       ],
     );
     const id = Number(rows[0]!.id);

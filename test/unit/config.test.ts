@@ -30,9 +30,18 @@ describe('loadConfig', () => {
     [{ CHUNK_OVERLAP_TOKENS: '300', CHUNK_MAX_TOKENS: '512' }, /CHUNK_OVERLAP_TOKENS=300/],
     [{ EMBEDDING_MODEL: 'my-model' }, /EMBEDDING_DIMENSIONS is required/],
     [{ DATABASE_SCHEMA: 'Bad-Name' }, /DATABASE_SCHEMA/],
+    [{ REINDEX_MAX_DELETE_FRACTION: '1.5' }, /REINDEX_MAX_DELETE_FRACTION="1.5"/],
+    [{ REINDEX_MAX_DELETE_FRACTION: '-0.1' }, /REINDEX_MAX_DELETE_FRACTION/],
+    [{ REINDEX_MAX_DELETE_FRACTION: 'a fifth' }, /REINDEX_MAX_DELETE_FRACTION/],
   ])('names the bad variable: %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('holds deletion sync above a fifth of a scope by default, and takes 0..1', () => {
+    expect(loadConfig({}).reindex.maxDeleteFraction).toBe(0.2);
+    expect(loadConfig({ REINDEX_MAX_DELETE_FRACTION: '0' }).reindex.maxDeleteFraction).toBe(0);
+    expect(loadConfig({ REINDEX_MAX_DELETE_FRACTION: '1' }).reindex.maxDeleteFraction).toBe(1);
   });
 
   it('treats empty strings as unset', () => {
