@@ -13,7 +13,7 @@
  * instead of "no data". Series keyed by queue or model can be pre-created with
  * {@link initLabels} once the process knows its queues and model.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The one registry of this process: every Sluice metric and Node's default metrics. */
 export const registry = new Registry();
@@ -67,6 +67,10 @@ export type FileBatchStatus = (typeof FILE_BATCH_STATUSES)[number];
 
 export const CLEANUP_RESOURCES = ['vector_store', 'file', 'document', 'chunk', 'embedding'] as const;
 export type CleanupResource = (typeof CLEANUP_RESOURCES)[number];
+
+/** How a schedule tick ended (`sluice_schedule_ticks_total`). */
+export const SCHEDULE_TICK_OUTCOMES = ['started', 'skipped', 'failed'] as const;
+export type ScheduleTickOutcome = (typeof SCHEDULE_TICK_OUTCOMES)[number];
 
 // ---------------------------------------------------------------------------
 // Jobs and queues
@@ -285,7 +289,84 @@ export const cleanupDeletedTotal = new Counter({
   registers: [registry],
 });
 
+// ---------------------------------------------------------------------------
+// Schedules (docs/design.md, "Schedules")
+// ---------------------------------------------------------------------------
+
+/**
+ * Schedule ticks, by `outcome`: `started` (the tick started its run),
+ * `skipped` (the schedule's previous run was still going), `failed` (the
+ * tick's run could not be started or waited for, after its last attempt).
+ */
+export const scheduleTicksTotal = new Counter({
+  name: 'sluice_schedule_ticks_total',
+  help: 'Schedule ticks, by outcome (started|skipped|failed).',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+/** One schedule as the schedule gauges report it. */
+export interface ScheduleSample {
+  schedule: string;
+  /** Seconds between ticks (for cron: between the next two fires). */
+  intervalSeconds: number;
+  /** When its last run finished with nothing failed (or when it was added, if none has yet), seconds since the epoch. */
+  lastSuccessSeconds: number | undefined;
+}
+
+let scheduleSource: (() => Promise<ScheduleSample[]>) | undefined;
+let scheduleRead: Promise<ScheduleSample[]> | undefined;
+
+/**
+ * Where worker processes of the schedule queue read the schedule gauges
+ * from at scrape time (Redis: the job schedulers and their state). Values
+ * are the same in every such process: aggregate with `max by (schedule)`.
+ */
+export function setScheduleSource(source: (() => Promise<ScheduleSample[]>) | undefined): void {
+  scheduleSource = source;
+}
+
+async function readSchedules(): Promise<ScheduleSample[]> {
+  if (!scheduleSource) return [];
+  scheduleRead ??= scheduleSource().finally(() => {
+    scheduleRead = undefined;
+  });
+  return scheduleRead.catch(() => []);
+}
+
+/**
+ * When each schedule last succeeded (its run finished with nothing failed),
+ * seconds since the epoch; a schedule that never succeeded reports when it
+ * was added, so "no success for two intervals" holds for it too.
+ */
+export const scheduleLastSuccessTimestampSeconds = new Gauge({
+  name: 'sluice_schedule_last_success_timestamp_seconds',
+  help: 'When the schedule last ran with nothing failed (or was added, if never), seconds since the epoch.',
+  labelNames: ['schedule'] as const,
+  registers: [registry],
+  async collect() {
+    const samples = await readSchedules();
+    this.reset();
+    for (const s of samples)
+      if (s.lastSuccessSeconds !== undefined) this.set({ schedule: s.schedule }, s.lastSuccessSeconds);
+  },
+});
+
+/** Seconds between a schedule's ticks (for cron: the gap between its next two fires). */
+export const scheduleIntervalSeconds = new Gauge({
+  name: 'sluice_schedule_interval_seconds',
+  help: "Seconds between a schedule's ticks (cron: the gap between the next two fires).",
+  labelNames: ['schedule'] as const,
+  registers: [registry],
+  async collect() {
+    const samples = await readSchedules();
+    this.reset();
+    for (const s of samples) this.set({ schedule: s.schedule }, s.intervalSeconds);
+  },
+});
+
 // Closed label sets start at 0 (see the module comment).
+for (const outcome of SCHEDULE_TICK_OUTCOMES) scheduleTicksTotal.inc({ outcome }, 0);
 for (const outcome of DOCUMENT_OUTCOMES) documentsTotal.inc({ outcome }, 0);
 for (const outcome of CHUNK_OUTCOMES) chunksTotal.inc({ outcome }, 0);
 for (const kind of COST_KINDS) costUsdTotal.inc({ kind }, 0);
