@@ -68,6 +68,14 @@ export type FileBatchStatus = (typeof FILE_BATCH_STATUSES)[number];
 export const CLEANUP_RESOURCES = ['vector_store', 'file', 'document', 'chunk', 'embedding'] as const;
 export type CleanupResource = (typeof CLEANUP_RESOURCES)[number];
 
+/** Why documents were deleted (`sluice_documents_deleted_total`). */
+export const DOCUMENT_DELETE_REASONS = ['deletion_sync', 'ttl'] as const;
+export type DocumentDeleteReason = (typeof DOCUMENT_DELETE_REASONS)[number];
+
+/** Why deletion sync held its deletions (`sluice_deletions_held_total`; IngestSummary `deletionHeld.reason`). */
+export const DELETION_HELD_REASONS = ['transient_failures', 'truncated', 'mass_delete'] as const;
+export type DeletionHeldReason = (typeof DELETION_HELD_REASONS)[number];
+
 /** How a schedule tick ended (`sluice_schedule_ticks_total`). */
 export const SCHEDULE_TICK_OUTCOMES = ['started', 'skipped', 'failed'] as const;
 export type ScheduleTickOutcome = (typeof SCHEDULE_TICK_OUTCOMES)[number];
@@ -290,6 +298,27 @@ export const cleanupDeletedTotal = new Counter({
 });
 
 // ---------------------------------------------------------------------------
+// Deletion sync. Declared here for the dashboard's Re-index row; deletion sync
+// itself (which increments them) is built apart and keeps one declaration.
+// ---------------------------------------------------------------------------
+
+/** Documents deleted, by `reason`: `deletion_sync` (not reached by a run of their scope) or `ttl`. */
+export const documentsDeletedTotal = new Counter({
+  name: 'sluice_documents_deleted_total',
+  help: 'Documents deleted, by reason (deletion_sync|ttl).',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+/** Runs whose deletion sync deleted nothing although documents were missing, by `reason` (transient_failures|truncated|mass_delete). */
+export const deletionsHeldTotal = new Counter({
+  name: 'sluice_deletions_held_total',
+  help: 'Deletion syncs held back, by reason (transient_failures|truncated|mass_delete).',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+// ---------------------------------------------------------------------------
 // Schedules (docs/design.md, "Schedules")
 // ---------------------------------------------------------------------------
 
@@ -367,6 +396,8 @@ export const scheduleIntervalSeconds = new Gauge({
 
 // Closed label sets start at 0 (see the module comment).
 for (const outcome of SCHEDULE_TICK_OUTCOMES) scheduleTicksTotal.inc({ outcome }, 0);
+for (const reason of DOCUMENT_DELETE_REASONS) documentsDeletedTotal.inc({ reason }, 0);
+for (const reason of DELETION_HELD_REASONS) deletionsHeldTotal.inc({ reason }, 0);
 for (const outcome of DOCUMENT_OUTCOMES) documentsTotal.inc({ outcome }, 0);
 for (const outcome of CHUNK_OUTCOMES) chunksTotal.inc({ outcome }, 0);
 for (const kind of COST_KINDS) costUsdTotal.inc({ kind }, 0);
