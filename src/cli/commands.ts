@@ -351,8 +351,9 @@ export async function scheduleRunCommand(name: string, opts: { json?: boolean; w
     }
     process.stderr.write(`sluice: tick ${jobId} enqueued; waiting for a schedule worker (sluice worker schedule)\n`);
     for (;;) {
+      // The state first, then the job: a job read before it completed has no return value yet.
+      const state = await rt.queues.schedule.getJobState(jobId);
       const job = await rt.queues.schedule.getJob(jobId);
-      const state = job ? await job.getState() : 'unknown';
       if (state === 'completed' || state === 'failed' || state === 'unknown') {
         const result = { tick: jobId, state, result: job?.returnvalue ?? null, error: job?.failedReason ?? null };
         if (opts.json) process.stdout.write(JSON.stringify(result) + '\n');

@@ -104,8 +104,8 @@ describe('a schedule every 2s with a worker process killed and restarted', () =>
     // BullMQ hands the killed tick to the new worker once its lock expires (30 s); it must finish its own run.
     const killedJob = await until(
       async () => {
-        const job = await queue.getJob(killed);
-        return job && (await job.getState()) === 'completed' ? job : undefined;
+        // The state first, then the job: a job read before it completed has no return value yet.
+        return (await queue.getJobState(killed)) === 'completed' ? await queue.getJob(killed) : undefined;
       },
       `the killed tick ${killed} to complete`,
       120_000,

@@ -53,8 +53,9 @@ async function tickResult(
 ): Promise<{ state: string; result?: TickResult; error?: string }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    // The state first, then the job: a job read before it completed has no return value yet.
+    const state = await t.rt.queues.schedule.getJobState(jobId);
     const job = await t.rt.queues.schedule.getJob(jobId);
-    const state = job ? await job.getState() : 'unknown';
     if (state === 'completed') return { state, result: job!.returnvalue as TickResult };
     if (state === 'failed') return { state, error: job!.failedReason };
     if (Date.now() > deadline) throw new Error(`tick ${jobId} still ${state}`);
