@@ -11,6 +11,7 @@ import { describeCrawlSource, processCrawl } from './crawl.ts';
 import { processEmbed } from './embed.ts';
 import { processUpload } from './upload.ts';
 import { processAssociate } from './associate.ts';
+import { processSchedule } from './schedule.ts';
 
 export interface ProcessorEntry<Q extends QueueName> {
   process: (job: Job, payload: Payloads[Q], ctx: JobContext) => Promise<unknown>;
@@ -28,6 +29,7 @@ export const PROCESSORS: ProcessorRegistry = {
     process: processAssociate,
     describe: (p) => `fileset ${p.filesetHash.slice(0, 12)} (${p.files.length} files)`,
   },
+  schedule: { process: processSchedule, describe: (p) => `schedule ${p.schedule}` },
 };
 
 export function processorFor<Q extends QueueName>(queue: Q): ProcessorEntry<Q> {

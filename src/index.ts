@@ -35,6 +35,21 @@ export { syncDeletions, type DeletionOutcome } from './ingest/deletion-sync.ts';
 export { sync, enqueueSync, type SyncRequest, type SyncSummary, type Sink } from './sync/sync.ts';
 export type { SyncResult } from './queue/contracts.ts';
 export { filesetHash, type ChunkingStrategy } from './files/fileset.ts';
+export {
+  addSchedule,
+  removeSchedule,
+  listSchedules,
+  runScheduleNow,
+  applySchedulesFile,
+  type ScheduleInfo,
+} from './schedule/schedules.ts';
+export {
+  validateSchedule,
+  parseSchedulesFile,
+  type ScheduleDefinition,
+  type ValidScheduleDefinition,
+} from './schedule/definition.ts';
+export type { SchedulePayload, TickResult } from './queue/contracts.ts';
 export { search, type SearchHit, type SearchOptions } from './search/search.ts';
 export { exportCollection, type ExportedChunk } from './export/export.ts';
 export { getStatus, type Status } from './runs/status.ts';

@@ -8,7 +8,9 @@ import { exportCollection } from '../export/export.ts';
 import { enqueueIngest, ingest, type IngestRequest, type IngestSummary } from '../ingest/ingest.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { loadEmulator } from '../openai/emulator.ts';
-import { QUEUE_NAMES, isQueueName } from '../queue/contracts.ts';
+import { QUEUE_NAMES, isQueueName, type TickResult } from '../queue/contracts.ts';
+import { type ScheduleDefinition, validateSchedule } from '../schedule/definition.ts';
+import { addSchedule, listSchedules, removeSchedule, runScheduleNow } from '../schedule/schedules.ts';
 import { getStatus } from '../runs/status.ts';
 import { openRuntime, type Runtime } from '../runtime/runtime.ts';
 import { onShutdown } from '../runtime/signals.ts';
@@ -18,6 +20,15 @@ import { search } from '../search/search.ts';
 import { sync, type Sink, type SyncSummary } from '../sync/sync.ts';
 import { connectDb } from '../db/db.ts';
 import { migrate } from '../db/migrate.ts';
+
+/**
+ * The queues `ingest` and `sync` work in-process for their own run: every
+ * queue but schedule (a tick may wait hours for its run, and this process
+ * exits when its own run ends).
+ */
+function runQueues() {
+  return parseQueues(['all']).filter((q) => q !== 'schedule');
+}
 
 /** CLI commands log warnings only unless LOG_LEVEL is set: stdout is for results. */
 function cliLogger(config: Config): Logger {
@@ -77,7 +88,7 @@ export async function ingestCommand(sources: string[], opts: IngestOptions): Pro
   const config = loadConfig();
   const logger = cliLogger(config);
   const rt = await openRuntime(config, logger, { role: 'ingest' });
-  const workers = startWorkers(rt, parseQueues(['all']));
+  const workers = startWorkers(rt, runQueues());
   const abort = new AbortController();
   onShutdown(logger, config.workers.shutdownTimeoutMs, async () => {
     abort.abort(new Error('interrupted'));
@@ -253,7 +264,7 @@ export async function syncCommand(
 ): Promise<number> {
   const config = loadConfig();
   const rt = await openRuntime(config, cliLogger(config), { role: 'sync' });
-  const workers = startWorkers(rt, parseQueues(['all']));
+  const workers = startWorkers(rt, runQueues());
   try {
     const summary = await sync(rt, { collection: opts.collection, sources, sink: opts.sink });
     if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -264,4 +275,99 @@ export async function syncCommand(
     await workers.close();
     await rt.close();
   }
+}
+
+export interface ScheduleAddOptions {
+  collection: string;
+  cron?: string;
+  tz?: string;
+  every?: string;
+  maxPages?: number;
+  sink?: Sink;
+  allowMassDelete?: boolean;
+  json?: boolean;
+}
+
+/** `sluice schedule add`: creates or updates a schedule (its job scheduler). */
+export async function scheduleAddCommand(name: string, sources: string[], opts: ScheduleAddOptions): Promise<number> {
+  // Validated before anything is opened: a bad cron or duration needs no Redis to be reported.
+  validateSchedule(scheduleDefinition(name, sources, opts));
+  return withRuntime('schedule', async (rt) => {
+    await addSchedule(rt, scheduleDefinition(name, sources, opts));
+    const info = (await listSchedules(rt)).find((s) => s.name === name);
+    if (opts.json) process.stdout.write(JSON.stringify(info) + '\n');
+    else process.stdout.write(`schedule ${name}: next run ${info?.nextRun ?? 'unknown'}\n`);
+    return 0;
+  });
+}
+
+function scheduleDefinition(name: string, sources: string[], opts: ScheduleAddOptions): ScheduleDefinition {
+  return {
+    name,
+    sources,
+    collection: opts.collection,
+    ...(opts.cron !== undefined ? { cron: opts.cron } : {}),
+    ...(opts.tz !== undefined ? { tz: opts.tz } : {}),
+    ...(opts.every !== undefined ? { every: opts.every } : {}),
+    ...(opts.maxPages !== undefined ? { maxPages: opts.maxPages } : {}),
+    ...(opts.sink !== undefined ? { sink: opts.sink } : {}),
+    allowMassDelete: opts.allowMassDelete ?? false,
+  };
+}
+
+/** `sluice schedule list`: every schedule with its next run and last run. */
+export async function scheduleListCommand(opts: { json?: boolean }): Promise<number> {
+  return withRuntime('schedule', async (rt) => {
+    const list = await listSchedules(rt);
+    if (opts.json) {
+      process.stdout.write(JSON.stringify(list) + '\n');
+      return 0;
+    }
+    if (!list.length) process.stdout.write('no schedules\n');
+    for (const s of list) {
+      const when = s.cron ? `cron "${s.cron}"${s.tz ? ` ${s.tz}` : ''}` : `every ${(s.every ?? 0) / 1000}s`;
+      process.stdout.write(
+        `${s.name} (${when}, ${s.managedBy}) → ${s.collection} [${s.sink}] ${s.sources.join(' ')}\n` +
+          `  next run ${s.nextRun ?? '-'}; last run ${s.lastRunId ?? '-'} ${s.lastOutcome ?? ''}; last success ${s.lastSuccessAt ?? 'never'}; ${s.skippedTicks} ticks skipped${s.activeRun ? `; running ${s.activeRun}` : ''}\n`,
+      );
+    }
+    return 0;
+  });
+}
+
+/** `sluice schedule remove`: exit 1 when there was no such schedule. */
+export async function scheduleRemoveCommand(name: string): Promise<number> {
+  return withRuntime('schedule', async (rt) => {
+    const removed = await removeSchedule(rt, name);
+    process.stdout.write(removed ? `removed schedule ${name}\n` : `no schedule named ${name}\n`);
+    return removed ? 0 : 1;
+  });
+}
+
+/**
+ * `sluice schedule run`: a tick now, processed by a schedule worker like
+ * any tick (same overlap rule); waits for it and prints its result.
+ */
+export async function scheduleRunCommand(name: string, opts: { json?: boolean; wait?: boolean }): Promise<number> {
+  return withRuntime('schedule', async (rt) => {
+    const jobId = await runScheduleNow(rt, name);
+    if (opts.wait === false) {
+      process.stdout.write(opts.json ? JSON.stringify({ tick: jobId }) + '\n' : `tick ${jobId} enqueued\n`);
+      return 0;
+    }
+    process.stderr.write(`sluice: tick ${jobId} enqueued; waiting for a schedule worker (sluice worker schedule)\n`);
+    for (;;) {
+      // The state first, then the job: a job read before it completed has no return value yet.
+      const state = await rt.queues.schedule.getJobState(jobId);
+      const job = await rt.queues.schedule.getJob(jobId);
+      if (state === 'completed' || state === 'failed' || state === 'unknown') {
+        const result = { tick: jobId, state, result: job?.returnvalue ?? null, error: job?.failedReason ?? null };
+        if (opts.json) process.stdout.write(JSON.stringify(result) + '\n');
+        else process.stdout.write(`tick ${jobId} ${state}: ${JSON.stringify(result.result ?? result.error)}\n`);
+        const r = result.result as TickResult | null;
+        return state === 'completed' && r?.runOutcome !== 'partial' ? 0 : 1;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  });
 }

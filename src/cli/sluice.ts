@@ -76,6 +76,53 @@ program
   .argument('[queue...]', 'queue names or "all"', ['all'])
   .action((queues: string[]) => runCommand(() => commands.workerCommand(queues), { keepAlive: true }));
 
+const schedule = program
+  .command('schedule')
+  .description('recurring re-index runs on BullMQ job schedulers, ticked by `sluice worker schedule`');
+
+schedule
+  .command('add')
+  .description('add or update a schedule (idempotent); its runs sync deletions')
+  .argument('<name>', 'schedule name: letters, digits, "_", "." and "-"')
+  .argument('<source...>', 'http(s) URLs (into pgvector), or local files and directories')
+  .requiredOption('-c, --collection <name>', 'collection to index into')
+  .option('--cron <pattern>', 'cron pattern, e.g. "0 3 * * *" (with --tz)')
+  .option('--tz <zone>', 'IANA time zone of --cron, e.g. Europe/Berlin (default: UTC)')
+  .option('--every <duration>', 'fixed period instead of --cron: 30s, 15m, 6h, 1h30m')
+  .option('--max-pages <n>', 'pages or files per run (default CRAWL_MAX_PAGES)', positiveInt('--max-pages'))
+  .addOption(
+    new Option('--sink <sink>', 'where local files go (URLs: pgvector only); default pgvector').choices([
+      'openai',
+      'pgvector',
+      'both',
+    ]),
+  )
+  .option('--allow-mass-delete', 'let deletion sync remove more than REINDEX_MAX_DELETE_FRACTION of a scope')
+  .option('--json', 'print the schedule as JSON')
+  .action((name: string, sources: string[], opts) =>
+    runCommand(() => commands.scheduleAddCommand(name, sources, opts)),
+  );
+
+schedule
+  .command('list')
+  .description('schedules with their next run, last run id, last outcome and last success')
+  .option('--json', 'print JSON')
+  .action((opts) => runCommand(() => commands.scheduleListCommand(opts)));
+
+schedule
+  .command('remove')
+  .description('remove a schedule (its job scheduler and state)')
+  .argument('<name>', 'schedule name')
+  .action((name: string) => runCommand(() => commands.scheduleRemoveCommand(name)));
+
+schedule
+  .command('run')
+  .description('tick a schedule now (same path and overlap rule as its scheduled ticks) and wait for the tick')
+  .argument('<name>', 'schedule name')
+  .option('--no-wait', 'enqueue the tick and return')
+  .option('--json', 'print JSON')
+  .action((name: string, opts) => runCommand(() => commands.scheduleRunCommand(name, opts)));
+
 program
   .command('search')
   .description('nearest chunks of a collection by cosine similarity')

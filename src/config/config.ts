@@ -53,6 +53,8 @@ const EnvSchema = z.object({
   EMBED_CLAIM_TTL_MS: int(60_000, 100),
   OPENAI_UPLOAD_RPM: int(1000, 1),
   UPLOAD_CONCURRENCY: int(8, 1),
+  SCHEDULE_CONCURRENCY: int(8, 1),
+  SCHEDULES_FILE: optionalString,
   CHUNK_MAX_TOKENS: int(512, 16),
   CHUNK_OVERLAP_TOKENS: int(64, 0),
   CRAWL_MAX_PAGES: int(5000, 1),
@@ -178,8 +180,16 @@ export interface Config {
      */
     embedConcurrency: number;
     uploadConcurrency: number;
+    /**
+     * Schedule ticks at once per process. A tick holds its slot while its run
+     * goes, so it should be at least the number of schedules: then a tick of a
+     * schedule whose run is still going is seen (and skipped) on time.
+     */
+    scheduleConcurrency: number;
     shutdownTimeoutMs: number;
   };
+  /** YAML or JSON schedules that worker processes upsert at start (docs/design.md, "Schedules"); absolute. */
+  schedulesFile: string | undefined;
   jobs: {
     attempts: number;
     /** First exponential backoff delay, ms. */
@@ -283,6 +293,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       crawlConcurrency: e.CRAWL_CONCURRENCY,
       embedConcurrency: e.EMBED_CONCURRENCY,
       uploadConcurrency: e.UPLOAD_CONCURRENCY,
+      scheduleConcurrency: e.SCHEDULE_CONCURRENCY,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     },
     jobs: {
@@ -291,6 +302,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keepCompleted: { age: e.KEEP_COMPLETED_SECONDS, count: e.KEEP_COMPLETED_COUNT },
       keepFailed: { age: e.KEEP_FAILED_SECONDS, count: e.KEEP_FAILED_COUNT },
     },
+    schedulesFile: e.SCHEDULES_FILE === undefined ? undefined : path.resolve(e.SCHEDULES_FILE),
     ttlDays: e.TTL_DAYS,
     reindex: { maxDeleteFraction: e.REINDEX_MAX_DELETE_FRACTION },
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },

@@ -38,6 +38,14 @@ export interface IngestRequest {
    * Default false.
    */
   allowMassDelete?: boolean;
+  /**
+   * The run's id, for a producer that must find its run again: a schedule
+   * tick derives it from the tick (src/queue/job-ids.ts `tickRunId`), so a
+   * redelivered tick resumes its own run. Given, the run is resumed when its
+   * state exists and started otherwise, whatever an identical request runs.
+   * Default: the run of an identical unfinished request, else a new id.
+   */
+  runId?: string;
 }
 
 /**
@@ -116,9 +124,16 @@ export async function enqueueIngest(rt: RunDeps, request: IngestRequest): Promis
     maxDepth,
   );
 
-  const previous = await rt.tracker.activeRunFor(runKey);
-  const runId = await rt.tracker.setActiveRun(runKey, previous ?? newRunId());
-  const resumed = previous !== undefined;
+  let runId: string;
+  let resumed: boolean;
+  if (request.runId !== undefined) {
+    runId = request.runId;
+    resumed = await rt.tracker.exists(runId);
+  } else {
+    const previous = await rt.tracker.activeRunFor(runKey);
+    runId = await rt.tracker.setActiveRun(runKey, previous ?? newRunId());
+    resumed = previous !== undefined;
+  }
   if (!resumed) {
     // The start by the database's clock, which also stamps last_seen_at and created_at (deletion sync compares them).
     const { rows } = await rt.db.pool.query<{ now: string }>(`SELECT now()::text AS now`);

@@ -79,6 +79,10 @@ export type DocumentRemovalReason = (typeof DOCUMENT_REMOVAL_REASONS)[number];
 export const DELETION_HELD_REASONS = ['transient_failures', 'truncated', 'mass_delete'] as const;
 export type DeletionHeldReason = (typeof DELETION_HELD_REASONS)[number];
 
+/** How a schedule tick ended (`sluice_schedule_ticks_total`). */
+export const SCHEDULE_TICK_OUTCOMES = ['started', 'skipped', 'failed'] as const;
+export type ScheduleTickOutcome = (typeof SCHEDULE_TICK_OUTCOMES)[number];
+
 // ---------------------------------------------------------------------------
 // Jobs and queues
 // ---------------------------------------------------------------------------
@@ -324,7 +328,28 @@ export const deletionsHeldTotal = new Counter({
   registers: [registry],
 });
 
+// ---------------------------------------------------------------------------
+// Schedules (docs/design.md, "Schedules")
+// ---------------------------------------------------------------------------
+
+/**
+ * Schedule ticks, by `outcome`: `started` (the tick started its run),
+ * `skipped` (the schedule's previous run was still going), `failed` (the
+ * tick's run could not be started or waited for, after its last attempt).
+ */
+export const scheduleTicksTotal = new Counter({
+  name: 'sluice_schedule_ticks_total',
+  help: 'Schedule ticks, by outcome (started|skipped|failed).',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+// The schedule gauges (sluice_schedule_last_success_timestamp_seconds,
+// sluice_schedule_interval_seconds) are read from Redis at scrape time: they
+// live with their collector in ./schedules.ts.
+
 // Closed label sets start at 0 (see the module comment).
+for (const outcome of SCHEDULE_TICK_OUTCOMES) scheduleTicksTotal.inc({ outcome }, 0);
 for (const outcome of DOCUMENT_OUTCOMES) documentsTotal.inc({ outcome }, 0);
 for (const outcome of CHUNK_OUTCOMES) chunksTotal.inc({ outcome }, 0);
 for (const kind of COST_KINDS) costUsdTotal.inc({ kind }, 0);

@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { InlineDocumentSchema } from '../crawl/inline.ts';
 
 /** Every queue Sluice runs, in pipeline order. */
-export const QUEUE_NAMES = ['crawl', 'embed', 'upload', 'associate', 'cleanup'] as const;
+export const QUEUE_NAMES = ['crawl', 'embed', 'upload', 'associate', 'cleanup', 'schedule'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export function isQueueName(name: string): name is QueueName {
@@ -123,6 +123,49 @@ export const CleanupPayloadSchema = z.object({
 });
 export type CleanupPayload = z.infer<typeof CleanupPayloadSchema>;
 
+/** A schedule's name: also its BullMQ job scheduler id, so no ':' (BullMQ reserves it in ids). */
+export const ScheduleNameSchema = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, "_", "." and "-", starting with a letter or digit');
+
+/**
+ * A schedule tick (docs/vocabulary.md, "tick"): the schedule's whole
+ * definition travels in its job scheduler's template, so a tick needs
+ * nothing else to start its run. The timing (cron or every) lives in the
+ * job scheduler itself.
+ */
+export const SchedulePayloadSchema = z.object({
+  schedule: ScheduleNameSchema,
+  collection,
+  /** URLs, local files or directories (resolved to absolute paths when the schedule was added). */
+  sources: z.array(z.string().min(1)).min(1),
+  /** Where the content goes; a URL goes to pgvector only. */
+  sink: z.enum(['pgvector', 'openai', 'both']).default('pgvector'),
+  maxPages: z.number().int().min(1).optional(),
+  /** Deletion sync may remove more than REINDEX_MAX_DELETE_FRACTION of a scope. */
+  allowMassDelete: z.boolean().default(false),
+  /** Who owns the schedule: `file` (SCHEDULES_FILE, removed when it leaves the file) or `api` (CLI, TypeScript API). */
+  managedBy: z.enum(['file', 'api']).default('api'),
+});
+export type SchedulePayload = z.infer<typeof SchedulePayloadSchema>;
+
+/** What a schedule tick returns. */
+export interface TickResult {
+  schedule: string;
+  /** `started` (its run ran to the end, or was resumed after a redelivery) or `skipped` (the previous run still runs). */
+  outcome: 'started' | 'skipped';
+  /** The tick's run, or (skipped) the run that is still going. */
+  runId: string;
+  /** `succeeded` (nothing failed), `partial` (some sources or files failed); absent when skipped. */
+  runOutcome?: 'succeeded' | 'partial';
+  documents?: number;
+  failed?: number;
+  documentsDeleted?: number;
+  deletionHeld?: string | null;
+}
+
 /** One typed map from queue name to payload schema, shared by producers and processors. */
 export const PAYLOAD_SCHEMAS = {
   crawl: CrawlPayloadSchema,
@@ -130,6 +173,7 @@ export const PAYLOAD_SCHEMAS = {
   upload: UploadPayloadSchema,
   associate: AssociatePayloadSchema,
   cleanup: CleanupPayloadSchema,
+  schedule: SchedulePayloadSchema,
 } as const satisfies Record<QueueName, z.ZodType>;
 
 export type Payloads = { [Q in QueueName]: z.infer<(typeof PAYLOAD_SCHEMAS)[Q]> };

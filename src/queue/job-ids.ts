@@ -34,6 +34,23 @@ export function associateJobId(runId: string): string {
   return `associate-${runId}`;
 }
 
+/**
+ * A tick started now by `sluice schedule run` (scheduled ticks get BullMQ's
+ * own `repeat:<scheduler id>:<fire time ms>`).
+ */
+export function manualTickJobId(schedule: string, millis: number): string {
+  return `manual-${schedule}-${millis}`;
+}
+
+/**
+ * The run a schedule tick starts, derived from the tick's job id alone, so a
+ * tick redelivered after its worker died finds its own run again instead of
+ * starting another (docs/design.md, "Schedules").
+ */
+export function tickRunId(tickJobId: string): string {
+  return `tick-${tickJobId.replaceAll(':', '-')}`;
+}
+
 /** `queue/jobId`: how runs name their jobs. */
 export function jobKey(queue: QueueName, jobId: string): string {
   return `${queue}/${jobId}`;

@@ -8,7 +8,7 @@
  */
 import { FlowProducer } from 'bullmq';
 import type { RunTracker } from '../runs/tracker.ts';
-import { PAYLOAD_SCHEMAS, type Payloads, type QueueName } from './contracts.ts';
+import { PAYLOAD_SCHEMAS, type Payloads, type QueueName, type SchedulePayload } from './contracts.ts';
 import { jobKey } from './job-ids.ts';
 import type { Queues } from './queues.ts';
 import type { Redis } from './redis.ts';
@@ -60,6 +60,22 @@ export class Producer {
   }
 
   /**
+   * Creates or updates the BullMQ job scheduler `id` on the schedule queue
+   * (docs/vocabulary.md, "job scheduler"): idempotent, and one tick per
+   * period however many processes upsert it. The payload is every tick's data.
+   * @throws ZodError when the payload does not match the schedule schema.
+   */
+  async upsertScheduler(id: string, repeat: ScheduleRepeat, payload: SchedulePayload): Promise<void> {
+    const { payload: data } = validated('schedule', { jobId: id, payload });
+    await this.queues.schedule.upsertJobScheduler(id, repeat, { name: 'schedule', data });
+  }
+
+  /** Removes the job scheduler `id` and its next tick. @returns false when there was none. */
+  async removeScheduler(id: string): Promise<boolean> {
+    return this.queues.schedule.removeJobScheduler(id);
+  }
+
+  /**
    * Adds a BullMQ flow: `parent` runs once every child has finished. A failed
    * child does not block its parent (`ignoreDependencyOnFailure`): the parent
    * reads the failures and reports them. Every job is recorded in `runId` first.
@@ -89,6 +105,9 @@ export class Producer {
     }
   }
 }
+
+/** When a job scheduler fires: a cron pattern (with its time zone) or a fixed period, ms. */
+export type ScheduleRepeat = { pattern: string; tz?: string } | { every: number };
 
 function validated<Q extends QueueName>(queue: Q, job: JobRequest<Q>): JobRequest<Q> {
   if (job.jobId.includes(':')) throw new Error(`job id ${job.jobId} contains ':' (BullMQ reserves it)`);

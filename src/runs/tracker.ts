@@ -79,6 +79,11 @@ export class RunTracker {
       .exec();
   }
 
+  /** True while the run's state is in Redis (its metadata was recorded and has not expired or been lost). */
+  async exists(runId: string): Promise<boolean> {
+    return (await this.redis.exists(this.key(runId, 'meta'))) === 1;
+  }
+
   /**
    * The run a repeated identical request should resume, if one is unfinished.
    * `runKey` identifies the request (collection, sources, options).

@@ -7,6 +7,8 @@ import { PROCESSORS } from '../../jobs/registry.ts';
 import { loadConfig } from '../config/config.ts';
 import { createLogger } from '../log/logger.ts';
 import { registerQueueBacklog } from '../metrics/backlog.ts';
+import { setScheduleSource } from '../metrics/schedules.ts';
+import { applySchedulesFile, listSchedules } from '../schedule/schedules.ts';
 import { startMetricsServer } from '../metrics/server.ts';
 import { QUEUE_NAMES, isQueueName, type QueueName } from '../queue/contracts.ts';
 import { openRuntime } from './runtime.ts';
@@ -27,8 +29,28 @@ export async function runWorkerProcess(queueNames: string[]): Promise<void> {
   const logger = createLogger(config.logLevel, 'sluice-worker');
   const queues = parseQueues(queueNames);
   const rt = await openRuntime(config, logger, { role: `worker-${queues.join('-')}` });
+  // Every worker process upserts the declared schedules (idempotent: one job scheduler each, however many run).
+  if (config.schedulesFile) {
+    try {
+      await applySchedulesFile(rt, config.schedulesFile);
+    } catch (err) {
+      await rt.close();
+      throw err;
+    }
+  }
   const workers = startWorkers(rt, queues);
   registerQueueBacklog(queues.map((q) => rt.queues[q]));
+  if (queues.includes('schedule'))
+    setScheduleSource(async () =>
+      (await listSchedules(rt)).map((s) => {
+        const success = s.lastSuccessAt ?? s.createdAt;
+        return {
+          schedule: s.name,
+          intervalSeconds: s.intervalSeconds,
+          lastSuccessSeconds: success === null ? undefined : Date.parse(success) / 1000,
+        };
+      }),
+    );
   const metrics =
     config.metrics.port !== undefined
       ? await startMetricsServer({

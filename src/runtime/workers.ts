@@ -26,6 +26,7 @@ function concurrencyFor(rt: Runtime, queue: QueueName): number {
   if (queue === 'crawl') return rt.config.workers.crawlConcurrency;
   if (queue === 'embed') return rt.config.workers.embedConcurrency;
   if (queue === 'upload') return rt.config.workers.uploadConcurrency;
+  if (queue === 'schedule') return rt.config.workers.scheduleConcurrency;
   return 2;
 }
 

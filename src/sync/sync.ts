@@ -12,7 +12,7 @@ import { CollectionNameSchema, type SyncResult } from '../queue/contracts.ts';
 import { AUTO_CHUNKING, filesetHash, isTextFilename, type ChunkingStrategy } from '../files/fileset.ts';
 import { listFiles } from '../files/walk.ts';
 import { contentHash } from '../hash/index.ts';
-import { enqueueIngest, summarizeRun, waitForRun, type IngestSummary } from '../ingest/ingest.ts';
+import { enqueueIngest, summarizeRun, waitForRun, type IngestSummary, type WaitOptions } from '../ingest/ingest.ts';
 import { associateJobId as associateJobIdOf, uploadJobId } from '../queue/job-ids.ts';
 import { PermanentError } from '../errors/index.ts';
 import { newRunId } from '../runs/tracker.ts';
@@ -28,6 +28,15 @@ export interface SyncRequest {
   /** Default `openai`. */
   sink?: Sink;
   chunkingStrategy?: ChunkingStrategy;
+  /** Deletion sync of the pgvector part (sink `pgvector`/`both`); see IngestRequest. */
+  deleteMissing?: boolean;
+  allowMassDelete?: boolean;
+  /**
+   * The run's id (a schedule tick derives it from the tick, so a redelivered
+   * tick resumes its run): the upload/associate flow runs under it, the
+   * pgvector ingest under `<runId>-pgvector`. Default: new ids.
+   */
+  runId?: string;
 }
 
 /** The sync summary: the associate result plus the pgvector ingest with sink `both`/`pgvector`. */
@@ -104,7 +113,7 @@ export async function enqueueSync(
   );
   const toUpload = files.filter((f) => !known.get(f.contentHash)?.openaiFileId);
 
-  const runId = newRunId();
+  const runId = request.runId ?? newRunId();
   const associateJobId = associateJobIdOf(runId);
   const parent = {
     queue: 'associate' as const,
@@ -123,7 +132,8 @@ export async function enqueueSync(
     jobId: uploadJobId(runId, f.contentHash),
     payload: { runId, collection, contentHash: f.contentHash, filename: f.filename, source: f.path },
   }));
-  await rt.tracker.start(runId, { collection, kind: 'sync' });
+  // A resumed run (same id) keeps its start time; its jobs have the same ids, so adding them again is a no-op.
+  if (!(await rt.tracker.exists(runId))) await rt.tracker.start(runId, { collection, kind: 'sync' });
   await rt.producer.addFlow(parent, children, runId);
   return { runId, associateJobId, files: local.length, uniqueFiles: files.length };
 }
@@ -147,15 +157,24 @@ async function associateResult(rt: RunDeps, jobId: string, timeoutMs = 30_000): 
  * waits for the result. Workers for upload and associate (and crawl/embed
  * for pgvector) must be running.
  */
-export async function sync(rt: RunDeps, request: SyncRequest): Promise<SyncSummary> {
+export async function sync(rt: RunDeps, request: SyncRequest, options: WaitOptions = {}): Promise<SyncSummary> {
   const started = Date.now();
   const collection = CollectionNameSchema.parse(request.collection ?? 'default');
   const sink = request.sink ?? 'openai';
-  const pg = sink === 'openai' ? undefined : await enqueueIngest(rt, { collection, sources: request.sources });
+  const pg =
+    sink === 'openai'
+      ? undefined
+      : await enqueueIngest(rt, {
+          collection,
+          sources: request.sources,
+          ...(request.deleteMissing !== undefined ? { deleteMissing: request.deleteMissing } : {}),
+          ...(request.allowMassDelete !== undefined ? { allowMassDelete: request.allowMassDelete } : {}),
+          ...(request.runId !== undefined ? { runId: `${request.runId}-pgvector` } : {}),
+        });
   let out: SyncSummary = { collection, files: 0, uniqueFiles: 0, durationSeconds: 0 };
   if (sink !== 'pgvector') {
     const run = await enqueueSync(rt, { ...request, collection });
-    const progress = await waitForRun(rt, run.runId, { pollMs: 25 });
+    const progress = await waitForRun(rt, run.runId, { pollMs: 25, ...options });
     const result = await associateResult(rt, run.associateJobId);
     if (!result) {
       const failures = await rt.tracker.failures(run.runId);
@@ -166,7 +185,7 @@ export async function sync(rt: RunDeps, request: SyncRequest): Promise<SyncSumma
     out = { ...out, ...result, files: run.files, uniqueFiles: run.uniqueFiles };
   }
   if (pg) {
-    await waitForRun(rt, pg.runId);
+    await waitForRun(rt, pg.runId, options);
     await rt.tracker.clearActiveRun(pg.runKey, pg.runId);
     out.pgvector = await summarizeRun(rt, pg, started);
   }

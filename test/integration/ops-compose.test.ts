@@ -46,6 +46,7 @@ const WORKERS: Record<string, string[]> = {
   'worker-embed': ['embed'],
   'worker-upload': ['upload', 'associate'],
   'worker-cleanup': ['cleanup'],
+  'worker-schedule': ['schedule'],
 };
 const APP_SERVICES = ['migrate', ...Object.keys(WORKERS)];
 
@@ -119,7 +120,7 @@ describe('docker-compose.yml', () => {
       expect(w.expose).toContain('9464');
       expect(w.healthcheck?.test.join(' ')).toContain('127.0.0.1:9464/healthz');
     }
-    expect([...consumed].sort()).toEqual(['associate', 'cleanup', 'crawl', 'embed', 'upload']);
+    expect([...consumed].sort()).toEqual(['associate', 'cleanup', 'crawl', 'embed', 'schedule', 'upload']);
   });
 
   it('lets Prometheus scrape exactly the worker services on the metrics port', () => {

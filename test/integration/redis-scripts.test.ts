@@ -16,6 +16,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashClaims } from '../../src/embed/claims.ts';
 import { SharedBudget } from '../../src/ratelimit/budget.ts';
+import { ScheduleState } from '../../src/schedule/state.ts';
 import { RunTracker } from '../../src/runs/tracker.ts';
 import { REPO_ROOT } from '../helpers/cli.ts';
 
@@ -89,7 +90,7 @@ function parseScript(text: string): { header: string; declared: Reads; used: Rea
 describe('Lua script files', () => {
   const files = luaFiles();
 
-  it('exist (ratelimit, embed, runs)', () => {
+  it('exist (ratelimit, embed, runs, schedule)', () => {
     expect(files.map((f) => path.relative(REPO_ROOT, f))).toEqual([
       'src/embed/lua/claim.lua',
       'src/embed/lua/release.lua',
@@ -98,6 +99,8 @@ describe('Lua script files', () => {
       'src/ratelimit/lua/reserve-3.lua',
       'src/ratelimit/lua/restamp-1.lua',
       'src/runs/lua/claim-urls-2.lua',
+      'src/schedule/lua/claim-tick-3.lua',
+      'src/schedule/lua/finish-tick-1.lua',
     ]);
   });
 
@@ -221,6 +224,15 @@ describe('scripts run as EVALSHA after their first call (a redis-server of its o
     expect(await runs.claimUrls('r', 'o', 2, ['u1', 'u2', 'u3'])).toEqual({ claimed: ['u1', 'u2'], refused: 1 }); // claim-urls
     expect(await runs.claimUrls('r', 'o', 2, ['u2'])).toEqual({ claimed: ['u2'], refused: 0 }); // claim-urls
     calls += 2;
+
+    const schedules = new ScheduleState(redis, prefix);
+    expect(await schedules.claim('s', 't1', 'run-1', undefined)).toEqual({ result: 'started', runId: 'run-1' }); // claim-tick
+    expect(await schedules.claim('s', 't2', 'run-2', undefined)).toEqual({ result: 'changed', runId: 'run-1' }); // claim-tick
+    expect(await schedules.claim('s', 't1', 'run-x', 'run-1')).toEqual({ result: 'resume', runId: 'run-1' }); // claim-tick
+    expect(await schedules.finish('s', { runId: 'run-1', tickId: 't1', firedAt: 10 }, 'succeeded')).toBe(true); // finish-tick
+    expect(await schedules.finish('s', { runId: 'run-0', tickId: 't0', firedAt: 5 }, 'failed')).toBe(false); // finish-tick
+    expect(await schedules.status('s')).toMatchObject({ lastRun: 'run-1', lastOutcome: 'succeeded' });
+    calls += 5;
     return calls;
   }
 

@@ -11,6 +11,8 @@ import {
   CHUNK_OUTCOMES,
   CLEANUP_RESOURCES,
   COST_KINDS,
+  DELETION_HELD_REASONS,
+  DOCUMENT_REMOVAL_REASONS,
   DOCUMENT_OUTCOMES,
   FILE_BATCH_STATUSES,
   FILE_BYTES_OUTCOMES,
@@ -19,12 +21,14 @@ import {
   QUEUE_STATES,
   RATE_LIMIT_TYPES,
   SAVED_KINDS,
+  SCHEDULE_TICK_OUTCOMES,
   TOKEN_OUTCOMES,
   VECTOR_STORE_OUTCOMES,
   registry,
 } from '../../src/metrics/metrics.ts';
 // The scrape-time backlog series register in the same registry when their collector loads.
 import '../../src/metrics/backlog.ts';
+import '../../src/metrics/schedules.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const read = (p: string) => readFileSync(path.join(root, p), 'utf8');
@@ -143,6 +147,9 @@ const CLOSED: Record<string, Record<string, readonly string[]>> = {
   sluice_vector_stores_total: { outcome: VECTOR_STORE_OUTCOMES },
   sluice_file_batch_files_total: { status: FILE_BATCH_STATUSES },
   sluice_cleanup_deleted_total: { resource: CLEANUP_RESOURCES },
+  sluice_schedule_ticks_total: { outcome: SCHEDULE_TICK_OUTCOMES },
+  sluice_documents_deleted_total: { reason: DOCUMENT_REMOVAL_REASONS },
+  sluice_deletions_held_total: { reason: DELETION_HELD_REASONS },
 };
 
 /** Labels Prometheus adds to every scraped series (see grafana/prometheus/prometheus.yml). */
@@ -202,7 +209,7 @@ describe('grafana/dashboards/sluice.json', () => {
     expect(dashboard.uid).toBe('sluice-overview');
     expect(dashboard.schemaVersion).toBeGreaterThanOrEqual(39);
     const rows = dashboard.panels.filter((p) => p.type === 'row').map((p) => p.title);
-    expect(rows).toEqual(['Throughput', 'Backlog', 'Dedup', 'Money', 'Rate limits', 'Job latency']);
+    expect(rows).toEqual(['Throughput', 'Backlog', 'Dedup', 'Money', 'Rate limits', 'Job latency', 'Re-index']);
     expect(exprs.length).toBeGreaterThanOrEqual(20);
     for (const { panel, expr } of exprs) expect(expr.trim(), `empty query in panel "${panel}"`).not.toBe('');
   });
@@ -268,6 +275,11 @@ describe('grafana/dashboards/sluice.json', () => {
       'sluice_embedding_budget_wait_seconds_bucket',
       'sluice_embedding_batch_tokens_bucket',
       'sluice_job_duration_seconds_bucket',
+      'sluice_schedule_ticks_total',
+      'sluice_schedule_last_success_timestamp_seconds',
+      'sluice_schedule_interval_seconds',
+      'sluice_documents_deleted_total',
+      'sluice_deletions_held_total',
     ]) {
       expect(used, m).toContain(m);
     }
@@ -304,6 +316,7 @@ describe('grafana/prometheus/alerts.yml', () => {
       'SluiceJobsFailing',
       'SluiceEmbeddingRateLimited',
       'SluiceNoThroughput',
+      'SluiceScheduleNotSucceeding',
     ]) {
       expect(names).toContain(a);
     }
