@@ -12,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syncDeletions } from '../../src/ingest/deletion-sync.ts';
 import { ingest, type IngestRequest } from '../../src/ingest/ingest.ts';
 import { documentsDeletedTotal } from '../../src/metrics/metrics.ts';
+import type { TickResult } from '../../src/queue/contracts.ts';
+import { addSchedule, runScheduleNow } from '../../src/schedule/schedules.ts';
 import { search } from '../../src/search/search.ts';
 import { openTestRuntime, type TestRuntime } from '../helpers/runtime.ts';
 import { PG_MANUAL_DIR, requireManual, serveDirectory, type StaticServer } from '../helpers/static-server.ts';
@@ -290,4 +292,54 @@ describe('deletion sync over a copy of the PostgreSQL manual', () => {
         `then ${allowed.documentsDeleted} deleted with allowMassDelete`,
     );
   }, 120_000);
+});
+
+/** Waits for a schedule tick to end and returns what it returned. */
+async function tickResult(jobId: string, timeoutMs = 120_000): Promise<TickResult> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await t.rt.queues.schedule.getJobState(jobId);
+    const job = await t.rt.queues.schedule.getJob(jobId);
+    if (state === 'completed') return job!.returnvalue as TickResult;
+    if (state === 'failed') throw new Error(`tick ${jobId} failed: ${job!.failedReason}`);
+    if (Date.now() > deadline) throw new Error(`tick ${jobId} still ${state}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('a scheduled run syncs deletions', () => {
+  it('pages removed from the copy (2%, links to them left) are gone from the collection and search after one tick', async () => {
+    // The whole copy again (the tests above removed half of it), indexed by a first tick.
+    pages = copySubset(path.join(siteDir, 'docs'), PAGES);
+    // A yearly pattern: the test ticks by hand, through the same processor a timed tick uses.
+    await addSchedule(t.rt, { name: 'pgdocs-nightly', sources: [start], collection: COLLECTION, cron: '0 3 1 1 *' });
+    const first = await tickResult(await runScheduleNow(t.rt, 'pgdocs-nightly'));
+    expect(first).toMatchObject({ outcome: 'started', runOutcome: 'succeeded', documents: PAGES, documentsDeleted: 0 });
+    expect(await documentUris()).toHaveLength(PAGES);
+
+    const gone = await removablePages(Math.round(PAGES * 0.02), await documentUris());
+    const [chunk] = await rows<{ text: string }>(
+      `SELECT c.text FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.uri = $1 ORDER BY c.token_count DESC LIMIT 1`,
+      [gone[0]],
+    );
+    const query = chunk!.text.slice(0, 400);
+    expect((await search(t.rt, query, { collection: COLLECTION, k: 10 })).some((h) => h.url.startsWith(gone[0]!))).toBe(
+      true,
+    );
+    deleteFiles(gone);
+
+    const second = await tickResult(await runScheduleNow(t.rt, 'pgdocs-nightly', Date.now() + 1));
+    expect(second).toMatchObject({ outcome: 'started', documentsDeleted: gone.length });
+    expect(await documentUris()).toEqual(
+      pages
+        .map(uriOf)
+        .filter((u) => !gone.includes(u))
+        .sort(),
+    );
+    const hits = await search(t.rt, query, { collection: COLLECTION, k: 10 });
+    expect(hits.filter((h) => gone.some((u) => h.url.startsWith(u)))).toEqual([]);
+    console.log(
+      `scheduled run: ${PAGES} pages, ${gone.length} removed at the source → ${second.documentsDeleted} deleted`,
+    );
+  }, 240_000);
 });
