@@ -24,8 +24,8 @@ import {
   getFileset,
   recordFilesetFiles,
   recordStore,
+  reserveStore,
   touchFiles,
-  touchFileset,
 } from '../src/store/registry.ts';
 import type { AssociatePayload, SyncResult, UploadResult } from '../src/queue/contracts.ts';
 import type { JobContext } from '../src/runtime/job-context.ts';
@@ -225,9 +225,15 @@ export async function processAssociate(job: Job, p: AssociatePayload, ctx: JobCo
   );
   const deadline = Date.now() + CREATE_CLAIM_STALE_MS * 2;
   for (;;) {
-    if (fs.vectorStoreId && (fs.status === FS.completed || fs.status === FS.partial)) {
+    // Reserve first, then look at OpenAI: once reserved, TTL cleanup skips the
+    // store; one it is deleting (`deleting`) fails the reservation and is
+    // waited for below, then created again (docs/design.md, "TTL cleanup").
+    if (
+      fs.vectorStoreId &&
+      (fs.status === FS.completed || fs.status === FS.partial) &&
+      (await reserveStore(pool, p.filesetHash, fs.vectorStoreId))
+    ) {
       if (await storeAlive(ctx, fs.vectorStoreId)) {
-        await touchFileset(pool, p.filesetHash);
         vectorStoresTotal.inc({ outcome: 'reused' });
         return summarize(
           ctx,

@@ -4,6 +4,7 @@
  * ./runtime.ts. It sits here, below jobs/, so processors depend on
  * src/ and never the other way round.
  */
+import type { Clock } from '../clock/clock.ts';
 import type { Config } from '../config/config.ts';
 import type { Db } from '../db/db.ts';
 import type { Logger } from '../log/logger.ts';
@@ -32,6 +33,8 @@ export interface JobContext {
   claims: HashClaims;
   /** File uploads per minute, shared by every process (docs/openai-facts.md, "Files": 1,000/min per user). */
   uploadBudget: SharedBudget;
+  /** The clock TTL decisions read (src/clock/clock.ts); tests move it. */
+  clock: Clock;
 }
 
 /**

@@ -4,6 +4,7 @@
  * OpenAI client — or, with no OPENAI_API_KEY and no OPENAI_BASE_URL, the
  * built-in emulator on a loopback port, announced in the log.
  */
+import { OffsetClock } from '../clock/clock.ts';
 import type { Config } from '../config/config.ts';
 import type { JobContext } from './job-context.ts';
 import { connectDb, type Db } from '../db/db.ts';
@@ -40,6 +41,8 @@ export interface Runtime {
   /** Where embeddings go: `openai` or `emulator (<url>)`. */
   openaiTarget: string;
   emulator?: RunningEmulator;
+  /** The clock TTL decisions read (the context's); tests move it with `advance`. */
+  clock: OffsetClock;
   context: JobContext;
   close(): Promise<void>;
 }
@@ -107,7 +110,9 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       tpm: config.openai.uploadRpm,
       windowMs: 60_000 + WINDOW_MARGIN_MS,
     });
+    const clock = new OffsetClock();
     const context: JobContext = {
+      clock,
       config,
       logger,
       db,
@@ -130,6 +135,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       producer,
       openai,
       openaiTarget: target,
+      clock,
       context,
       ...(emulator ? { emulator } : {}),
       close: closeAll,

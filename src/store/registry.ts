@@ -83,7 +83,8 @@ function toFile(r: {
     filename: r.filename,
     bytes: Number(r.bytes),
     status: r.status,
-    openaiFileId: r.openai_file_id,
+    // A File TTL cleanup is deleting is never handed out (docs/design.md, "TTL cleanup").
+    openaiFileId: r.status === F.deleting ? null : r.openai_file_id,
   };
 }
 
@@ -109,7 +110,7 @@ export async function claimFileUpload(
   const { rowCount } = await pool.query(
     `UPDATE files SET status = '${F.uploading}', claimed_by = $2, claimed_at = now()
      WHERE content_hash = $1 AND openai_file_id IS NULL
-       AND (status IN ('${F.pending}', '${F.failed}') OR claimed_by = $2 OR claimed_at < now() - ($3 || ' milliseconds')::interval)`,
+       AND (status IN ('${F.pending}', '${F.failed}', '${F.deleted}') OR claimed_by = $2 OR claimed_at < now() - ($3 || ' milliseconds')::interval)`,
     [contentHash, owner, String(staleMs)],
   );
   return rowCount === 1;
@@ -117,7 +118,7 @@ export async function claimFileUpload(
 
 export async function recordUpload(pool: pg.Pool, contentHash: string, fileId: string): Promise<void> {
   await pool.query(
-    `UPDATE files SET status = '${F.uploaded}', openai_file_id = $2, uploaded_at = now(), last_used_at = now(), last_error = NULL WHERE content_hash = $1`,
+    `UPDATE files SET status = '${F.uploaded}', openai_file_id = $2, uploaded_at = now(), last_used_at = now(), last_error = NULL, delete_error = NULL WHERE content_hash = $1`,
     [contentHash, fileId],
   );
 }
@@ -136,6 +137,18 @@ export async function touchFiles(pool: pg.Pool, hashes: string[]): Promise<void>
     `UPDATE files SET last_used_at = now() WHERE content_hash = ANY($1::text[]) AND last_used_at < now() - interval '1 hour'`,
     [hashes],
   );
+}
+
+/**
+ * Marks the files of a sync used before it reads them (docs/design.md, "TTL
+ * cleanup"): unthrottled, so TTL cleanup, whose claim re-checks the last use
+ * under the row lock, cannot take a file after this, and keeps the bytes of
+ * one it was deleting meanwhile.
+ */
+export async function holdFiles(pool: pg.Pool, hashes: string[]): Promise<void> {
+  await pool.query(`UPDATE files SET last_used_at = now(), delete_error = NULL WHERE content_hash = ANY($1::text[])`, [
+    hashes,
+  ]);
 }
 
 function toFileset(r: {
@@ -204,9 +217,10 @@ export async function claimFilesetCreation(
   staleMs: number,
 ): Promise<boolean> {
   const { rowCount } = await pool.query(
-    `UPDATE filesets SET status = '${FS.creating}', claimed_by = $2, claimed_at = now()
+    `UPDATE filesets SET status = '${FS.creating}', claimed_by = $2, claimed_at = now(),
+       recreated = recreated + (status = '${FS.deleted}')::int
      WHERE fileset_hash = $1 AND vector_store_id IS NULL
-       AND (status IN ('${FS.pending}', '${FS.failed}') OR claimed_by = $2 OR claimed_at < now() - ($3 || ' milliseconds')::interval)`,
+       AND (status IN ('${FS.pending}', '${FS.failed}', '${FS.deleted}') OR claimed_by = $2 OR claimed_at < now() - ($3 || ' milliseconds')::interval)`,
     [hash, owner, String(staleMs)],
   );
   return rowCount === 1;
@@ -249,8 +263,20 @@ export async function forgetStore(pool: pg.Pool, hash: string, vectorStoreId: st
   ]);
 }
 
-export async function touchFileset(pool: pg.Pool, hash: string): Promise<void> {
-  await pool.query(`UPDATE filesets SET last_used_at = now() WHERE fileset_hash = $1`, [hash]);
+/**
+ * Reserves a live store for a sync: marks it used in the same statement that
+ * checks it is still live (`completed`/`partial` with this id), under the row
+ * lock TTL cleanup's claim takes too (docs/design.md, "TTL cleanup"). After
+ * this returns true the cleanup, which re-checks the last use, skips it.
+ * @returns false when the store is being deleted (or was replaced): wait and read again.
+ */
+export async function reserveStore(pool: pg.Pool, hash: string, vectorStoreId: string): Promise<boolean> {
+  const { rowCount } = await pool.query(
+    `UPDATE filesets SET last_used_at = now(), delete_error = NULL
+     WHERE fileset_hash = $1 AND vector_store_id = $2 AND status IN ('${FS.completed}', '${FS.partial}')`,
+    [hash, vectorStoreId],
+  );
+  return rowCount === 1;
 }
 
 /** Per-file outcome in a fileset's store. */

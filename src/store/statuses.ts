@@ -19,6 +19,14 @@ export const FILE_STATUS = Object.freeze({
   uploaded: 'uploaded',
   /** The last upload failed; claimable again. */
   failed: 'failed',
+  /**
+   * Claimed by TTL cleanup, which is deleting its File now: never reused or
+   * attached; a sync that needs the content uploads it again once `deleted`.
+   * A refused deletion puts the row back to `uploaded` with `delete_error`.
+   */
+  deleting: 'deleting',
+  /** Its File and kept bytes were deleted by TTL cleanup; claimable for a new upload. */
+  deleted: 'deleted',
 } as const);
 export type FileStatus = (typeof FILE_STATUS)[keyof typeof FILE_STATUS];
 
@@ -36,6 +44,14 @@ export const FILESET_STATUS = Object.freeze({
   partial: 'partial',
   /** Nothing usable; claimable again. */
   failed: 'failed',
+  /**
+   * Claimed by TTL cleanup, which is deleting its store now: a sync waits
+   * for it and never returns its id. A refused deletion puts the row back to
+   * its live status with `delete_error`.
+   */
+  deleting: 'deleting',
+  /** Its store was deleted by TTL cleanup; claimable: the next sync recreates it. */
+  deleted: 'deleted',
 } as const);
 export type FilesetStatus = (typeof FILESET_STATUS)[keyof typeof FILESET_STATUS];
 

@@ -17,7 +17,7 @@ import { associateJobId as associateJobIdOf, uploadJobId } from '../queue/job-id
 import { PermanentError } from '../errors/index.ts';
 import { newRunId } from '../runs/tracker.ts';
 import type { RunDeps } from '../runtime/job-context.ts';
-import { getFiles, registerFiles, saveBlobs } from '../store/registry.ts';
+import { getFiles, holdFiles, registerFiles, saveBlobs } from '../store/registry.ts';
 
 export type Sink = 'openai' | 'pgvector' | 'both';
 
@@ -101,6 +101,9 @@ export async function enqueueSync(
   const files = [...unique.values()];
   const hashes = files.map((f) => f.contentHash);
 
+  // Used before read: TTL cleanup cannot take these files after this, and a
+  // File it is deleting now reads as not uploaded (docs/design.md, "TTL cleanup").
+  await holdFiles(rt.db.pool, hashes);
   const known = await getFiles(rt.db.pool, hashes);
   const missingBlobs = files.filter((f) => !known.get(f.contentHash)?.openaiFileId);
   await saveBlobs(

@@ -4,7 +4,11 @@ import { FILE_STATUS, FILESET_FILE_STATUS, FILESET_STATUS } from '../../src/stor
 
 const MIGRATIONS = new URL('../../migrations/', import.meta.url);
 
-/** The values of `CHECK (status IN (...))` of `table.status`, from every migration, last one wins. */
+/**
+ * The values of `CHECK (status IN (...))` of `table.status`, from every
+ * migration (in its CREATE TABLE, or a later `ALTER TABLE … ADD CONSTRAINT`),
+ * last one wins.
+ */
 function checkedStatuses(table: string): string[] | undefined {
   let found: string[] | undefined;
   for (const name of readdirSync(MIGRATIONS)
@@ -14,6 +18,10 @@ function checkedStatuses(table: string): string[] | undefined {
     const create = new RegExp(`CREATE TABLE ${table} \\(([\\s\\S]*?)\\n\\);`).exec(sql);
     const check = create && /\bstatus\b[^\n]*?\n?[^\n]*?CHECK \(status IN \(([^)]*)\)\)/.exec(create[1]!);
     if (check) found = [...check[1]!.matchAll(/'([^']+)'/g)].map((m) => m[1]!);
+    const altered = new RegExp(`ALTER TABLE ${table} ADD CONSTRAINT \\w+\\s+CHECK \\(status IN \\(([^)]*)\\)\\)`).exec(
+      sql,
+    );
+    if (altered) found = [...altered[1]!.matchAll(/'([^']+)'/g)].map((m) => m[1]!);
   }
   return found;
 }
