@@ -11,6 +11,7 @@ import { describeCrawlSource, processCrawl } from './crawl.ts';
 import { processEmbed } from './embed.ts';
 import { processUpload } from './upload.ts';
 import { processAssociate } from './associate.ts';
+import { processCleanup } from './cleanup.ts';
 import { processSchedule } from './schedule.ts';
 
 export interface ProcessorEntry<Q extends QueueName> {
@@ -28,6 +29,10 @@ export const PROCESSORS: ProcessorRegistry = {
   associate: {
     process: processAssociate,
     describe: (p) => `fileset ${p.filesetHash.slice(0, 12)} (${p.files.length} files)`,
+  },
+  cleanup: {
+    process: processCleanup,
+    describe: (p) => `cleanup${p.dryRun ? ' (dry run)' : ''}${p.ttlDays ? `, TTL ${p.ttlDays} days` : ''}`,
   },
   schedule: { process: processSchedule, describe: (p) => `schedule ${p.schedule}` },
 };

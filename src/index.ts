@@ -53,6 +53,7 @@ export type { SchedulePayload, TickResult } from './queue/contracts.ts';
 export { search, type SearchHit, type SearchOptions } from './search/search.ts';
 export { exportCollection, type ExportedChunk } from './export/export.ts';
 export { getStatus, type Status } from './runs/status.ts';
+export { runCleanup, type CleanupOptions, type CleanupReport } from './cleanup/cleanup.ts';
 // Type only (erased): `Runtime.emulator` is one. `startEmulator` is in `sluice/emulator`.
 export type { RunningEmulator } from './openai/emulator.ts';
 export { QUEUE_NAMES, type QueueName } from './queue/contracts.ts';

@@ -12,6 +12,7 @@ import { QUEUE_NAMES, isQueueName, type TickResult } from '../queue/contracts.ts
 import { type ScheduleDefinition, validateSchedule } from '../schedule/definition.ts';
 import { addSchedule, listSchedules, removeSchedule, runScheduleNow } from '../schedule/schedules.ts';
 import { getStatus } from '../runs/status.ts';
+import { runCleanup } from '../cleanup/cleanup.ts';
 import { openRuntime, type Runtime } from '../runtime/runtime.ts';
 import { onShutdown } from '../runtime/signals.ts';
 import { runWorkerProcess, parseQueues } from '../runtime/worker-process.ts';
@@ -24,10 +25,11 @@ import { migrate } from '../db/migrate.ts';
 /**
  * The queues `ingest` and `sync` work in-process for their own run: every
  * queue but schedule (a tick may wait hours for its run, and this process
- * exits when its own run ends).
+ * exits when its own run ends) and cleanup (scheduled cleanup belongs to
+ * cleanup workers).
  */
 function runQueues() {
-  return parseQueues(['all']).filter((q) => q !== 'schedule');
+  return parseQueues(['all']).filter((q) => q !== 'schedule' && q !== 'cleanup');
 }
 
 /** CLI commands log warnings only unless LOG_LEVEL is set: stdout is for results. */
@@ -210,8 +212,47 @@ export async function statusCommand(opts: { json?: boolean }): Promise<number> {
         `  ${q.padEnd(10)} ${c.waiting ?? 0}/${c.active ?? 0}/${c.delayed ?? 0}/${c.failed ?? 0}/${c.completed ?? 0}`,
       );
     }
+    const { openai, pgvector } = status.storage;
+    lines.push(
+      'storage held:',
+      `  openai   ${openai.vectorStores} vector stores (~${openai.storeBytes} bytes), ${openai.files} files (${openai.fileBytes} bytes); $${openai.dailyUsd.toFixed(4)}/day`,
+      `  pgvector ${pgvector.embeddings} vectors (${pgvector.vectorBytes} bytes)`,
+    );
+    for (const f of status.cleanup.failedDeletions)
+      lines.push(`  cleanup could not delete ${f.resource} ${f.id} (${f.attempts} attempts): ${f.error}`);
     process.stdout.write(`${lines.join('\n')}\n`);
     return 0;
+  });
+}
+
+/**
+ * `sluice cleanup`: one TTL cleanup run in this process, the same function
+ * the cleanup worker runs (docs/design.md, "TTL cleanup"); prints what was
+ * (or, with --dry-run, would be) deleted. Exit 1 when a deletion failed.
+ */
+export async function cleanupCommand(opts: { dryRun?: boolean; json?: boolean; ttlDays?: number }): Promise<number> {
+  return withRuntime('cleanup', async (rt) => {
+    const r = await runCleanup(rt.context, {
+      dryRun: opts.dryRun ?? false,
+      ...(opts.ttlDays !== undefined ? { ttlDays: opts.ttlDays } : {}),
+    });
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(r)}\n`);
+      return r.failed.length ? 1 : 0;
+    }
+    const verb = r.dryRun ? 'would delete' : 'deleted';
+    const lines = [
+      `cleanup (TTL ${r.ttlDays} days, unused since ${r.cutoff})${r.dryRun ? ' — dry run' : ''}: ${verb}`,
+      `  ${r.vectorStores.length} vector stores, ${r.files.length} files (${r.freedBytes.file} bytes)`,
+      `  ${r.documents.length} documents (${r.chunks} chunks), ${r.embeddings} embeddings (${r.freedBytes.embedding} bytes)`,
+    ];
+    for (const s of r.vectorStores)
+      lines.push(`  vector store ${s.vectorStoreId} (fileset ${s.filesetHash.slice(0, 12)})`);
+    for (const f of r.files) lines.push(`  file ${f.openaiFileId} (${f.bytes} bytes)`);
+    for (const d of r.documents) lines.push(`  document ${d.collection} ${d.uri}`);
+    for (const f of r.failed) lines.push(`  FAILED ${f.resource} ${f.id}: ${f.error} (retried by the next run)`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return r.failed.length ? 1 : 0;
   });
 }
 

@@ -151,6 +151,16 @@ program
   .action((opts) => runCommand(() => commands.statusCommand(opts)));
 
 program
+  .command('cleanup')
+  .description(
+    'delete what nobody used for TTL_DAYS: vector stores, files, documents, embeddings (same path as the cleanup worker)',
+  )
+  .option('--dry-run', 'print what would be deleted, delete nothing')
+  .option('--ttl-days <n>', 'unused for this many days (default TTL_DAYS)', positiveInt('--ttl-days'))
+  .option('--json', 'print exactly one JSON object on stdout')
+  .action((opts) => runCommand(() => commands.cleanupCommand(opts)));
+
+program
   .command('retry-failed')
   .description('re-enqueue the failed jobs of a queue (or of every queue)')
   .argument('[queue]', 'queue name')

@@ -74,6 +74,7 @@ const EnvSchema = z.object({
   KEEP_FAILED_COUNT: int(10_000, 0),
   SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
   TTL_DAYS: int(30, 1),
+  CLEANUP_CRON: z.string().trim().min(1).default('0 4 * * *'),
   REINDEX_MAX_DELETE_FRACTION: z.coerce.number().min(0).max(1).default(0.2),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   METRICS_HOST: z.string().default('127.0.0.1'),
@@ -198,6 +199,11 @@ export interface Config {
     keepFailed: { age: number; count: number };
   };
   ttlDays: number;
+  /**
+   * When cleanup workers run TTL cleanup: a cron pattern (UTC) for the
+   * cleanup queue's job scheduler, or `off` (docs/design.md, "TTL cleanup").
+   */
+  cleanupCron: string;
   reindex: {
     /**
      * The largest share of a run's scope deletion sync removes without
@@ -304,6 +310,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     schedulesFile: e.SCHEDULES_FILE === undefined ? undefined : path.resolve(e.SCHEDULES_FILE),
     ttlDays: e.TTL_DAYS,
+    cleanupCron: e.CLEANUP_CRON,
     reindex: { maxDeleteFraction: e.REINDEX_MAX_DELETE_FRACTION },
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },
   };

@@ -68,11 +68,16 @@ export type FileBatchStatus = (typeof FILE_BATCH_STATUSES)[number];
 export const CLEANUP_RESOURCES = ['vector_store', 'file', 'document', 'chunk', 'embedding'] as const;
 export type CleanupResource = (typeof CLEANUP_RESOURCES)[number];
 
+/** Resources whose deletion at OpenAI can fail and be retried by the next cleanup run. */
+export const CLEANUP_REMOTE_RESOURCES = ['vector_store', 'file'] as const;
+export type CleanupRemoteResource = (typeof CLEANUP_REMOTE_RESOURCES)[number];
+
 /**
  * Why documents were removed (`sluice_documents_deleted_total`): `deletion_sync`
- * (not reached by a run over their scope). TTL cleanup will add `ttl`.
+ * (not reached by a run over their scope), `ttl` (not used for TTL_DAYS,
+ * removed by TTL cleanup).
  */
-export const DOCUMENT_REMOVAL_REASONS = ['deletion_sync'] as const;
+export const DOCUMENT_REMOVAL_REASONS = ['deletion_sync', 'ttl'] as const;
 export type DocumentRemovalReason = (typeof DOCUMENT_REMOVAL_REASONS)[number];
 
 /** Why deletion sync held its deletions (`sluice_deletions_held_total`; `DeletionHeld.reason`). */
@@ -300,17 +305,48 @@ export const cleanupDeletedTotal = new Counter({
   registers: [registry],
 });
 
+/**
+ * Deletions at OpenAI that failed, by `resource` (vector_store|file): the row
+ * stays `deleting` with its error and the next cleanup run tries again.
+ */
+export const cleanupFailedTotal = new Counter({
+  name: 'sluice_cleanup_failed_total',
+  help: 'Cleanup deletions at OpenAI that failed (retried by the next run), by resource (vector_store|file).',
+  labelNames: ['resource'] as const,
+  registers: [registry],
+});
+
+/**
+ * Bytes freed by cleanup, by `resource`: `file` (File bytes at OpenAI, and the
+ * same bytes kept in file_blobs), `embedding` (vector bytes in pgvector, 4 per
+ * dimension).
+ */
+export const cleanupFreedBytesTotal = new Counter({
+  name: 'sluice_cleanup_freed_bytes_total',
+  help: 'Bytes freed by cleanup, by resource (file|embedding).',
+  labelNames: ['resource'] as const,
+  registers: [registry],
+});
+
+/** Duration of one cleanup run (real or dry), seconds. */
+export const cleanupDurationSeconds = new Histogram({
+  name: 'sluice_cleanup_duration_seconds',
+  help: 'Duration of one cleanup run, seconds.',
+  buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 1800],
+  registers: [registry],
+});
+
 // ---------------------------------------------------------------------------
 // Deletion sync (docs/design.md, "Deletion sync")
 // ---------------------------------------------------------------------------
 
 /**
  * Documents removed from collections (chunks with them; embeddings stay), by
- * `reason` (deletion_sync). Counted by the one removal path, src/store/remove.ts.
+ * `reason` (deletion_sync|ttl). Counted by the one removal path, src/store/remove.ts.
  */
 export const documentsDeletedTotal = new Counter({
   name: 'sluice_documents_deleted_total',
-  help: 'Documents removed from collections, by reason (deletion_sync).',
+  help: 'Documents removed from collections, by reason (deletion_sync|ttl).',
   labelNames: ['reason'] as const,
   registers: [registry],
 });
@@ -359,6 +395,8 @@ for (const outcome of FILE_BYTES_OUTCOMES) fileBytesTotal.inc({ outcome }, 0);
 for (const outcome of VECTOR_STORE_OUTCOMES) vectorStoresTotal.inc({ outcome }, 0);
 for (const status of FILE_BATCH_STATUSES) fileBatchFilesTotal.inc({ status }, 0);
 for (const resource of CLEANUP_RESOURCES) cleanupDeletedTotal.inc({ resource }, 0);
+for (const resource of CLEANUP_REMOTE_RESOURCES) cleanupFailedTotal.inc({ resource }, 0);
+for (const resource of ['file', 'embedding'] as const) cleanupFreedBytesTotal.inc({ resource }, 0);
 for (const reason of DOCUMENT_REMOVAL_REASONS) documentsDeletedTotal.inc({ reason }, 0);
 for (const reason of DELETION_HELD_REASONS) deletionsHeldTotal.inc({ reason }, 0);
 

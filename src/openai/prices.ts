@@ -27,3 +27,13 @@ export const EMBEDDING_DEFAULT_DIMENSIONS: Readonly<Record<string, number>> = {
 export function costUsd(tokens: number, usdPerMTok: number): number {
   return (tokens * usdPerMTok) / 1_000_000;
 }
+
+/** Vector store storage (docs/openai-facts.md, "Vector stores"): the first 1 GB across all stores is free. */
+export const VECTOR_STORE_FREE_BYTES = 1024 ** 3;
+/** … then USD 0.10 per GB of `usage_bytes` per day. */
+export const VECTOR_STORE_USD_PER_GB_DAY = 0.1;
+
+/** The daily cost of holding `bytes` in vector stores, USD. */
+export function vectorStoreDailyUsd(bytes: number): number {
+  return (Math.max(0, bytes - VECTOR_STORE_FREE_BYTES) / 1024 ** 3) * VECTOR_STORE_USD_PER_GB_DAY;
+}

@@ -66,8 +66,27 @@ export class Producer {
    * @throws ZodError when the payload does not match the schedule schema.
    */
   async upsertScheduler(id: string, repeat: ScheduleRepeat, payload: SchedulePayload): Promise<void> {
-    const { payload: data } = validated('schedule', { jobId: id, payload });
-    await this.queues.schedule.upsertJobScheduler(id, repeat, { name: 'schedule', data });
+    await this.upsertQueueScheduler('schedule', id, repeat, payload);
+  }
+
+  /**
+   * Creates or updates the job scheduler `id` on any queue (the cleanup
+   * queue's daily run), as {@link upsertScheduler} does on the schedule queue.
+   * @throws ZodError when the payload does not match the queue's schema.
+   */
+  async upsertQueueScheduler<Q extends QueueName>(
+    queue: Q,
+    id: string,
+    repeat: ScheduleRepeat,
+    payload: Payloads[Q],
+  ): Promise<void> {
+    const { payload: data } = validated(queue, { jobId: id, payload });
+    await this.queues[queue].upsertJobScheduler(id, repeat, { name: queue, data });
+  }
+
+  /** Removes the job scheduler `id` of a queue. @returns false when there was none. */
+  async removeQueueScheduler(queue: QueueName, id: string): Promise<boolean> {
+    return this.queues[queue].removeJobScheduler(id);
   }
 
   /** Removes the job scheduler `id` and its next tick. @returns false when there was none. */

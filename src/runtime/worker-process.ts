@@ -4,6 +4,7 @@
  * METRICS_PORT is set, and drains on SIGTERM/SIGINT.
  */
 import { PROCESSORS } from '../../jobs/registry.ts';
+import { ensureCleanupScheduler } from '../cleanup/cleanup.ts';
 import { loadConfig } from '../config/config.ts';
 import { createLogger } from '../log/logger.ts';
 import { registerQueueBacklog } from '../metrics/backlog.ts';
@@ -29,14 +30,14 @@ export async function runWorkerProcess(queueNames: string[]): Promise<void> {
   const logger = createLogger(config.logLevel, 'sluice-worker');
   const queues = parseQueues(queueNames);
   const rt = await openRuntime(config, logger, { role: `worker-${queues.join('-')}` });
-  // Every worker process upserts the declared schedules (idempotent: one job scheduler each, however many run).
-  if (config.schedulesFile) {
-    try {
-      await applySchedulesFile(rt, config.schedulesFile);
-    } catch (err) {
-      await rt.close();
-      throw err;
-    }
+  // Every worker process upserts the declared schedules (idempotent: one job scheduler each, however many run);
+  // cleanup workers upsert the cleanup queue's own (CLEANUP_CRON).
+  try {
+    if (config.schedulesFile) await applySchedulesFile(rt, config.schedulesFile);
+    if (queues.includes('cleanup')) await ensureCleanupScheduler(rt);
+  } catch (err) {
+    await rt.close();
+    throw err;
   }
   const workers = startWorkers(rt, queues);
   registerQueueBacklog(queues.map((q) => rt.queues[q]));

@@ -39,7 +39,10 @@ export async function search(rt: Runtime, query: string, options: SearchOptions 
   if (collectionId === undefined)
     throw new PermanentError(`collection "${collection}" does not exist: ingest into it first`);
   const { model, dimensions } = rt.config.embedding;
-  const { vectors } = await createEmbeddings(rt.openai, { model, dimensions }, [query]);
+  // A search uses the collection (docs/design.md, "TTL cleanup"): one
+  // primary-key write, sent while the query is embedded, so it adds no latency.
+  const touched = rt.db.pool.query(`UPDATE collections SET last_searched_at = now() WHERE id = $1`, [collectionId]);
+  const [{ vectors }] = await Promise.all([createEmbeddings(rt.openai, { model, dimensions }, [query]), touched]);
   const expr = vectorExpr(dimensions, 'e');
   const client = await rt.db.pool.connect();
   try {
