@@ -1,7 +1,7 @@
 /**
- * The cleanup processor: one TTL cleanup run (docs/design.md, "TTL
- * cleanup"), from the cleanup queue's job scheduler (CLEANUP_CRON) or an
- * enqueued job. `sluice cleanup` runs the same function in the CLI process.
+ * The cleanup processor: one TTL cleanup run
+ * (docs/design.md, "TTL cleanup"), from the cleanup queue's job scheduler
+ * (CLEANUP_CRON) or an enqueued job. `sluice cleanup` runs the same function in the CLI process.
  * TTLs are measured from the injected clock (`ctx.clock`).
  */
 import type { Job } from 'bullmq';

@@ -140,8 +140,8 @@ export async function touchFiles(pool: pg.Pool, hashes: string[]): Promise<void>
 }
 
 /**
- * Marks the files of a sync used before it reads them (docs/design.md, "TTL
- * cleanup"): unthrottled, so TTL cleanup, whose claim re-checks the last use
+ * Marks the files of a sync used before it reads them
+ * (docs/design.md, "TTL cleanup"): unthrottled, so TTL cleanup, whose claim re-checks the last use
  * under the row lock, cannot take a file after this, and keeps the bytes of
  * one it was deleting meanwhile.
  */
