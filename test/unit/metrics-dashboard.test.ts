@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import {
   CHUNK_OUTCOMES,
+  CLEANUP_REMOTE_RESOURCES,
   CLEANUP_RESOURCES,
   COST_KINDS,
   DELETION_HELD_REASONS,
@@ -147,6 +148,7 @@ const CLOSED: Record<string, Record<string, readonly string[]>> = {
   sluice_vector_stores_total: { outcome: VECTOR_STORE_OUTCOMES },
   sluice_file_batch_files_total: { status: FILE_BATCH_STATUSES },
   sluice_cleanup_deleted_total: { resource: CLEANUP_RESOURCES },
+  sluice_cleanup_failed_total: { resource: CLEANUP_REMOTE_RESOURCES },
   sluice_schedule_ticks_total: { outcome: SCHEDULE_TICK_OUTCOMES },
   sluice_documents_deleted_total: { reason: DOCUMENT_REMOVAL_REASONS },
   sluice_deletions_held_total: { reason: DELETION_HELD_REASONS },
