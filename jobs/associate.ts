@@ -24,6 +24,7 @@ import {
   getFileset,
   recordFilesetFiles,
   recordStore,
+  releaseStaleDeletion,
   reserveStore,
   touchFiles,
 } from '../src/store/registry.ts';
@@ -248,6 +249,11 @@ export async function processAssociate(job: Job, p: AssociatePayload, ctx: JobCo
       recreated = true;
     }
     if (await claimFilesetCreation(pool, p.filesetHash, owner, CREATE_CLAIM_STALE_MS)) break;
+    // A store TTL cleanup is deleting is waited for; one whose cleanup died is taken back.
+    if (fs.status === FS.deleting && (await releaseStaleDeletion(pool, 'fileset', p.filesetHash))) {
+      fs = (await getFileset(pool, p.filesetHash))!;
+      continue;
+    }
     if (Date.now() > deadline)
       throw new Error(`vector store creation for fileset ${p.filesetHash} still claimed by another job`);
     await sleep(WAIT_POLL_MS);

@@ -9,9 +9,17 @@ import { toFile } from 'openai';
 import { classifyOpenAIError } from '../src/openai/errors.ts';
 import { fileBytesTotal, filesTotal } from '../src/metrics/metrics.ts';
 import { PermanentError } from '../src/errors/index.ts';
-import { claimFileUpload, getFiles, loadBlob, recordUpload, touchFiles } from '../src/store/registry.ts';
+import {
+  claimFileUpload,
+  getFiles,
+  loadBlob,
+  recordUpload,
+  releaseStaleDeletion,
+  touchFiles,
+} from '../src/store/registry.ts';
 import type { UploadPayload, UploadResult } from '../src/queue/contracts.ts';
 import type { JobContext } from '../src/runtime/job-context.ts';
+import { FILE_STATUS as F } from '../src/store/statuses.ts';
 
 /**
  * An upload claim older than this is taken over (its owner died mid-upload),
@@ -59,7 +67,10 @@ export async function uploadContent(
       fileBytesTotal.inc({ outcome: 'uploaded' }, data.length);
       return { contentHash, fileId, outcome: 'uploaded', bytes: data.length };
     }
-    // Another job holds the upload: wait for its file id (or for its claim to go stale).
+    // Another job holds the upload, or TTL cleanup is deleting the File: wait
+    // for its file id or `deleted` (or for the claim to go stale; a dead
+    // cleanup's claim is taken back: docs/design.md, "TTL cleanup").
+    if (row.status === F.deleting && (await releaseStaleDeletion(ctx.db.pool, 'file', contentHash))) continue;
     if (Date.now() > deadline) throw new Error(`upload of ${filename} (${contentHash}) still claimed by another job`);
     await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
   }

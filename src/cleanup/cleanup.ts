@@ -33,6 +33,7 @@ import {
 } from '../metrics/metrics.ts';
 import type { JobContext } from '../runtime/job-context.ts';
 import { checkCron } from '../schedule/definition.ts';
+import { DELETE_CLAIM_STALE_SQL } from '../store/registry.ts';
 import { removeDocuments } from '../store/remove.ts';
 import { FILE_STATUS as F, FILESET_FILE_STATUS as FF, FILESET_STATUS as FS } from '../store/statuses.ts';
 
@@ -68,7 +69,7 @@ export interface CleanupReport {
 }
 
 /** A `deleting` claim older than this belongs to a cleanup that died: the next run takes it over. */
-const DELETE_CLAIM_STALE = `interval '10 minutes'`;
+const DELETE_CLAIM_STALE = DELETE_CLAIM_STALE_SQL;
 /** Embeddings per DELETE statement. */
 const EMBEDDING_BATCH = 5000;
 const DAY_MS = 24 * 3600 * 1000;

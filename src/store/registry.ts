@@ -16,6 +16,36 @@ import {
   type FilesetStatus,
 } from './statuses.ts';
 
+/**
+ * A TTL cleanup's `deleting` claim older than this belongs to a cleanup that
+ * died between claiming and recording (its OpenAI call times out long
+ * before): the next cleanup run takes it over, and a sync that needs the
+ * row returns it to its live status (docs/design.md, "TTL cleanup").
+ */
+export const DELETE_CLAIM_STALE_SQL = `interval '10 minutes'`;
+
+/**
+ * Returns a store or file whose deleting cleanup died to its live status
+ * (a store to `completed`: the associate then checks it at OpenAI and
+ * recreates it if it went). The row lock makes this and a cleanup taking
+ * the same claim over exclusive. @returns true when a row was released.
+ */
+export async function releaseStaleDeletion(pool: pg.Pool, kind: 'fileset' | 'file', key: string): Promise<boolean> {
+  const { rowCount } =
+    kind === 'fileset'
+      ? await pool.query(
+          `UPDATE filesets SET status = '${FS.completed}', claimed_by = NULL
+           WHERE fileset_hash = $1 AND status = '${FS.deleting}' AND claimed_at < now() - ${DELETE_CLAIM_STALE_SQL}`,
+          [key],
+        )
+      : await pool.query(
+          `UPDATE files SET status = '${F.uploaded}', claimed_by = NULL
+           WHERE content_hash = $1 AND status = '${F.deleting}' AND claimed_at < now() - ${DELETE_CLAIM_STALE_SQL}`,
+          [key],
+        );
+  return rowCount === 1;
+}
+
 export interface FileRow {
   contentHash: string;
   filename: string;

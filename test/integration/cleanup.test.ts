@@ -242,6 +242,32 @@ describe('TTL cleanup', () => {
     expect((await getStatus(t.rt)).cleanup.failedDeletions).toEqual([]);
   });
 
+  it('a sync takes back a store and a file whose deleting cleanup died, and recreates what it had deleted', async () => {
+    const p = project('dead', { 'd1.md': '# D1\ndead cleanup one\n', 'd2.md': '# D2\ndead cleanup two\n' });
+    const s = await sync(t.rt, { collection: 'dead', sources: [p] });
+    const { rows } = await t.rt.db.pool.query<{ content_hash: string; openai_file_id: string }>(
+      `SELECT f.content_hash, f.openai_file_id FROM files f JOIN fileset_files ff ON ff.content_hash = f.content_hash
+       WHERE ff.fileset_hash = $1 AND ff.filename = 'd1.md'`,
+      [s.filesetHash],
+    );
+    const file = rows[0]!;
+    // A cleanup claimed both 11 minutes ago, deleted them at OpenAI and died before recording it.
+    await t.rt.db.pool.query(
+      `UPDATE filesets SET status = 'deleting', claimed_by = 'cleanup-dead', claimed_at = now() - interval '11 minutes' WHERE fileset_hash = $1`,
+      [s.filesetHash],
+    );
+    await t.rt.db.pool.query(
+      `UPDATE files SET status = 'deleting', claimed_by = 'cleanup-dead', claimed_at = now() - interval '11 minutes' WHERE content_hash = $1`,
+      [file.content_hash],
+    );
+    await t.rt.openai.vectorStores.delete(s.vectorStoreId!);
+    await t.rt.openai.files.delete(file.openai_file_id);
+    const again = await sync(t.rt, { collection: 'dead', sources: [p] });
+    expect(again).toMatchObject({ recreated: true, status: 'completed', failedFiles: [], filesReuploaded: 1 });
+    expect(again.vectorStoreId).not.toBe(s.vectorStoreId);
+    expect((await t.rt.openai.vectorStores.retrieve(again.vectorStoreId!)).file_counts.completed).toBe(2);
+  });
+
   it('runs as a cleanup job and on a job scheduler upserted idempotently; `sluice cleanup --dry-run --json` prints the report', async () => {
     await ensureCleanupScheduler(t.rt);
     await ensureCleanupScheduler(t.rt);
