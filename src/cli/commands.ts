@@ -231,10 +231,17 @@ export async function retryFailedCommand(queue: string | undefined): Promise<num
   });
 }
 
-export async function emulatorCommand(opts: { port: number; host: string }): Promise<void> {
+export async function emulatorCommand(opts: { port: number; host: string; stateDir?: string }): Promise<void> {
   const logger = createLogger(process.env.LOG_LEVEL ?? 'info', 'sluice-emulator');
-  const { startEmulator, emulatorSettingsFromEnv } = await loadEmulator();
-  const emu = await startEmulator({ host: opts.host, port: opts.port, logger, ...emulatorSettingsFromEnv() });
+  const { startEmulator, emulatorSettingsFromEnv, emulatorStateDirFromEnv } = await loadEmulator();
+  const stateDir = opts.stateDir ?? emulatorStateDirFromEnv();
+  const emu = await startEmulator({
+    host: opts.host,
+    port: opts.port,
+    logger,
+    ...emulatorSettingsFromEnv(),
+    ...(stateDir ? { stateDir } : {}),
+  });
   process.stdout.write(`${emu.url}\n`);
   onShutdown(logger, 5000, () => emu.close());
 }
