@@ -183,9 +183,11 @@ export async function exportCommand(collection: string, opts: { embeddings?: boo
 export async function migrateCommand(): Promise<number> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  const db = await connectDb(config, logger, 'migrate');
+  let applied: string[] = [];
+  const db = await connectDb(config, logger, 'migrate', async (db) => {
+    applied = await migrate(db, logger, config.embedding.dimensions);
+  });
   try {
-    const applied = await migrate(db, logger, config.embedding.dimensions);
     process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'schema is up to date\n');
     return 0;
   } finally {

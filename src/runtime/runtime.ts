@@ -79,9 +79,8 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
   };
   try {
     await checkRedis(redis, config.redis.url);
-    const db = await connectDb(config, logger, options.role);
+    const db = await connectDb(config, logger, options.role, (db) => migrate(db, logger, config.embedding.dimensions));
     cleanups.push(() => db.close());
-    await migrate(db, logger, config.embedding.dimensions);
     const { openai, target, emulator } = await openOpenAI(config, logger);
     if (emulator) cleanups.push(() => emulator.close());
     const queues = createQueues(config, redis);
