@@ -96,10 +96,8 @@ export async function ingestCommand(sources: string[], opts: IngestOptions): Pro
     await rt.close();
     process.stderr.write('sluice: interrupted; run the same command again to resume this run\n');
   });
-  if (rt.emulator && !opts.json)
-    process.stderr.write(
-      `sluice: OPENAI_API_KEY is not set: embedding with the built-in OpenAI emulator at ${rt.emulator.url}\n`,
-    );
+  if (rt.openaiTarget.startsWith('emulator') && !opts.json)
+    process.stderr.write(`sluice: OPENAI_API_KEY is not set: embedding with the built-in OpenAI ${rt.openaiTarget}\n`);
   const bar =
     process.stderr.isTTY && !opts.json
       ? new cliProgress.SingleBar(
