@@ -20,6 +20,7 @@ import { search } from '../search/search.ts';
 import { sync, type Sink, type SyncSummary } from '../sync/sync.ts';
 import { connectDb } from '../db/db.ts';
 import { migrate } from '../db/migrate.ts';
+import { StartupError } from '../errors/index.ts';
 
 /**
  * The queues `ingest` and `sync` work in-process for their own run: every
@@ -233,7 +234,7 @@ export async function retryFailedCommand(queue: string | undefined): Promise<num
 
 export async function emulatorCommand(opts: { port: number; host: string; stateDir?: string }): Promise<void> {
   const logger = createLogger(process.env.LOG_LEVEL ?? 'info', 'sluice-emulator');
-  const { startEmulator, emulatorSettingsFromEnv, emulatorStateDirFromEnv } = await loadEmulator();
+  const { startEmulator, emulatorSettingsFromEnv, emulatorStateDirFromEnv, StateDirError } = await loadEmulator();
   const stateDir = opts.stateDir ?? emulatorStateDirFromEnv();
   const emu = await startEmulator({
     host: opts.host,
@@ -241,6 +242,9 @@ export async function emulatorCommand(opts: { port: number; host: string; stateD
     logger,
     ...emulatorSettingsFromEnv(),
     ...(stateDir ? { stateDir } : {}),
+  }).catch((err: unknown) => {
+    // In use by another emulator, or unreadable: one line, exit 2.
+    throw err instanceof StateDirError ? new StartupError(err.message, { cause: err }) : err;
   });
   process.stdout.write(`${emu.url}\n`);
   onShutdown(logger, 5000, () => emu.close());

@@ -16,6 +16,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import type { Config } from '../config/config.ts';
+import { StartupError } from '../errors/index.ts';
 import type { Logger } from '../log/logger.ts';
 
 export interface EmbeddedPostgres {
@@ -128,13 +129,15 @@ export async function startEmbeddedPostgres(config: Config, logger: Logger): Pro
         return { url: urlFor(existing.port), dataDir, publish: async () => {}, close: async () => {} };
       }
       if (Date.now() > deadline) {
-        throw new Error(`process ${existing.pid} holds ${lockPath} but does not answer; stop it or remove the file`);
+        throw new StartupError(
+          `process ${existing.pid} holds ${lockPath} but does not answer; stop it or remove the file`,
+        );
       }
     } else if (existing) {
       await removeLockOf(lockPath, existing.pid); // its process is gone: stale
       continue;
     }
-    if (!existing && Date.now() > deadline) throw new Error(`${lockPath} cannot be read; remove it`);
+    if (!existing && Date.now() > deadline) throw new StartupError(`${lockPath} cannot be read; remove it`);
     await sleep(100); // being started: look again
   }
 

@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type * as Emulator from '@sluice/openai-emulator';
 import type { RunningEmulator } from '@sluice/openai-emulator';
+import { StartupError } from '../errors/index.ts';
 import type { Logger } from '../log/logger.ts';
 
 export type { RunningEmulator } from '@sluice/openai-emulator';
@@ -120,7 +121,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * Finds the live emulator of `dataDir` or starts it (see {@link EmbeddedEmulator}).
  * @returns its URL, and the emulator when this process serves it
- * @throws Error when another process holds the lock but never answers within 20 s
+ * @throws StartupError when another process holds the lock but never answers within 20 s
  */
 async function findOrStart(
   dataDir: string,
@@ -144,7 +145,8 @@ async function findOrStart(
           emulator = await startEmulator({ host: '127.0.0.1', port: 0, logger, stateDir });
         } catch (err) {
           // A process that lost the lock file to a stale-lock race still holds the state directory: join it.
-          if (!(err instanceof StateDirError) || Date.now() > deadline) throw err;
+          if (!(err instanceof StateDirError)) throw err;
+          if (Date.now() > deadline) throw new StartupError(err.message, { cause: err });
           await removeLockOf(lockPath, process.pid);
           await sleep(100);
           continue;
@@ -168,7 +170,7 @@ async function findOrStart(
         return { url: lock.url, lockPath };
       }
       if (Date.now() > deadline) {
-        throw new Error(
+        throw new StartupError(
           `process ${lock.pid} holds ${lockPath} but its emulator does not answer; stop it or remove the file`,
         );
       }
@@ -177,7 +179,7 @@ async function findOrStart(
       await removeLockOf(lockPath, lock.pid);
       continue;
     }
-    if (!lock && Date.now() > deadline) throw new Error(`${lockPath} cannot be read; remove it`);
+    if (!lock && Date.now() > deadline) throw new StartupError(`${lockPath} cannot be read; remove it`);
     await sleep(100); // being started: look again
   }
 }
