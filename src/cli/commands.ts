@@ -21,6 +21,7 @@ import { search } from '../search/search.ts';
 import { sync, type Sink, type SyncSummary } from '../sync/sync.ts';
 import { connectDb } from '../db/db.ts';
 import { migrate } from '../db/migrate.ts';
+import { StartupError } from '../errors/index.ts';
 
 /**
  * The queues `ingest` and `sync` work in-process for their own run: every
@@ -98,10 +99,8 @@ export async function ingestCommand(sources: string[], opts: IngestOptions): Pro
     await rt.close();
     process.stderr.write('sluice: interrupted; run the same command again to resume this run\n');
   });
-  if (rt.emulator && !opts.json)
-    process.stderr.write(
-      `sluice: OPENAI_API_KEY is not set: embedding with the built-in OpenAI emulator at ${rt.emulator.url}\n`,
-    );
+  if (rt.openaiTarget.startsWith('emulator') && !opts.json)
+    process.stderr.write(`sluice: OPENAI_API_KEY is not set: embedding with the built-in OpenAI ${rt.openaiTarget}\n`);
   const bar =
     process.stderr.isTTY && !opts.json
       ? new cliProgress.SingleBar(
@@ -185,9 +184,11 @@ export async function exportCommand(collection: string, opts: { embeddings?: boo
 export async function migrateCommand(): Promise<number> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  const db = await connectDb(config, logger, 'migrate');
+  let applied: string[] = [];
+  const db = await connectDb(config, logger, 'migrate', async (db) => {
+    applied = await migrate(db, logger, config.embedding.dimensions);
+  });
   try {
-    const applied = await migrate(db, logger, config.embedding.dimensions);
     process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'schema is up to date\n');
     return 0;
   } finally {
@@ -272,10 +273,20 @@ export async function retryFailedCommand(queue: string | undefined): Promise<num
   });
 }
 
-export async function emulatorCommand(opts: { port: number; host: string }): Promise<void> {
+export async function emulatorCommand(opts: { port: number; host: string; stateDir?: string }): Promise<void> {
   const logger = createLogger(process.env.LOG_LEVEL ?? 'info', 'sluice-emulator');
-  const { startEmulator, emulatorSettingsFromEnv } = await loadEmulator();
-  const emu = await startEmulator({ host: opts.host, port: opts.port, logger, ...emulatorSettingsFromEnv() });
+  const { startEmulator, emulatorSettingsFromEnv, emulatorStateDirFromEnv, StateDirError } = await loadEmulator();
+  const stateDir = opts.stateDir ?? emulatorStateDirFromEnv();
+  const emu = await startEmulator({
+    host: opts.host,
+    port: opts.port,
+    logger,
+    ...emulatorSettingsFromEnv(),
+    ...(stateDir ? { stateDir } : {}),
+  }).catch((err: unknown) => {
+    // In use by another emulator, or unreadable: one line, exit 2.
+    throw err instanceof StateDirError ? new StartupError(err.message, { cause: err }) : err;
+  });
   process.stdout.write(`${emu.url}\n`);
   onShutdown(logger, 5000, () => emu.close());
 }

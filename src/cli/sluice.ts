@@ -171,6 +171,7 @@ program
   .description('run the OpenAI emulator alone (EMULATOR_* variables configure limits and faults)')
   .option('-p, --port <n>', 'port on 127.0.0.1 (0 = any free port)', (v) => Number(v), 0)
   .option('--host <host>', 'address to bind', '127.0.0.1')
+  .option('--state-dir <dir>', 'keep Files and vector stores in this directory across restarts (EMULATOR_STATE_DIR)')
   .action((opts) => runCommand(() => commands.emulatorCommand(opts), { keepAlive: true }));
 
 await program.parseAsync(process.argv);

@@ -40,9 +40,18 @@ export interface Db {
  * Connects to Postgres, or starts (or joins) the embedded PGlite server.
  * Every connection gets `search_path = <schema>, public` and an
  * `application_name` naming the process role.
+ * @param prepare run once connected (migrations): a process that starts the
+ *   embedded server runs it before other processes may join, so they never
+ *   see the schema half-made (PGlite is one session: the migration advisory
+ *   lock cannot keep two processes apart there)
  * @throws DatabaseUnavailableError when the server does not answer.
  */
-export async function connectDb(config: Config, logger: Logger, role = 'sluice'): Promise<Db> {
+export async function connectDb(
+  config: Config,
+  logger: Logger,
+  role = 'sluice',
+  prepare?: (db: Db) => Promise<unknown>,
+): Promise<Db> {
   let embedded: EmbeddedPostgres | undefined;
   let url = config.db.url;
   if (!url) {
@@ -78,7 +87,7 @@ export async function connectDb(config: Config, logger: Logger, role = 'sluice')
       { cause: err },
     );
   }
-  return {
+  const db: Db = {
     pool,
     write: (fn) => writeSlot(() => fn(writePool)),
     mode: embedded ? 'embedded' : 'postgres',
@@ -89,6 +98,14 @@ export async function connectDb(config: Config, logger: Logger, role = 'sluice')
       await embedded?.close();
     },
   };
+  try {
+    await prepare?.(db);
+    await embedded?.publish();
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  return db;
 }
 
 /** Runs `fn` in a transaction on one client; rolls back on any error. */

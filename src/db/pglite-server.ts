@@ -110,6 +110,8 @@ export class ExchangeQueue {
 
 export interface PgliteServer {
   port: number;
+  /** Open client connections. */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -136,6 +138,7 @@ export async function servePglite(
   });
   return {
     port: (server.address() as net.AddressInfo).port,
+    connections: () => handlers.size,
     async close() {
       for (const h of handlers) await h.detach(true).catch(() => {});
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -27,19 +27,25 @@ export function msSinceHeaders(headers: Headers | undefined): number {
   return at === undefined ? 0 : Math.max(0, performance.now() - at);
 }
 
-/** The global fetch, noting when each response's headers arrived. */
-const timedFetch: typeof fetch = async (input, init) => {
-  const response = await fetch(input, init);
-  arrivals.set(response.headers, performance.now());
-  return response;
-};
+/** `send` (the global fetch by default), noting when each response's headers arrived. */
+function timed(send: typeof fetch): typeof fetch {
+  return async (input, init) => {
+    const response = await send(input, init);
+    arrivals.set(response.headers, performance.now());
+    return response;
+  };
+}
 
-export function createOpenAI(config: Config, baseURL: string | undefined): OpenAI {
+/**
+ * @param baseURL the emulator's URL, or undefined for OPENAI_BASE_URL / OpenAI
+ * @param send the fetch to send with (the embedded emulator's, which follows it when its owner changes)
+ */
+export function createOpenAI(config: Config, baseURL: string | undefined, send: typeof fetch = fetch): OpenAI {
   return new OpenAI({
     apiKey: config.openai.apiKey ?? EMULATOR_API_KEY,
     baseURL: baseURL ?? config.openai.baseURL,
     timeout: config.openai.timeoutMs,
     maxRetries: config.openai.maxRetries,
-    fetch: timedFetch,
+    fetch: timed(send),
   });
 }

@@ -2,7 +2,8 @@
  * Builds everything a Sluice process needs, once: Redis connections,
  * queues, the database (migrated), the run tracker, the producer and the
  * OpenAI client — or, with no OPENAI_API_KEY and no OPENAI_BASE_URL, the
- * built-in emulator on a loopback port, announced in the log.
+ * built-in emulator on a loopback port (shared by the processes of one
+ * DATA_DIR, its state kept there), announced in the log.
  */
 import { OffsetClock } from '../clock/clock.ts';
 import type { Config } from '../config/config.ts';
@@ -11,7 +12,7 @@ import { connectDb, type Db } from '../db/db.ts';
 import { migrate } from '../db/migrate.ts';
 import type { Logger } from '../log/logger.ts';
 import { createOpenAI, type OpenAI } from '../openai/client.ts';
-import { loadEmulator, type RunningEmulator } from '../openai/emulator.ts';
+import { type EmbeddedEmulator, openEmbeddedEmulator, type RunningEmulator } from '../openai/emulator.ts';
 import { EmbeddingCoalescer } from '../embed/coalescer.ts';
 import { Embedder } from '../embed/embedder.ts';
 import { requestTokenLimit } from '../embed/packing.ts';
@@ -40,6 +41,7 @@ export interface Runtime {
   openai: OpenAI;
   /** Where embeddings go: `openai` or `emulator (<url>)`. */
   openaiTarget: string;
+  /** The built-in emulator when this process serves it (another process of DATA_DIR may serve it instead). */
   emulator?: RunningEmulator;
   /** The clock TTL decisions read (the context's); tests move it with `advance`. */
   clock: OffsetClock;
@@ -57,16 +59,17 @@ export interface RuntimeOptions {
 async function openOpenAI(
   config: Config,
   logger: Logger,
-): Promise<{ openai: OpenAI; target: string; emulator?: RunningEmulator }> {
+): Promise<{ openai: OpenAI; target: string; embedded?: EmbeddedEmulator }> {
   if (config.openai.apiKey || config.openai.baseURL) {
     const target = config.openai.baseURL ?? 'https://api.openai.com/v1';
     return { openai: createOpenAI(config, undefined), target };
   }
-  // Loaded only here: with a key or base URL no emulator module is resolved.
-  const { startEmulator } = await loadEmulator();
-  const emulator = await startEmulator({ host: '127.0.0.1', port: 0, logger });
-  logger.info({ url: emulator.url }, 'OPENAI_API_KEY is not set: using the built-in OpenAI emulator on loopback');
-  return { openai: createOpenAI(config, emulator.url), target: `emulator (${emulator.url})`, emulator };
+  // Only here is the emulator loaded: with a key or base URL no emulator module is resolved.
+  // Shared by the processes of one DATA_DIR, its state kept there (docs/design.md, "Embedded defaults and production parts").
+  const embedded = await openEmbeddedEmulator(config.dataDir, logger);
+  const url = embedded.url();
+  logger.info({ url }, 'OPENAI_API_KEY is not set: using the built-in OpenAI emulator on loopback');
+  return { openai: createOpenAI(config, url, embedded.fetch), target: `emulator (${url})`, embedded };
 }
 
 /**
@@ -82,11 +85,11 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
   };
   try {
     await checkRedis(redis, config.redis.url);
-    const db = await connectDb(config, logger, options.role);
+    const db = await connectDb(config, logger, options.role, (db) => migrate(db, logger, config.embedding.dimensions));
     cleanups.push(() => db.close());
-    await migrate(db, logger, config.embedding.dimensions);
-    const { openai, target, emulator } = await openOpenAI(config, logger);
-    if (emulator) cleanups.push(() => emulator.close());
+    const { openai, target, embedded } = await openOpenAI(config, logger);
+    if (embedded) cleanups.push(() => embedded.close());
+    const emulator = embedded?.running();
     const queues = createQueues(config, redis);
     cleanups.push(() => closeQueues(queues));
     const tracker = new RunTracker(redis, config.redis.prefix);

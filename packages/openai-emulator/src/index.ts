@@ -5,7 +5,8 @@
  *
  * Served: `POST /v1/embeddings`; Files (`/v1/files…`); Vector stores
  * (`/v1/vector_stores…`: stores, files, file batches, search). Files and
- * stores live in memory until deleted, expired or reset.
+ * stores live in memory until deleted, expired or reset, and with option
+ * `stateDir` also on disk, loaded by the next emulator (`persistence.ts`).
  *
  * Start it with {@link startEmulator}; steer it with `configure()` /
  * `reset()` / `advanceClock()` or the admin endpoints (`/_emulator/stats`,
@@ -28,6 +29,7 @@ import { embeddingRoutes } from './embeddings.ts';
 import { fileRoutes } from './files.ts';
 import type { Route } from './http-types.ts';
 import type { EmulatorOptions, EmulatorSettings } from './options.ts';
+import { StatePersistence } from './persistence.ts';
 import { Router } from './router.ts';
 import { createEmulatorServer } from './server.ts';
 import { searchRoutes } from './search.ts';
@@ -38,7 +40,8 @@ import { vectorStoreRoutes } from './vector-stores.ts';
 
 export { embedText } from './vectors.ts';
 export { formatGoDuration } from './go-duration.ts';
-export { DEFAULT_SETTINGS, emulatorSettingsFromEnv, SettingsError } from './options.ts';
+export { DEFAULT_SETTINGS, emulatorSettingsFromEnv, emulatorStateDirFromEnv, SettingsError } from './options.ts';
+export { StateDirError } from './persistence.ts';
 export type { EmulatorOptions, EmulatorSettings } from './options.ts';
 export type { EmulatorStats, ModelWindowStats } from './stats.ts';
 export { SUPPORTED_EXTENSIONS } from './text-extract.ts';
@@ -79,7 +82,11 @@ export interface RunningEmulator {
   advanceClock(ms: number): number;
   /** The emulator clock now, epoch ms (`created_at` values are this in seconds). */
   now(): number;
-  /** Stops listening, cancels pending delayed responses and destroys keep-alive sockets. */
+  /**
+   * Stops listening, cancels pending delayed responses and destroys
+   * keep-alive sockets; with a state directory, saves a last time and
+   * releases it.
+   */
   close(): Promise<void>;
 }
 
@@ -94,16 +101,32 @@ export function apiRoutes(): Route[] {
  * @throws SettingsError for invalid settings; the listen error if binding fails
  */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
-  const { host = '127.0.0.1', port = 0, logger, ...settings } = options;
+  const { host = '127.0.0.1', port = 0, logger, stateDir, ...settings } = options;
   const log = logger ?? pino({ level: 'silent' });
   const state = new EmulatorState(settings);
+  if (stateDir !== undefined) {
+    const persistence = new StatePersistence(stateDir);
+    try {
+      const loaded = persistence.load(state.storage, state.clock);
+      state.persistence = persistence;
+      const { files, vectorStores } = state.storage.totals();
+      log.info({ stateDir: persistence.dir, loaded, files, vectorStores }, 'emulator: state directory');
+    } catch (err) {
+      persistence.release();
+      throw err;
+    }
+  }
   const router = new Router().add(...apiRoutes(), ...adminRoutes());
   const { server, shutdown } = createEmulatorServer(state, router, log);
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const onError = (err: Error) => {
+      state.persistence?.release();
+      reject(err);
+    };
+    server.once('error', onError);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', onError);
       resolve();
     });
   });
@@ -124,10 +147,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       return { ...s, faultRoutes: s.faultRoutes ? [...s.faultRoutes] : null };
     },
     stats: () => state.stats(),
-    reset: () => state.reset(),
+    reset: () => {
+      state.reset();
+      state.persist();
+    },
     advanceClock: (ms) => {
       const now = state.clock.advance(ms);
       state.storage.settle();
+      state.persist();
       return now;
     },
     now: () => state.clock.nowMs(),
@@ -135,6 +162,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         shutdown();
+      }).finally(() => {
+        const { persistence } = state;
+        if (!persistence) return;
+        try {
+          state.persist(true);
+        } finally {
+          persistence.release();
+        }
       });
       return closing;
     },

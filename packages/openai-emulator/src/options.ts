@@ -224,6 +224,24 @@ export interface EmulatorOptions extends Partial<EmulatorSettings> {
   port?: number;
   /** Request log (debug level); default: a silent logger. */
   logger?: Logger;
+  /**
+   * Directory that keeps Files, vector stores, attachments, batches and the
+   * clock across restarts (`EMULATOR_STATE_DIR`; see `persistence.ts`):
+   * loaded at start, saved after every request that changes them. One
+   * emulator at a time may use it. Default: memory only.
+   */
+  stateDir?: string;
+}
+
+/**
+ * `EMULATOR_STATE_DIR` (the {@link EmulatorOptions.stateDir} option; not a
+ * setting: it cannot change at run time).
+ * @param env defaults to `process.env`
+ * @returns the directory, or undefined when unset or blank
+ */
+export function emulatorStateDirFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const dir = env['EMULATOR_STATE_DIR']?.trim();
+  return dir ? dir : undefined;
 }
 
 type Kind = 'int' | 'number' | 'bool' | 'string' | 'list';

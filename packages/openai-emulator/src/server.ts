@@ -96,6 +96,14 @@ export function createEmulatorServer(state: EmulatorState, router: Router, log: 
       }
     }
 
+    if (route && !route.path.startsWith('/v1/embeddings')) {
+      // Durable before the client hears of it (persistence.ts); embeddings change no saved state.
+      try {
+        state.persist();
+      } catch (err) {
+        log.error({ err, requestId }, 'emulator: saving the state failed');
+      }
+    }
     if (route?.api) {
       const latency =
         state.settings.latencyMs +

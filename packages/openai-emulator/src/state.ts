@@ -9,6 +9,7 @@ import { EmulatorClock } from './clock.ts';
 import { createRandom, type Random } from './faults.ts';
 import { RollingWindow } from './limits.ts';
 import { DEFAULT_SETTINGS, mergeSettings, type EmulatorSettings } from './options.ts';
+import type { StatePersistence } from './persistence.ts';
 import { StatsCounters, type EmulatorStats, type ModelWindowStats } from './stats.ts';
 import { Storage } from './storage.ts';
 
@@ -26,6 +27,8 @@ export class EmulatorState {
   /** Files and vector stores. */
   storage: Storage;
   readonly #windows = new Map<string, RollingWindow>();
+  /** Where Files and stores are saved (option `stateDir`), if anywhere. */
+  persistence: StatePersistence | undefined;
 
   /**
    * @param settings initial settings (validated like a patch over the defaults)
@@ -68,6 +71,15 @@ export class EmulatorState {
     this.#windows.clear();
     this.random = createRandom(this.settings.seed);
     this.storage = new Storage(this);
+  }
+
+  /**
+   * Saves Files, stores and the clock when a state directory is set and
+   * anything changed since the last save (see `persistence.ts`).
+   * @param force write even when nothing changed (at close: a fresh save time)
+   */
+  persist(force = false): void {
+    this.persistence?.save(this.storage, this.clock, force);
   }
 
   /** The rolling window of `model`, created on first use. */

@@ -212,6 +212,46 @@ export class Storage {
     return file;
   }
 
+  /**
+   * Puts back a File read from a state snapshot (`persistence.ts`), in
+   * creation order: it gets the next creation number and, when it expires,
+   * joins the expiry set. Nothing is counted as an upload.
+   */
+  adoptFile(file: StoredFile): void {
+    this.files.set(file.id, file);
+    this.fileSeq.assign(file.id);
+    if (file.expiresAtMs !== null) this.#expiringFiles.add(file);
+  }
+
+  /**
+   * Puts back a store read from a state snapshot, in creation order: its
+   * current attachments (in attach order) and batches are already in it;
+   * the unfinished ones go back to processing.
+   */
+  adoptStore(store: VectorStore): void {
+    this.stores.set(store.id, store);
+    this.storeSeq.assign(store.id);
+    for (const vf of store.files.values()) {
+      store.fileSeq.assign(vf.fileId);
+      if (vf.status === 'in_progress') store.inProgress.add(vf);
+    }
+  }
+
+  /**
+   * Gives a completed attachment its parsed text and chunks when it has
+   * none: one restored from a snapshot (which keeps the bytes, not what they
+   * parse into) is processed again on first use, from the same bytes.
+   */
+  hydrate(vf: VsFile): void {
+    if (vf.status !== 'completed' || vf.chunks !== undefined) return;
+    const file = this.files.get(vf.fileId);
+    if (!file) return;
+    const content = this.#contentOf(file, vf.chunking);
+    if (!content.ok) return;
+    vf.text = content.text;
+    vf.chunks = content.chunks;
+  }
+
   /** @throws ApiError 404 */
   getFile(id: string): StoredFile {
     const f = this.files.get(id);
@@ -438,13 +478,7 @@ export class Storage {
       this.#fail(vf, 'server_error', 'The file was deleted while it was being processed.');
       return;
     }
-    const key = JSON.stringify(vf.chunking);
-    file.processed ??= new Map();
-    let content = file.processed.get(key);
-    if (!content) {
-      content = this.#processContent(file, vf.chunking);
-      file.processed.set(key, content);
-    }
+    const content = this.#contentOf(file, vf.chunking);
     if (!content.ok) {
       this.#fail(vf, content.code, content.message);
       return;
@@ -454,6 +488,18 @@ export class Storage {
     vf.usageBytes = content.usageBytes;
     vf.status = 'completed';
     this.#counters.vectorStoreFiles.completed++;
+  }
+
+  /** What `file` gives for `chunking`, processed once per File and strategy. */
+  #contentOf(file: StoredFile, chunking: ChunkingStrategy): ProcessedContent {
+    const key = JSON.stringify(chunking);
+    file.processed ??= new Map();
+    let content = file.processed.get(key);
+    if (!content) {
+      content = this.#processContent(file, chunking);
+      file.processed.set(key, content);
+    }
+    return content;
   }
 
   /** Parses, checks the token limit and chunks a File's bytes. */
@@ -481,6 +527,7 @@ export class Storage {
 
   /** The chunks of a completed attachment with their vectors (embedded on first use). */
   chunksOf(vf: VsFile): Required<Chunk>[] {
+    this.hydrate(vf);
     const chunks = vf.chunks ?? [];
     for (const c of chunks) c.vector ??= embedText(c.text, SEARCH_DIMENSIONS);
     return chunks as Required<Chunk>[];

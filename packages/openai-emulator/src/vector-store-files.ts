@@ -176,6 +176,7 @@ function vectorStoreFileContent(ctx: RequestContext): HandlerResult {
   const { storage } = ctx.state;
   storage.settle();
   const vf = attachment(storage.getStore(storeId(ctx)), ctx.params['file_id'] ?? '');
+  storage.hydrate(vf);
   const data = vf.status === 'completed' && vf.text !== undefined ? [{ type: 'text', text: vf.text }] : [];
   return { body: { object: 'vector_store.file_content.page', data, has_more: false, next_page: null } };
 }
