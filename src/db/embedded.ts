@@ -17,6 +17,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Config } from '../config/config.ts';
 import { StartupError } from '../errors/index.ts';
+import { createLock, isAlive, readLock, removeLockOf, replaceLock } from '../locks/lock-file.ts';
 import type { Logger } from '../log/logger.ts';
 
 export interface EmbeddedPostgres {
@@ -44,15 +45,6 @@ interface LockInfo {
   port?: number;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
@@ -66,34 +58,6 @@ function canConnect(port: number): Promise<boolean> {
 
 function urlFor(port: number): string {
   return `postgres://postgres@127.0.0.1:${port}/postgres?sslmode=disable`;
-}
-
-async function readLock(lockPath: string): Promise<LockInfo | undefined> {
-  try {
-    return JSON.parse(await fs.readFile(lockPath, 'utf8')) as LockInfo;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Creates `lockPath` holding `lock`, atomically (write, link), unless it exists. @returns whether it was created */
-async function createLock(lockPath: string, lock: Partial<LockInfo> & { pid: number }): Promise<boolean> {
-  const tmp = `${lockPath}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, JSON.stringify(lock));
-  try {
-    await fs.link(tmp, lockPath);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  } finally {
-    await fs.rm(tmp, { force: true });
-  }
-}
-
-/** Removes `lockPath` if it still names `pid`. */
-async function removeLockOf(lockPath: string, pid: number): Promise<void> {
-  if ((await readLock(lockPath))?.pid === pid) await fs.rm(lockPath, { force: true });
 }
 
 /** How long a process waits for a server another process is starting, ms. */
@@ -119,7 +83,7 @@ export async function startEmbeddedPostgres(config: Config, logger: Logger): Pro
 
   for (;;) {
     if (await createLock(lockPath, { pid: process.pid })) break;
-    const existing = await readLock(lockPath);
+    const existing = await readLock<LockInfo>(lockPath);
     if (existing && existing.pid !== process.pid && isAlive(existing.pid)) {
       if (existing.port !== undefined && (await canConnect(existing.port))) {
         logger.info(
@@ -157,9 +121,7 @@ export async function startEmbeddedPostgres(config: Config, logger: Logger): Pro
       url: urlFor(port),
       dataDir,
       async publish() {
-        const tmp = `${lockPath}.${process.pid}.tmp`;
-        await fs.writeFile(tmp, JSON.stringify({ pid: process.pid, port } satisfies LockInfo));
-        await fs.rename(tmp, lockPath);
+        await replaceLock<LockInfo>(lockPath, { pid: process.pid, port });
       },
       async close() {
         if (closed) return;

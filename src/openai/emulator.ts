@@ -10,6 +10,7 @@ import path from 'node:path';
 import type * as Emulator from '@sluice/openai-emulator';
 import type { RunningEmulator } from '@sluice/openai-emulator';
 import { StartupError } from '../errors/index.ts';
+import { createLock, isAlive, readLock, removeLockOf, replaceLock } from '../locks/lock-file.ts';
 import type { Logger } from '../log/logger.ts';
 
 export type { RunningEmulator } from '@sluice/openai-emulator';
@@ -62,15 +63,6 @@ const JOIN_TIMEOUT_MS = 20_000;
 /** Emulators this process serves, by lock path, with their users in the process. */
 const served = new Map<string, { emulator: RunningEmulator; users: number }>();
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function answers(url: string): Promise<boolean> {
   try {
     const res = await fetch(`${url.replace(/\/v1$/, '')}/_emulator/clock`, { signal: AbortSignal.timeout(2000) });
@@ -79,41 +71,6 @@ async function answers(url: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-async function readLock(lockPath: string): Promise<EmulatorLock | undefined> {
-  try {
-    return JSON.parse(await fs.readFile(lockPath, 'utf8')) as EmulatorLock;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Creates `lockPath` holding `lock`, atomically, unless it exists. @returns whether it was created */
-async function createLock(lockPath: string, lock: EmulatorLock): Promise<boolean> {
-  const tmp = `${lockPath}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, JSON.stringify(lock));
-  try {
-    await fs.link(tmp, lockPath);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  } finally {
-    await fs.rm(tmp, { force: true });
-  }
-}
-
-/** Replaces `lockPath` with `lock` atomically (write, rename). */
-async function replaceLock(lockPath: string, lock: EmulatorLock): Promise<void> {
-  const tmp = `${lockPath}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, JSON.stringify(lock));
-  await fs.rename(tmp, lockPath);
-}
-
-/** Removes `lockPath` if it still names `pid`. */
-async function removeLockOf(lockPath: string, pid: number): Promise<void> {
-  if ((await readLock(lockPath))?.pid === pid) await fs.rm(lockPath, { force: true });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -163,7 +120,7 @@ async function findOrStart(
       );
       return { url: emulator.url, emulator, lockPath };
     }
-    const lock = await readLock(lockPath);
+    const lock = await readLock<EmulatorLock>(lockPath);
     if (lock && lock.pid !== process.pid && isAlive(lock.pid)) {
       if (lock.url && (await answers(lock.url))) {
         logger.info({ url: lock.url, ownerPid: lock.pid }, 'joining the embedded OpenAI emulator of another process');
