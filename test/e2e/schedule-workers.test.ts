@@ -21,17 +21,8 @@ import type { TickResult } from '../../src/queue/contracts.ts';
 import { tickRunId } from '../../src/queue/job-ids.ts';
 import { ScheduleState } from '../../src/schedule/state.ts';
 import { runCli, spawnCli } from '../helpers/cli.ts';
+import { until } from '../helpers/wait.ts';
 import { TEST_REDIS_URL, isolate, requirePostgres, requireRedis, type TestIsolation } from '../helpers/services.ts';
-
-async function until<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function startWorker(args: string[], env: Record<string, string>): { child: ChildProcess; stderr: () => string } {
   const child = spawnCli(['worker', ...args], env);
@@ -95,7 +86,7 @@ describe('a schedule every 2s with a worker process killed and restarted', () =>
     children.push(first.child);
     await until(async () => ((await state.status('site')).lastOutcome ? true : undefined), 'a first run', 90_000);
     // Kill the worker while a tick waits for its run.
-    const killed = await until(async () => (await state.status('site')).activeTick, 'an active tick');
+    const killed = await until(async () => (await state.status('site')).activeTick, 'an active tick', 60_000);
     await stop(first.child, 'SIGKILL');
     const restartedAt = Date.now();
     const second = startWorker(['crawl', 'embed', 'schedule'], iso.env);
@@ -182,6 +173,7 @@ describe('SCHEDULES_FILE upserted by worker processes', () => {
     await until(
       async () => (workers.every((w) => w.stderr().includes('workers started')) ? true : undefined),
       'both workers to start',
+      60_000,
     );
     for (const w of workers) await stop(w.child);
   }

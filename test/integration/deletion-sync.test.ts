@@ -16,6 +16,7 @@ import type { TickResult } from '../../src/queue/contracts.ts';
 import { addSchedule, runScheduleNow } from '../../src/schedule/schedules.ts';
 import { search } from '../../src/search/search.ts';
 import { openTestRuntime, type TestRuntime } from '../helpers/runtime.ts';
+import { tickOutcome } from '../helpers/wait.ts';
 import { PG_MANUAL_DIR, requireManual, serveDirectory, type StaticServer } from '../helpers/static-server.ts';
 
 const PAGES = 150;
@@ -294,17 +295,11 @@ describe('deletion sync over a copy of the PostgreSQL manual', () => {
   }, 120_000);
 });
 
-/** Waits for a schedule tick to end and returns what it returned. */
-async function tickResult(jobId: string, timeoutMs = 120_000): Promise<TickResult> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const state = await t.rt.queues.schedule.getJobState(jobId);
-    const job = await t.rt.queues.schedule.getJob(jobId);
-    if (state === 'completed') return job!.returnvalue as TickResult;
-    if (state === 'failed') throw new Error(`tick ${jobId} failed: ${job!.failedReason}`);
-    if (Date.now() > deadline) throw new Error(`tick ${jobId} still ${state}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** Waits for a schedule tick to end; what it returned. */
+async function tickResult(jobId: string): Promise<TickResult> {
+  const r = await tickOutcome(t.rt.queues.schedule, jobId, 120_000);
+  if (!r.result) throw new Error(`tick ${jobId} ${r.state}: ${r.error}`);
+  return r.result;
 }
 
 describe('a scheduled run syncs deletions', () => {

@@ -11,6 +11,7 @@ import { registry } from '../../src/metrics/metrics.ts';
 import type { TickResult } from '../../src/queue/contracts.ts';
 import { addSchedule, listSchedules, runScheduleNow, scheduleState } from '../../src/schedule/schedules.ts';
 import { openTestRuntime, type TestRuntime } from '../helpers/runtime.ts';
+import { tickOutcome, until } from '../helpers/wait.ts';
 
 let t: TestRuntime;
 let server: http.Server;
@@ -47,31 +48,8 @@ afterAll(async () => {
   await new Promise((r) => server?.close(r));
 });
 
-async function tickResult(
-  jobId: string,
-  timeoutMs = 60_000,
-): Promise<{ state: string; result?: TickResult; error?: string }> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    // The state first, then the job: a job read before it completed has no return value yet.
-    const state = await t.rt.queues.schedule.getJobState(jobId);
-    const job = await t.rt.queues.schedule.getJob(jobId);
-    if (state === 'completed') return { state, result: job!.returnvalue as TickResult };
-    if (state === 'failed') return { state, error: job!.failedReason };
-    if (Date.now() > deadline) throw new Error(`tick ${jobId} still ${state}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function until<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Waits for a tick of this test's queue to end. */
+const tickResult = (jobId: string) => tickOutcome(t.rt.queues.schedule, jobId);
 
 async function ticks(outcome: string): Promise<number> {
   const m = (await registry.getSingleMetric('sluice_schedule_ticks_total')!.get()).values;
