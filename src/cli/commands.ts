@@ -90,7 +90,7 @@ function ingestRequest(sources: string[], opts: IngestOptions): IngestRequest {
 export async function ingestCommand(sources: string[], opts: IngestOptions): Promise<number> {
   const config = loadConfig();
   const logger = cliLogger(config);
-  const rt = await openRuntime(config, logger, { role: 'ingest' });
+  const rt = await openRuntime(config, logger, { role: 'ingest', workers: true });
   const workers = startWorkers(rt, runQueues());
   const abort = new AbortController();
   onShutdown(logger, config.workers.shutdownTimeoutMs, async () => {
@@ -315,7 +315,7 @@ export async function syncCommand(
   opts: { collection: string; sink: Sink; json?: boolean },
 ): Promise<number> {
   const config = loadConfig();
-  const rt = await openRuntime(config, cliLogger(config), { role: 'sync' });
+  const rt = await openRuntime(config, cliLogger(config), { role: 'sync', workers: true });
   const workers = startWorkers(rt, runQueues());
   try {
     const summary = await sync(rt, { collection: opts.collection, sources, sink: opts.sink });

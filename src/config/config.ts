@@ -27,6 +27,7 @@ const EnvSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.:-]+$/)
     .default('sluice'),
+  REDIS_COMMAND_TIMEOUT_MS: int(10_000, 1),
   DATABASE_URL: optionalString,
   DATABASE_SCHEMA: z
     .string()
@@ -34,6 +35,10 @@ const EnvSchema = z.object({
     .default('sluice'),
   DATABASE_POOL_MAX: int(10, 1),
   DATABASE_WRITE_POOL_MAX: int(2, 1),
+  DATABASE_CONNECT_TIMEOUT_MS: int(10_000, 1),
+  DATABASE_STATEMENT_TIMEOUT_MS: int(120_000, 0),
+  DATABASE_IDLE_TIMEOUT_MS: int(30_000, 0),
+  DATABASE_KEEPALIVE_DELAY_MS: int(10_000, 0),
   PGLITE_PORT: int(0, 0),
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalString.pipe(z.string().url().optional()),
@@ -76,6 +81,10 @@ const EnvSchema = z.object({
   TTL_DAYS: int(30, 1),
   CLEANUP_CRON: z.string().trim().min(1).default('0 4 * * *'),
   REINDEX_MAX_DELETE_FRACTION: z.coerce.number().min(0).max(1).default(0.2),
+  DEPENDENCY_PROBE_MS: int(2_000, 100),
+  DEPENDENCY_PROBE_TIMEOUT_MS: int(3_000, 100),
+  DEPENDENCY_WAIT_MS: int(120_000, 0),
+  READY_FETCH_STALL_MS: int(30_000, 1_000),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   METRICS_HOST: z.string().default('127.0.0.1'),
 });
@@ -91,6 +100,13 @@ export interface Config {
     url: string;
     /** BullMQ key prefix: isolates deployments (and tests) sharing one Redis. */
     prefix: string;
+    /**
+     * Deadline of one Redis command on the main connection of a worker
+     * process, ms (`REDIS_COMMAND_TIMEOUT_MS`): a half-open connection fails
+     * the command instead of hanging it. Sluice's Lua scripts run in
+     * microseconds; BullMQ's blocking reads use a connection of their own.
+     */
+    commandTimeoutMs: number;
   };
   db: {
     /** Postgres URL; undefined means the embedded PGlite default. */
@@ -108,6 +124,20 @@ export interface Config {
     writePoolMax: number;
     /** Loopback port for the embedded PGlite socket server (0 = any free port). */
     pgliteport: number;
+    /** Deadline to open a connection (pg `connectionTimeoutMillis`), ms. */
+    connectTimeoutMs: number;
+    /**
+     * Server-side deadline of one statement (`statement_timeout`), ms; 0 = none.
+     * Migrations run without it (an index build may take longer).
+     */
+    statementTimeoutMs: number;
+    /** An idle pooled connection is closed after this, ms (pg `idleTimeoutMillis`); 0 = never. */
+    idleTimeoutMs: number;
+    /**
+     * TCP keepalive: first probe after this much idleness, ms; 0 = off. Finds
+     * connections a failover or a dropped NAT entry left half-open.
+     */
+    keepAliveDelayMs: number;
   };
   openai: {
     /** undefined with no base URL means: start the built-in emulator. */
@@ -212,8 +242,28 @@ export interface Config {
      */
     maxDeleteFraction: number;
   };
+  /** Dependency outages (docs/design.md, "Dependency outages"). */
+  dependencies: {
+    /** Time between reachability probes of Redis and Postgres in worker processes, ms. */
+    probeMs: number;
+    /** Deadline of one probe, ms: a slower answer counts as down. */
+    probeTimeoutMs: number;
+    /**
+     * How long a job interrupted by an outage waits in place for the
+     * dependency, ms; past it the job goes back to the queue delayed, its
+     * attempts untouched.
+     */
+    waitMs: number;
+  };
+  /**
+   * `/readyz` turns red for a worker that neither fetched nor started a job
+   * for this long while it had free slots, ms. Above BullMQ's longest block
+   * (drainDelay 5 s, at most 10 s for delayed jobs) so an idle healthy worker
+   * stays green.
+   */
+  readyFetchStallMs: number;
   metrics: {
-    /** Port of /metrics and /healthz for worker processes; undefined = off. */
+    /** Port of /metrics, /healthz and /readyz for worker processes; undefined = off. */
     port: number | undefined;
     host: string;
   };
@@ -256,13 +306,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     logLevel: e.LOG_LEVEL,
     dataDir: path.resolve(e.DATA_DIR),
-    redis: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
+    redis: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS },
     db: {
       url: e.DATABASE_URL,
       schema: e.DATABASE_SCHEMA,
       poolMax: e.DATABASE_POOL_MAX,
       writePoolMax: e.DATABASE_WRITE_POOL_MAX,
       pgliteport: e.PGLITE_PORT,
+      connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+      idleTimeoutMs: e.DATABASE_IDLE_TIMEOUT_MS,
+      keepAliveDelayMs: e.DATABASE_KEEPALIVE_DELAY_MS,
     },
     openai: {
       apiKey: e.OPENAI_API_KEY,
@@ -312,6 +366,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ttlDays: e.TTL_DAYS,
     cleanupCron: e.CLEANUP_CRON,
     reindex: { maxDeleteFraction: e.REINDEX_MAX_DELETE_FRACTION },
+    dependencies: {
+      probeMs: e.DEPENDENCY_PROBE_MS,
+      probeTimeoutMs: e.DEPENDENCY_PROBE_TIMEOUT_MS,
+      waitMs: e.DEPENDENCY_WAIT_MS,
+    },
+    readyFetchStallMs: e.READY_FETCH_STALL_MS,
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },
   };
 }

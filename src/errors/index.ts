@@ -4,10 +4,12 @@
  * - PermanentError (+ OverBudgetError, OversizeInputError): fail the job now;
  * - RateLimitedError: pause the queue, retry without burning an attempt;
  * - PermanentFetchError / TransientFetchError: fail now / retry with backoff;
+ * - DependencyUnavailableError (and lost Redis/Postgres connections): wait, retry without burning an attempt;
  * - StartupError (+ ConfigError, RedisUnavailableError, …): do not start;
  * - anything else: retry with backoff until the job's attempts run out.
  */
 export { asError, describeZodError, isPermanent } from './classify.ts';
+export { type Dependency, DependencyUnavailableError, isConnectionError } from './dependency-error.ts';
 export {
   FetchError,
   type FetchErrorDetails,
