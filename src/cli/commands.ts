@@ -414,7 +414,7 @@ export async function scheduleRunCommand(name: string, opts: { json?: boolean; w
       const job = await rt.queues.schedule.getJob(jobId);
       if (state === 'completed' || state === 'failed' || state === 'unknown') {
         const result = { tick: jobId, state, result: job?.returnvalue ?? null, error: job?.failedReason ?? null };
-        if (opts.json) process.stdout.write(JSON.stringify(result) + '\n');
+        if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
         else process.stdout.write(`tick ${jobId} ${state}: ${JSON.stringify(result.result ?? result.error)}\n`);
         const r = result.result as TickResult | null;
         return state === 'completed' && r?.runOutcome !== 'partial' ? 0 : 1;

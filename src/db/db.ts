@@ -83,6 +83,13 @@ export async function connectDb(
         (embedded ? ' -c sluice.embedded=on' : ''),
     });
     p.on('error', (err) => logger.warn({ err }, 'idle database connection failed'));
+    // A checked-out client whose connection drops between queries emits
+    // 'error' on itself; unhandled, that would kill the process during a
+    // database outage. Its current or next query fails instead, and the job
+    // wrapper waits for Postgres.
+    p.on('connect', (client) => {
+      client.on('error', (err) => logger.warn({ err: { message: err.message } }, 'database connection lost'));
+    });
     return p;
   };
   // The probe's own pool of one: a probe must not queue behind busy jobs, or
