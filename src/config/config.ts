@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../errors/index.ts';
+import { parseGoDuration } from '../openai/go-duration.ts';
 import { EMBEDDING_DEFAULT_DIMENSIONS, EMBEDDING_PRICES_USD_PER_MTOK } from '../openai/prices.ts';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
@@ -42,7 +43,8 @@ const EnvSchema = z.object({
   PGLITE_PORT: int(0, 0),
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalString.pipe(z.string().url().optional()),
-  OPENAI_TIMEOUT_MS: int(60_000, 1),
+  OPENAI_TIMEOUT_MS: int(45_000, 1),
+  ALLOW_OPENAI_TIMEOUT_OVER_SHUTDOWN: bool(false),
   OPENAI_MAX_RETRIES: int(0, 0),
   EMBEDDING_MODEL: z.string().min(1).default('text-embedding-3-small'),
   EMBEDDING_DIMENSIONS: z.coerce.number().int().min(1).optional(),
@@ -77,7 +79,9 @@ const EnvSchema = z.object({
   KEEP_COMPLETED_COUNT: int(1000, 0),
   KEEP_FAILED_SECONDS: int(7 * 24 * 3600, 0),
   KEEP_FAILED_COUNT: int(10_000, 0),
-  SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
+  SHUTDOWN_TIMEOUT_MS: int(60_000, 0),
+  JOB_DEADLINES: z.string().default(''),
+  JOB_LOCK_MS: int(30_000, 1_000),
   TTL_DAYS: int(30, 1),
   CLEANUP_CRON: z.string().trim().min(1).default('0 4 * * *'),
   REINDEX_MAX_DELETE_FRACTION: z.coerce.number().min(0).max(1).default(0.2),
@@ -90,6 +94,51 @@ const EnvSchema = z.object({
 });
 
 export type Env = z.input<typeof EnvSchema>;
+
+/** The queues that have a job deadline (every queue; kept here so config does not import the queue contracts). */
+export type QueueNameForDeadline = 'crawl' | 'embed' | 'upload' | 'associate' | 'cleanup' | 'schedule';
+
+/**
+ * Default deadline of one job attempt per queue, ms. Embed jobs may queue for
+ * the shared budget behind a long backlog; associate jobs poll file batches;
+ * a schedule tick waits for its whole run.
+ */
+export const DEFAULT_JOB_DEADLINES_MS: Readonly<Record<QueueNameForDeadline, number>> = {
+  crawl: 2 * 60_000,
+  embed: 15 * 60_000,
+  upload: 10 * 60_000,
+  associate: 30 * 60_000,
+  cleanup: 60 * 60_000,
+  schedule: 24 * 3600_000,
+};
+
+/**
+ * Parses `JOB_DEADLINES` (`queue=duration` pairs, Go durations: `embed=15m,crawl=90s`)
+ * over the defaults.
+ * @throws ConfigError naming the bad pair.
+ */
+export function parseJobDeadlines(spec: string): Record<QueueNameForDeadline, number> {
+  const out = { ...DEFAULT_JOB_DEADLINES_MS };
+  for (const pair of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const [queue, duration] = pair.split('=').map((x) => x.trim());
+    if (!queue || !(queue in out) || !duration)
+      throw new ConfigError(
+        `JOB_DEADLINES: "${pair}" is not queue=duration with a queue of ${Object.keys(out).join(', ')} (e.g. embed=15m).`,
+      );
+    let ms: number;
+    try {
+      ms = parseGoDuration(duration);
+    } catch (err) {
+      throw new ConfigError(`JOB_DEADLINES: "${pair}": ${(err as Error).message} (e.g. embed=15m, crawl=90s).`);
+    }
+    if (ms < 1000) throw new ConfigError(`JOB_DEADLINES: "${pair}" is under 1s.`);
+    out[queue as QueueNameForDeadline] = ms;
+  }
+  return out;
+}
 
 /** The validated, typed configuration of one Sluice process. */
 export interface Config {
@@ -218,7 +267,19 @@ export interface Config {
      */
     scheduleConcurrency: number;
     shutdownTimeoutMs: number;
+    /**
+     * BullMQ lock of an active job, ms (`JOB_LOCK_MS`): renewed at half of it
+     * while the process runs; a process stopped longer (SIGSTOP, a frozen VM)
+     * loses the job to a redelivery, and its own delivery aborts.
+     */
+    lockMs: number;
   };
+  /**
+   * Deadline of one job attempt per queue, ms (`JOB_DEADLINES`, e.g.
+   * `embed=15m,crawl=2m`): past it the job's waits abort and it fails with
+   * what it was waiting for (docs/design.md, "Deadlines and leases").
+   */
+  jobDeadlinesMs: Record<QueueNameForDeadline, number>;
   /** YAML or JSON schedules that worker processes upsert at start (docs/design.md, "Schedules"); absolute. */
   schedulesFile: string | undefined;
   jobs: {
@@ -302,6 +363,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `CHUNK_MAX_TOKENS=${e.CHUNK_MAX_TOKENS} exceeds EMBEDDING_MAX_INPUT_TOKENS=${e.EMBEDDING_MAX_INPUT_TOKENS}.`,
     );
   }
+  if (e.OPENAI_TIMEOUT_MS > e.SHUTDOWN_TIMEOUT_MS && !e.ALLOW_OPENAI_TIMEOUT_OVER_SHUTDOWN) {
+    throw new ConfigError(
+      `OPENAI_TIMEOUT_MS=${e.OPENAI_TIMEOUT_MS} exceeds SHUTDOWN_TIMEOUT_MS=${e.SHUTDOWN_TIMEOUT_MS}: a drain could not wait ` +
+        'for an API call already sent (and paid). Lower OPENAI_TIMEOUT_MS, raise SHUTDOWN_TIMEOUT_MS, or set ' +
+        'ALLOW_OPENAI_TIMEOUT_OVER_SHUTDOWN=true to accept that such calls are cut off and their jobs retried.',
+    );
+  }
   const price = e.EMBEDDING_PRICE_USD_PER_MTOK ?? EMBEDDING_PRICES_USD_PER_MTOK[e.EMBEDDING_MODEL] ?? 0;
   return {
     logLevel: e.LOG_LEVEL,
@@ -355,7 +423,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       uploadConcurrency: e.UPLOAD_CONCURRENCY,
       scheduleConcurrency: e.SCHEDULE_CONCURRENCY,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+      lockMs: e.JOB_LOCK_MS,
     },
+    jobDeadlinesMs: parseJobDeadlines(e.JOB_DEADLINES),
     jobs: {
       attempts: e.JOB_ATTEMPTS,
       backoffMs: e.JOB_BACKOFF_MS,

@@ -5,6 +5,7 @@
  * - RateLimitedError: pause the queue, retry without burning an attempt;
  * - PermanentFetchError / TransientFetchError: fail now / retry with backoff;
  * - DependencyUnavailableError (and lost Redis/Postgres connections): wait, retry without burning an attempt;
+ * - JobDeadlineError / LeaseLostError / ShutdownError: an attempt cut short (fail / stop before paying / hand back);
  * - StartupError (+ ConfigError, RedisUnavailableError, …): do not start;
  * - anything else: retry with backoff until the job's attempts run out.
  */
@@ -18,6 +19,7 @@ export {
   PermanentFetchError,
   TransientFetchError,
 } from './fetch-error.ts';
+export { JobAbortedError, JobDeadlineError, LeaseLostError, ShutdownError } from './job-aborted-error.ts';
 export { OverBudgetError } from './over-budget-error.ts';
 export { OversizeInputError } from './oversize-input-error.ts';
 export { PermanentError } from './permanent-error.ts';

@@ -16,14 +16,20 @@ import {
   describeZodError,
   isConnectionError,
   isPermanent,
+  JobAbortedError,
+  JobDeadlineError,
+  LeaseLostError,
   RateLimitedError,
+  ShutdownError,
 } from '../errors/index.ts';
 import type { Logger } from '../log/logger.ts';
 import { documentsTotal, initLabels, jobsTotal, observeJob } from '../metrics/metrics.ts';
 import { PAYLOAD_SCHEMAS, type QueueName } from '../queue/contracts.ts';
 import { jobKey } from '../queue/job-ids.ts';
 import { createRedis } from '../queue/redis.ts';
+import { poolWithSignal, waitFor } from './deadline.ts';
 import { DependencyMonitor } from './dependencies.ts';
+import type { JobContext } from './job-context.ts';
 import type { Runtime } from './runtime.ts';
 
 /** What `/readyz` reports: `ok` decides 200 or 503; `checks` says why, one entry per dependency and worker. */
@@ -90,6 +96,7 @@ async function outlastOutages<T>(
   monitor: DependencyMonitor,
   waitMs: number,
   log: Logger,
+  signal?: AbortSignal,
 ): Promise<T> {
   let blips = 0;
   for (;;) {
@@ -97,7 +104,7 @@ async function outlastOutages<T>(
       return await fn();
     } catch (raw) {
       const err = asError(raw);
-      if (err instanceof RateLimitedError || isPermanent(err)) throw err;
+      if (err instanceof RateLimitedError || err instanceof JobAbortedError || isPermanent(err)) throw err;
       const lostConnection = isConnectionError(err);
       await monitor.probeNow();
       if (monitor.isUp()) {
@@ -109,7 +116,8 @@ async function outlastOutages<T>(
         { waitingFor: down, err: { message: err.message } },
         `interrupted by an outage: waiting for ${down.join(' and ')}`,
       );
-      if (!(await monitor.waitUntilUp(waitMs))) {
+      const what = `${down.join(' and ')} to answer`;
+      if (!(await waitFor(what, monitor.waitUntilUp(waitMs, signal), signal))) {
         throw new DependencyUnavailableError(`${down.join(' and ')} did not answer for ${waitMs} ms`, down, {
           cause: err,
         });
@@ -132,20 +140,62 @@ function wrap(rt: Runtime, queue: QueueName, workerRef: { current?: ObservedWork
   const entry = processorFor(queue);
   const schema = PAYLOAD_SCHEMAS[queue];
   const waitMs = rt.config.dependencies.waitMs;
-  return async (job: Job, token?: string): Promise<unknown> => {
+  const deadlineMs = rt.config.jobDeadlinesMs[queue];
+  // Three declared parameters: BullMQ then hands the processor a signal it aborts on cancelJob.
+  return async (job: Job, token?: string, bullSignal?: AbortSignal): Promise<unknown> => {
     const worker = workerRef.current;
     if (worker) {
       worker.active++;
       worker.lastFetchAt = Date.now();
     }
+    // `hard` aborts on the deadline and a lost lock; `soft` also on a drain.
+    const hard = new AbortController();
+    const soft = new AbortController();
+    const onHard = () => soft.abort(hard.signal.reason);
+    hard.signal.addEventListener('abort', onHard, { once: true });
+    const deadline = setTimeout(
+      () => hard.abort(new JobDeadlineError(`${queue} job deadline of ${Math.round(deadlineMs / 1000)} s passed`)),
+      deadlineMs,
+    );
+    const onBull = () => {
+      const reason: unknown = bullSignal?.reason;
+      if (reason instanceof ShutdownError) soft.abort(reason);
+      else hard.abort(reason instanceof JobAbortedError ? reason : new LeaseLostError(`job ${job.id} was cancelled`));
+    };
+    bullSignal?.addEventListener('abort', onBull, { once: true });
     try {
-      return await runJob(job, token);
+      return await runJob(job, token, soft.signal, hard.signal);
     } finally {
+      clearTimeout(deadline);
+      bullSignal?.removeEventListener('abort', onBull);
       if (worker) worker.active--;
     }
   };
 
-  async function runJob(job: Job, token: string | undefined): Promise<unknown> {
+  /** The context of one attempt: the runtime's, with its signals, delivery and a pool that honours them. */
+  function jobContext(job: Job, token: string | undefined, signal: AbortSignal, paidSignal: AbortSignal, log: Logger) {
+    const base = rt.context;
+    const ctx: JobContext = {
+      ...base,
+      signal,
+      paidSignal,
+      delivery: `${job.id}#${token ?? 'local'}`,
+      db: {
+        ...base.db,
+        pool: poolWithSignal(base.db.pool, signal),
+        write: (fn) => base.db.write((pool) => fn(poolWithSignal(pool, paidSignal))),
+      },
+      afterPaid: (fn) => outlastOutages(fn, monitor, waitMs, log, paidSignal),
+    };
+    return ctx;
+  }
+
+  async function runJob(
+    job: Job,
+    token: string | undefined,
+    signal: AbortSignal,
+    paidSignal: AbortSignal,
+  ): Promise<unknown> {
     const started = performance.now();
     const maxAttempts = job.opts.attempts ?? 1;
     const attempt = job.attemptsMade + 1;
@@ -162,8 +212,15 @@ function wrap(rt: Runtime, queue: QueueName, workerRef: { current?: ObservedWork
         throw err;
       }
       source = entry.describe(payload as never);
-      const result = await outlastOutages(() => entry.process(job, payload as never, rt.context), monitor, waitMs, log);
-      if (runId) await outlastOutages(() => rt.tracker.finishJob(runId, key), monitor, waitMs, log);
+      const ctx = jobContext(job, token, signal, paidSignal, log);
+      const result = await outlastOutages(
+        () => entry.process(job, payload as never, ctx),
+        monitor,
+        waitMs,
+        log,
+        signal,
+      );
+      if (runId) await outlastOutages(() => rt.tracker.finishJob(runId, key), monitor, waitMs, log, paidSignal);
       const seconds = (performance.now() - started) / 1000;
       observeJob(queue, 'completed', seconds);
       log.info({ durationMs: Math.round(seconds * 1000), result }, 'job completed');
@@ -178,6 +235,18 @@ function wrap(rt: Runtime, queue: QueueName, workerRef: { current?: ObservedWork
         workerRef.current.idleUntil = Date.now() + err.waitMs;
         await workerRef.current.rateLimit(err.waitMs);
         throw Worker.RateLimitError();
+      }
+      if (err instanceof ShutdownError && token !== undefined) {
+        // The process drains: hand the job back at once, attempts untouched.
+        log.info({ err: { message: err.message } }, 'draining: job handed back, attempts untouched');
+        await job.moveToDelayed(Date.now(), token);
+        throw new DelayedError();
+      }
+      if (err instanceof LeaseLostError) {
+        // A redelivery owns this job now: stop here, before paying again.
+        // BullMQ cannot finish this delivery (its lock is gone) and says so.
+        log.warn({ err: { message: err.message } }, 'lease lost: this delivery stops, the redelivery goes on');
+        throw err;
       }
       if (err instanceof DependencyUnavailableError && token !== undefined) {
         // The outage outlasted DEPENDENCY_WAIT_MS: hand the job back delayed,
@@ -195,7 +264,7 @@ function wrap(rt: Runtime, queue: QueueName, workerRef: { current?: ObservedWork
       if (final && queue === 'crawl') documentsTotal.inc({ outcome: 'failed' });
       if (final && runId) {
         const failure = { source, error: err.message, queue, jobId: String(job.id), transient: !permanent };
-        await outlastOutages(() => rt.tracker.failJob(runId, key, failure), monitor, waitMs, log);
+        await outlastOutages(() => rt.tracker.failJob(runId, key, failure), monitor, waitMs, log, paidSignal);
       }
       log[final ? 'error' : 'warn'](
         { durationMs: Math.round(seconds * 1000), err: { message: err.message, name: err.name } },
@@ -246,8 +315,8 @@ export function startWorkers(rt: Runtime, queues: QueueName[]): RunningWorkers {
       prefix: config.redis.prefix,
       concurrency: concurrencyFor(rt, queue),
       // A killed worker's jobs return to the queue after the lock expires.
-      lockDuration: 30_000,
-      stalledInterval: 15_000,
+      lockDuration: config.workers.lockMs,
+      stalledInterval: Math.max(1_000, Math.floor(config.workers.lockMs / 2)),
       maxStalledCount: 2,
       // After a failed fetch (Redis away), try again in 2 s, not BullMQ's 15 s.
       runRetryDelay: 2_000,
@@ -255,6 +324,11 @@ export function startWorkers(rt: Runtime, queues: QueueName[]): RunningWorkers {
     // Listener errors must not crash the process: log them.
     worker.on('error', (err) => logger.error({ queue, err: { message: err.message } }, 'worker error'));
     worker.on('closed', () => connection.disconnect());
+    // A lock that could not be renewed belongs to a redelivery soon: abort
+    // this delivery's waits before it pays for work the redelivery will do.
+    worker.on('lockRenewalFailed', (ids: string[]) => {
+      for (const id of ids) worker.cancelJob(id, new LeaseLostError(`job ${id} lost its lock`) as unknown as string);
+    });
     ref.current = worker;
     return worker;
   });
@@ -290,8 +364,13 @@ export function startWorkers(rt: Runtime, queues: QueueName[]): RunningWorkers {
       return { ok: Object.values(checks).every((v) => v === 'ok'), checks };
     },
     async close(force = false) {
+      // Stop fetching, abort every wait (jobs hand themselves back), let
+      // requests already sent finish: their jobs wait on `paidSignal`.
+      const closing = workers.map((w) => w.close(force));
+      for (const w of workers)
+        w.cancelAllJobs(new ShutdownError('the worker process is draining') as unknown as string);
+      await Promise.all(closing);
       monitor.stop();
-      await Promise.all(workers.map((w) => w.close(force)));
     },
   };
 }
