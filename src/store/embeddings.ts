@@ -76,8 +76,10 @@ export async function insertEmbeddings(
 ): Promise<string[]> {
   const inserted: string[] = [];
   if (!rows.length) return inserted;
-  const oid = await vectorTypeOid(pool);
   const db: Pick<pg.Pool, 'query'> = client ?? pool;
+  // Through the client when there is one: a second checkout from a small
+  // pool whose connections the callers' transactions hold would deadlock.
+  const oid = await vectorTypeOid(pool, db);
   for (let i = 0; i < rows.length; i += UPSERT_ROWS) {
     const slice = rows.slice(i, i + UPSERT_ROWS);
     // Vectors travel in binary (vector-binary.ts): 6 KB each instead of ~31 KB of decimals.

@@ -81,13 +81,13 @@ const oids = new Map<pg.Pool | string, Promise<number>>();
  * failed lookup is not cached.
  * @throws the query's error, e.g. `type "vector" does not exist` before the migrations ran
  */
-export function vectorTypeOid(pool: pg.Pool): Promise<number> {
+export function vectorTypeOid(pool: pg.Pool, via: Pick<pg.Pool, 'query'> = pool): Promise<number> {
   // Keyed by the server's URL when there is one, so per-job views of a pool
   // (src/runtime/deadline.ts) share the answer.
   const cacheKey = (pool as { options?: { connectionString?: string } }).options?.connectionString ?? pool;
   let oid = oids.get(cacheKey);
   if (!oid) {
-    oid = pool.query<{ oid: number }>(`SELECT 'vector'::regtype::oid AS oid`).then((r) => Number(r.rows[0]!.oid));
+    oid = via.query<{ oid: number }>(`SELECT 'vector'::regtype::oid AS oid`).then((r) => Number(r.rows[0]!.oid));
     oid.catch(() => oids.delete(cacheKey));
     oids.set(cacheKey, oid);
   }
