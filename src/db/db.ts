@@ -82,7 +82,7 @@ export async function connectDb(
         `-c search_path=${schema},public -c statement_timeout=${statementTimeoutMs}` +
         (embedded ? ' -c sluice.embedded=on' : ''),
     });
-    p.on('error', (err) => logger.warn({ err }, 'idle database connection failed'));
+    p.on('error', (err) => logger.warn({ err: { message: err.message } }, 'idle database connection failed'));
     // A checked-out client whose connection drops between queries emits
     // 'error' on itself; unhandled, that would kill the process during a
     // database outage. Its current or next query fails instead, and the job

@@ -175,11 +175,15 @@ export class Embedder {
           throw classified;
         }
         // Paid from here on: nothing below may send the request again (no
-        // throw into the retry loop). Budget bookkeeping is best effort: a
-        // Redis error leaves the reservation stamped when it was made.
+        // throw into the retry loop), nor hold up the vectors. Budget
+        // bookkeeping runs beside them, best effort: while Redis is away it
+        // fails, and the reservation stays stamped when it was made.
         if (budget && granted) {
-          await budget.restamp(granted, msSinceCounted(sent.headers)).catch(() => {});
-          await this.recalibrate(budget, sent.headers).catch(() => {});
+          const b = budget;
+          void b
+            .restamp(granted, msSinceCounted(sent.headers))
+            .then(() => this.recalibrate(b, sent.headers))
+            .catch(() => {});
         }
         return toResponse(sent.data, texts.length, target.dimensions);
       },

@@ -322,7 +322,12 @@ export function startWorkers(rt: Runtime, queues: QueueName[]): RunningWorkers {
       runRetryDelay: 2_000,
     });
     // Listener errors must not crash the process: log them.
-    worker.on('error', (err) => logger.error({ queue, err: { message: err.message } }, 'worker error'));
+    worker.on('error', (err) => {
+      // A lost connection is the monitor's to report, once per outage, not
+      // once per reconnect attempt of every connection.
+      if (isConnectionError(err)) logger.debug({ queue, err: { message: err.message } }, 'worker connection error');
+      else logger.error({ queue, err: { message: err.message } }, 'worker error');
+    });
     worker.on('closed', () => connection.disconnect());
     // A lock that could not be renewed belongs to a redelivery soon: abort
     // this delivery's waits before it pays for work the redelivery will do.

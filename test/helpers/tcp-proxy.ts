@@ -2,7 +2,10 @@
  * A TCP proxy of the test's own in front of a real server (PostgreSQL), to
  * stage outages without touching the machine's shared server: `refuse()`
  * cuts every open connection and refuses new ones (the port is closed), as a
- * server that went down would; `accept()` forwards again on the same port.
+ * server that went down would; `accept()` forwards again on the same port;
+ * `blackhole()` keeps every connection open and accepts new ones but forwards
+ * nothing either way (a failover that left sockets half-open); `forward()`
+ * ends it (the connections it held stay dead: their bytes were dropped).
  */
 import net from 'node:net';
 
@@ -14,6 +17,10 @@ export interface TcpProxy {
   refuse(): Promise<void>;
   /** Listens again on the same port and forwards. */
   accept(): Promise<void>;
+  /** Drops every byte both ways without closing anything. */
+  blackhole(): void;
+  /** Forwards again: resets the connections the blackhole held; new ones work. */
+  forward(): void;
   close(): Promise<void>;
 }
 
@@ -22,6 +29,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   let connections = 0;
   let server: net.Server | undefined;
   let port = 0;
+  let holes = false;
 
   const listen = async () => {
     const s = net.createServer((client) => {
@@ -37,8 +45,16 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       };
       client.on('error', drop).on('close', drop);
       upstream.on('error', drop).on('close', drop);
-      client.pipe(upstream);
-      upstream.pipe(client);
+      // A connection opened in a blackhole stays one: its handshake bytes are gone.
+      let dead = holes;
+      client.on('data', (d: Buffer) => {
+        if (holes) dead = true;
+        if (!dead) upstream.write(d);
+      });
+      upstream.on('data', (d: Buffer) => {
+        if (holes) dead = true;
+        if (!dead) client.write(d);
+      });
     });
     await new Promise<void>((resolve, reject) => {
       s.once('error', reject);
@@ -64,6 +80,16 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     },
     refuse,
     accept: listen,
+    blackhole: () => {
+      holes = true;
+    },
+    forward: () => {
+      holes = false;
+      // The connections the blackhole held lost bytes: reset them, as the
+      // kernel would once keepalive gives up on them.
+      for (const sock of sockets) sock.destroy();
+      sockets.clear();
+    },
     close: refuse,
   };
 }

@@ -1,0 +1,165 @@
+/**
+ * Deadlines and paid-once, against services of the test's own: a
+ * redis-server with AOF on its own port, a TCP proxy of its own in front of
+ * PostgreSQL + pgvector, and the emulator over HTTP.
+ * - Redis stops right after a paid embeddings response: the emulator saw one
+ *   request for those inputs, and the ledger holds its row, billed.
+ * - A blackholed Postgres connection (the proxy forwards nothing, closes
+ *   nothing): the job fails by its deadline, naming what it waited for, and
+ *   readiness is red meanwhile.
+ * After each, the ledger's tokens equal the tokens the emulator billed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type RunningEmulator } from '@sluice/openai-emulator';
+import { waitForRun } from '../../src/ingest/ingest.ts';
+import { newRunId } from '../../src/runs/tracker.ts';
+import { startOwnRedis, type OwnRedis } from '../helpers/redis-server.ts';
+import { openTestRuntime, type TestRuntime } from '../helpers/runtime.ts';
+import { seedDocuments } from '../helpers/seed.ts';
+import { TEST_DATABASE_URL } from '../helpers/services.ts';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
+import { until } from '../helpers/wait.ts';
+
+let redisSrv: OwnRedis;
+let proxy: TcpProxy;
+let emu: RunningEmulator;
+let t: TestRuntime;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Ledger rows by status, and the emulator's billed tokens. */
+async function ledger(): Promise<{ billed: number; sent: number; failed: number; rows: number }> {
+  const { rows } = await t.rt.db.pool.query<{ status: string; tokens: number; n: number }>(
+    `SELECT status, coalesce(sum(tokens), 0)::int AS tokens, count(*)::int AS n FROM cost_ledger GROUP BY status`,
+  );
+  const by = Object.fromEntries(rows.map((r) => [r.status, r]));
+  return {
+    billed: by.billed?.tokens ?? 0,
+    sent: by.sent?.tokens ?? 0,
+    failed: by.failed?.n ?? 0,
+    rows: rows.reduce((s, r) => s + r.n, 0),
+  };
+}
+
+async function enqueueEmbeds(collection: string, docs: Awaited<ReturnType<typeof seedDocuments>>): Promise<string> {
+  const runId = newRunId();
+  const { model, dimensions } = t.rt.config.embedding;
+  await t.rt.tracker.start(runId, { collection });
+  await t.rt.producer.add(
+    'embed',
+    docs.map((d, i) => ({
+      jobId: `embed-${runId}-${i}`,
+      payload: { runId, collection, source: d.uri, model, dimensions, chunkHashes: d.hashes },
+    })),
+    runId,
+  );
+  return runId;
+}
+
+beforeAll(async () => {
+  redisSrv = await startOwnRedis();
+  proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(TEST_DATABASE_URL).port || 5432) });
+  emu = await startEmulator({ rpm: 100_000, tpm: 100_000_000, seed: 11 });
+  const dbUrl = new URL(TEST_DATABASE_URL);
+  dbUrl.port = String(proxy.port);
+  t = await openTestRuntime({
+    REDIS_URL: redisSrv.url,
+    DATABASE_URL: dbUrl.toString(),
+    OPENAI_BASE_URL: emu.url,
+    OPENAI_API_KEY: 'test-key',
+    EMBEDDING_RPM: '100000',
+    EMBEDDING_TPM: '100000000',
+    DEPENDENCY_PROBE_MS: '300',
+    JOB_ATTEMPTS: '1',
+    JOB_DEADLINES: 'embed=20s',
+    DATABASE_STATEMENT_TIMEOUT_MS: '0',
+  });
+}, 60_000);
+
+afterAll(async () => {
+  proxy?.forward();
+  await t?.close();
+  await redisSrv?.close();
+  await proxy?.close();
+  await emu?.close();
+});
+
+describe('paid once', () => {
+  it('Redis stops right after a paid response: one request for those inputs, and its ledger row', async () => {
+    const docs = await seedDocuments(t.rt.db.pool, 'paid', 1, 6);
+    emu.reset();
+    // The response takes 1.5 s: Redis stops while it is on its way.
+    emu.configure({ latencyMs: 1500 });
+    const runId = await enqueueEmbeds('paid', docs);
+    await until(async () => (emu.stats().requests.total >= 1 ? true : undefined), 'the request to arrive', 20_000);
+    await redisSrv.stop();
+    // The response arrives while Redis is down, for long enough that a Redis
+    // command after it fails rather than waits in ioredis's offline queue.
+    await sleep(8000);
+    await redisSrv.start();
+    const progress = await waitForRun(t.rt, runId, { pollMs: 100 });
+    emu.configure({ latencyMs: 0 });
+
+    expect(progress.failed).toBe(0);
+    const stats = emu.stats();
+    expect(stats.requests.total).toBe(1);
+    expect(stats.inputsAccepted).toBe(docs[0]!.hashes.length);
+    const l = await ledger();
+    expect(l).toMatchObject({ billed: stats.tokensAccepted, sent: 0 });
+    console.log(
+      `paid once: ${stats.requests.total} request, ${stats.inputsAccepted} inputs, ${stats.tokensAccepted} tokens billed; ledger ${JSON.stringify(l)}`,
+    );
+  }, 120_000);
+});
+
+describe('deadlines', () => {
+  it('a blackholed Postgres connection: the job fails by its deadline naming the wait; not ready meanwhile', async () => {
+    const docs = await seedDocuments(t.rt.db.pool, 'blackhole', 1, 4, 70); // texts the first test did not embed
+    emu.reset();
+    const before = await ledger();
+    // The response takes 2 s; Postgres goes silent while it is on its way, so
+    // the job waits on Postgres (its vectors and ledger row) past its 20 s deadline.
+    emu.configure({ latencyMs: 2000 });
+    const runId = await enqueueEmbeds('blackhole', docs);
+    await until(
+      async () => (emu.stats().requests.total >= 1 ? true : undefined),
+      'the request to arrive',
+      20_000,
+    ).catch(async (err: unknown) => {
+      throw new Error(
+        `${String(err)}; readiness ${JSON.stringify(t.workers.readiness())}; counts ${JSON.stringify(await t.rt.queues.embed.getJobCounts())}`,
+      );
+    });
+    proxy.blackhole();
+    const notReady = await until(
+      async () => {
+        const r = t.workers.readiness();
+        return r.checks.postgres !== 'ok' ? r : undefined;
+      },
+      'readiness red for postgres',
+      20_000,
+    );
+    expect(notReady.ok).toBe(false);
+    const failure = await until(
+      async () => (await t.rt.tracker.failures(runId))[0],
+      'the job to fail by its deadline',
+      60_000,
+    );
+    proxy.forward();
+    emu.configure({ latencyMs: 0 });
+    console.log(`blackhole: ${failure.error}`);
+    expect(failure.error).toMatch(/embed job deadline of 20 s passed while waiting for /);
+    expect(failure.error).toMatch(/postgres/);
+    await until(
+      async () => (t.workers.readiness().checks.postgres === 'ok' ? true : undefined),
+      'postgres back',
+      30_000,
+    );
+    // The request was sent and billed: its intent row says so, with the tokens counted locally.
+    const stats = emu.stats();
+    expect(stats.requests.total).toBe(1);
+    const after = await ledger();
+    expect(after.rows - before.rows).toBe(1);
+    expect(after.sent - before.sent).toBe(stats.tokensAccepted);
+  }, 120_000);
+});
