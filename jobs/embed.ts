@@ -145,8 +145,15 @@ export async function processEmbed(job: Job, p: EmbedPayload, ctx: JobContext): 
     const claimed = await ctx.claims.claim(scope, owner, pending);
     const others = claimed.others;
     // Another job may have embedded some of these (and released its claim)
-    // between the check above and the claim: check again before paying.
-    const mine = claimed.mine.length ? await filterMissing(ctx.db.pool, key, claimed.mine) : [];
+    // between the check above and the claim: check again before paying. If
+    // this attempt ends here (deadline, drain), its claims go back at once
+    // rather than lapse: another process takes them without waiting.
+    const mine = claimed.mine.length
+      ? await filterMissing(ctx.db.pool, key, claimed.mine).catch(async (err: unknown) => {
+          await ctx.claims.release(scope, owner, claimed.mine).catch(() => {});
+          throw err;
+        })
+      : [];
     const mineSet = new Set(mine);
     const done = claimed.mine.filter((h) => !mineSet.has(h));
     if (done.length) await ctx.claims.release(scope, owner, done);
@@ -155,7 +162,7 @@ export async function processEmbed(job: Job, p: EmbedPayload, ctx: JobContext): 
       const lease = ctx.claims.hold(scope, owner, mine, (lost) =>
         ctx.logger.warn(
           { jobId: job.id, lost, of: mine.length },
-          'embed: claims lapsed while held (event loop stalled longer than the claim TTL?); these chunks may be paid twice',
+          'embed: claims lapsed while held (the process stalled longer than the claim TTL?); this delivery will not pay for them',
         ),
       );
       try {

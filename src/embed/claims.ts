@@ -19,6 +19,7 @@ import { defineScript } from '../queue/scripts.ts';
 /** Claim scripts (any number of keys); each file's header says what it reads and returns. */
 const claimScript = defineScript<number[]>('sluiceHashClaim', new URL('./lua/claim.lua', import.meta.url));
 const releaseScript = defineScript<number>('sluiceHashRelease', new URL('./lua/release.lua', import.meta.url));
+const renewScript = defineScript<number>('sluiceHashRenew', new URL('./lua/renew.lua', import.meta.url));
 
 /** Claims being renewed for their owner; see `HashClaims.hold`. */
 export interface ClaimLease {
@@ -72,23 +73,26 @@ export class HashClaims {
 
   /**
    * Renews `owner`'s claims on `hashes` every third of the TTL until
-   * `stop()`, with `claim` itself: it extends what the owner holds and takes
-   * back a lapsed claim nobody else took. The timer does not keep the process
+   * `stop()`. Renewal only extends what the owner still holds: a claim that
+   * lapsed (the owner's process stopped longer than the TTL) is lost for good,
+   * even when nobody took it yet, because a redelivery may be about to pay
+   * for it (src/embed/lua/renew.lua). The timer does not keep the process
    * alive; a renewal that fails (Redis away) is retried at the next tick
    * while the claim still has two thirds of its TTL left.
-   * @param onLost called with how many of the hashes another owner now holds
-   *   (the claim lapsed and was taken over): the Postgres unique key still
-   *   prevents a second row, but the tokens may be paid twice.
+   * @param onLost called with how many of the hashes this owner no longer
+   *   holds; the embed processor then stops before paying for them (it
+   *   checks `notHeld` right before each request).
    */
   hold(scope: string, owner: string, hashes: string[], onLost?: (lost: number) => void): ClaimLease {
     if (!hashes.length) return { stop() {} };
     let reported = 0;
+    const keys = hashes.map((h) => this.key(scope, h));
     const timer = setInterval(
       () => {
-        this.claim(scope, owner, hashes).then(
-          ({ others }) => {
-            if (others.length > reported) onLost?.(others.length);
-            reported = Math.max(reported, others.length);
+        renewScript.run(this.redis, keys, [owner, String(this.ttlMs)]).then(
+          (lost) => {
+            if (lost > reported) onLost?.(lost);
+            reported = Math.max(reported, lost);
           },
           () => {},
         );
