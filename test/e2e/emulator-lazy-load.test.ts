@@ -43,10 +43,19 @@ function runRecorded(
   env: Record<string, string>,
 ): Promise<CliResult & { resolutions: string[] }> {
   const log = path.join(tmp, `${name}.txt`);
+  // A DATA_DIR of its own: in a shared one another process may already serve
+  // the embedded emulator, and this one would join it over HTTP, loading nothing.
+  const dataDir = path.join(tmp, `${name}-data`);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', RECORDER, ...args], {
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env, RECORD_RESOLUTIONS_TO: log },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/root',
+        DATA_DIR: dataDir,
+        ...env,
+        RECORD_RESOLUTIONS_TO: log,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

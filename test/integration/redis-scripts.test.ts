@@ -94,6 +94,7 @@ describe('Lua script files', () => {
     expect(files.map((f) => path.relative(REPO_ROOT, f))).toEqual([
       'src/embed/lua/claim.lua',
       'src/embed/lua/release.lua',
+      'src/embed/lua/renew.lua',
       'src/ratelimit/lua/record-external-2.lua',
       'src/ratelimit/lua/release-2.lua',
       'src/ratelimit/lua/reserve-3.lua',
