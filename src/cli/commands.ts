@@ -300,7 +300,8 @@ function printSync(s: SyncSummary): void {
     lines.push(
       `uploaded ${s.filesUploaded} files (${s.bytesUploaded} bytes); reused ${s.filesReused} (${s.bytesReused} bytes)${s.filesReuploaded ? `; re-uploaded ${s.filesReuploaded}` : ''}`,
     );
-    for (const f of s.failedFiles ?? []) lines.push(`  failed: ${f.filename}: ${f.error}`);
+    for (const f of s.failedFiles ?? [])
+      lines.push(`  failed: ${f.filename}${f.fileId ? ` (${f.fileId})` : ''}: ${f.error}`);
   }
   if (s.pgvector)
     lines.push(
