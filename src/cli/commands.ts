@@ -247,8 +247,14 @@ export async function cleanupCommand(opts: { dryRun?: boolean; json?: boolean; t
       `  ${r.vectorStores.length} vector stores, ${r.files.length} files (${r.freedBytes.file} bytes)`,
       `  ${r.documents.length} documents (${r.chunks} chunks), ${r.embeddings} embeddings (${r.freedBytes.embedding} bytes)`,
     ];
+    const o = r.orphans;
+    lines.push(
+      `  orphans of deployment ${o.deployment} older than ${o.graceHours} h: ${o.vectorStores.length} vector stores, ${o.files.length} files; ${o.adopted.length} files recorded instead; ${o.young.vectorStores + o.young.files} younger left`,
+    );
     for (const s of r.vectorStores)
       lines.push(`  vector store ${s.vectorStoreId} (fileset ${s.filesetHash.slice(0, 12)})`);
+    for (const s of o.vectorStores) lines.push(`  orphan vector store ${s.vectorStoreId} (created ${s.createdAt})`);
+    for (const f of o.files) lines.push(`  orphan file ${f.openaiFileId} (${f.bytes} bytes, created ${f.createdAt})`);
     for (const f of r.files) lines.push(`  file ${f.openaiFileId} (${f.bytes} bytes)`);
     for (const d of r.documents) lines.push(`  document ${d.collection} ${d.uri}`);
     for (const f of r.failed) lines.push(`  FAILED ${f.resource} ${f.id}: ${f.error} (retried by the next run)`);

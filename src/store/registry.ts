@@ -8,6 +8,7 @@
 import type pg from 'pg';
 import type { ChunkingStrategy } from '../files/fileset.ts';
 import {
+  type ExternalStoreMode,
   FILE_STATUS as F,
   FILESET_FILE_STATUS as FF,
   FILESET_STATUS as FS,
@@ -396,4 +397,23 @@ export async function filesetFiles(
     lastError: r.last_error,
     openaiFileId: r.openai_file_id,
   }));
+}
+
+/**
+ * Registers a vector store Sluice did not create from a fileset (imported,
+ * or to be searched read-only): the orphan sweep, reconcile and TTL cleanup
+ * never delete or change it, whatever its labels (docs/design.md, "Labels, orphans and deadlines").
+ * Idempotent; a second call updates the mode and collection.
+ */
+export async function registerExternalStore(
+  pool: pg.Pool,
+  vectorStoreId: string,
+  mode: ExternalStoreMode,
+  collection: string | null,
+): Promise<void> {
+  await pool.query(
+    `INSERT INTO external_vector_stores (vector_store_id, mode, collection) VALUES ($1, $2, $3)
+     ON CONFLICT (vector_store_id) DO UPDATE SET mode = EXCLUDED.mode, collection = EXCLUDED.collection`,
+    [vectorStoreId, mode, collection],
+  );
 }
