@@ -1,6 +1,7 @@
 -- Up Migration
--- Labels, orphan sweep and reconcile (docs/design.md, "Labels, orphans and
--- deadlines" and "Reconcile").
+-- Labels, orphan sweep and reconcile:
+-- docs/design.md, "Labels, orphans and deadlines";
+-- docs/design.md, "Reconcile".
 
 -- The deployment id that labels every File and vector store Sluice creates
 -- (src/openai/labels.ts), unless DEPLOYMENT_ID names one. One row, generated

@@ -40,6 +40,8 @@ import { checkCron } from '../schedule/definition.ts';
 import { DELETE_CLAIM_STALE_SQL } from '../store/registry.ts';
 import { removeDocuments } from '../store/remove.ts';
 import { FILE_STATUS as F, FILESET_FILE_STATUS as FF, FILESET_STATUS as FS } from '../store/statuses.ts';
+import type { DriftCounts } from '../reconcile/drift.ts';
+import { runReconcile } from '../reconcile/reconcile.ts';
 import { type SweepReport, sweepOrphans } from './orphans.ts';
 
 /** What cleanup needs: a JobContext or a Runtime's context. */
@@ -56,6 +58,8 @@ export interface CleanupOptions {
   owner?: string;
   /** Orphans younger than this are left alone, hours (default ORPHAN_GRACE_HOURS). */
   graceHours?: number;
+  /** End with a reconcile that repairs nothing, whose drift the gauge reports (default true). */
+  reconcile?: boolean;
 }
 
 export interface CleanupReport {
@@ -74,6 +78,9 @@ export interface CleanupReport {
   failed: Array<{ resource: CleanupRemoteResource; id: string; error: string }>;
   /** The orphan sweep (its refused deletions are in `failed` too). */
   orphans: SweepReport;
+  /** The drift the closing reconcile found, by kind (null when it was skipped or failed: see `reconcileError`). */
+  drift: DriftCounts | null;
+  reconcileError: string | null;
   durationSeconds: number;
 }
 
@@ -120,6 +127,8 @@ export async function runCleanup(deps: CleanupDeps, options: CleanupOptions = {}
       young: { files: 0, vectorStores: 0 },
       failed: [],
     },
+    drift: null,
+    reconcileError: null,
     durationSeconds: 0,
   };
 
@@ -321,6 +330,21 @@ export async function runCleanup(deps: CleanupDeps, options: CleanupOptions = {}
     }
     cleanupDeletedTotal.inc({ resource: 'embedding' }, report.embeddings);
     cleanupFreedBytesTotal.inc({ resource: 'embedding' }, report.freedBytes.embedding);
+  }
+
+  // 6. Reconcile, repairing nothing: the drift TTL cleanup leaves is what sluice_index_drift reports.
+  if (options.reconcile ?? true) {
+    try {
+      report.drift = (
+        await runReconcile(deps, {
+          now,
+          ...(options.graceHours !== undefined ? { graceHours: options.graceHours } : {}),
+        })
+      ).drift;
+    } catch (err) {
+      report.reconcileError = message(err);
+      deps.logger.warn({ err: { message: message(err) } }, 'cleanup: reconcile failed');
+    }
   }
 
   const seconds = (performance.now() - started) / 1000;

@@ -40,15 +40,24 @@ export interface Orphans {
  * Lists this deployment's labelled Files and stores that the registry does
  * not know, split by the grace period. Reads only.
  * @param now the clock's time (TTL cleanup's `now`)
+ * @param listed this deployment's labelled objects when the caller has listed them already (reconcile)
  */
-export async function findOrphans(deps: OrphanDeps, now: Date, graceHours: number): Promise<Orphans> {
+export async function findOrphans(
+  deps: OrphanDeps,
+  now: Date,
+  graceHours: number,
+  listed?: { files: LabelledFile[]; stores: LabelledStore[] },
+): Promise<Orphans> {
   const pool = deps.db.pool;
   const deployment = await deploymentId(deps);
   const cutoffSeconds = (now.getTime() - graceHours * HOUR_MS) / 1000;
   const out: Orphans = { deployment, files: [], vectorStores: [], young: { files: 0, vectorStores: 0 } };
 
-  const files: LabelledFile[] = [];
-  for await (const f of labelledFiles(deps.openai, deployment)) files.push(f);
+  let files = listed?.files;
+  if (!files) {
+    files = [];
+    for await (const f of labelledFiles(deps.openai, deployment)) files.push(f);
+  }
   // The registry is read after the listing: an object recorded meanwhile is known.
   const knownFiles = await known(
     pool,
@@ -61,8 +70,11 @@ export async function findOrphans(deps: OrphanDeps, now: Date, graceHours: numbe
     else out.young.files++;
   }
 
-  const stores: LabelledStore[] = [];
-  for await (const s of labelledStores(deps.openai, deployment)) if (s.label.filesetHash) stores.push(s);
+  let stores = listed?.stores;
+  if (!stores) {
+    stores = [];
+    for await (const s of labelledStores(deps.openai, deployment)) if (s.label.filesetHash) stores.push(s);
+  }
   const knownStores = await known(
     pool,
     `SELECT vector_store_id AS id FROM filesets WHERE vector_store_id = ANY($1::text[])

@@ -12,6 +12,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '@sluice/openai-emulator';
 import { ASSOCIATE_DEADLINE_MS } from '../../src/openai/poll.ts';
+import { totalDrift } from '../../src/reconcile/drift.ts';
+import { runReconcile } from '../../src/reconcile/reconcile.ts';
 import { sync } from '../../src/sync/sync.ts';
 import { openTestRuntime, type TestRuntime } from '../helpers/runtime.ts';
 
@@ -77,5 +79,7 @@ describe('a file OpenAI holds in_progress forever', () => {
       [s.filesetHash],
     );
     expect(fileset[0]).toMatchObject({ status: 'partial', file_counts: { completed: 1, failed: 1, in_progress: 0 } });
+    // The registry says what OpenAI holds: no drift.
+    expect(totalDrift((await runReconcile(t.rt.context, { graceHours: 0 })).found)).toBe(0);
   });
 });

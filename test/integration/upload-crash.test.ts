@@ -12,6 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '@sluice/openai-emulator';
 import { parseFileLabel } from '../../src/openai/labels.ts';
+import { totalDrift } from '../../src/reconcile/drift.ts';
 import { runCli, spawnCli } from '../helpers/cli.ts';
 import { openTestRuntime, type TestRuntime } from '../helpers/runtime.ts';
 import { until } from '../helpers/wait.ts';
@@ -76,5 +77,12 @@ describe('upload killed between files.create and the registry write', () => {
     const attached = [];
     for await (const f of t.rt.openai.vectorStores.files.list(result.vectorStoreId)) attached.push(f.id);
     expect(attached.sort()).toEqual(created.map((f) => f.id).sort());
+
+    // Nothing left over: with every object counted whatever its age, reconcile finds no drift
+    // (a second upload would have left the first File as an extra_file).
+    const reconcile = await runCli(['reconcile', '--json', '--grace-hours', '0'], env);
+    console.log(`$ sluice reconcile --json --grace-hours 0\n${reconcile.stdout}`);
+    expect(reconcile.code, reconcile.stderr).toBe(0);
+    expect(totalDrift(JSON.parse(reconcile.stdout).found)).toBe(0);
   }, 120_000);
 });
