@@ -11,7 +11,6 @@
  */
 import type { Job } from 'bullmq';
 import { toFile } from 'openai';
-import type { Config } from '../src/config/config.ts';
 import { classifyOpenAIError } from '../src/openai/errors.ts';
 import { findLabelledFile } from '../src/openai/labelled.ts';
 import { labelFilename } from '../src/openai/labels.ts';
@@ -24,21 +23,13 @@ import {
   recordUpload,
   releaseStaleDeletion,
   touchFiles,
+  uploadClaimStaleMs,
 } from '../src/store/registry.ts';
 import type { UploadPayload, UploadResult } from '../src/queue/contracts.ts';
 import type { JobContext } from '../src/runtime/job-context.ts';
 import { deploymentId } from '../src/store/deployment.ts';
 import { FILE_STATUS as F } from '../src/store/statuses.ts';
 
-/**
- * An upload claim older than this is taken over (its owner died mid-upload),
- * ms: five times OPENAI_TIMEOUT_MS (5 minutes at its default of 60 s), so a
- * slow but live upload (one request under that timeout, after a budget
- * wait) is never taken over, while a dead owner holds a file back no longer.
- */
-export function uploadClaimStaleMs(config: Pick<Config, 'openai'>): number {
-  return 5 * config.openai.timeoutMs;
-}
 /** How often a job waiting for another's upload looks again, ms: one primary-key read, cheap at 10/s. */
 const WAIT_POLL_MS = 100;
 

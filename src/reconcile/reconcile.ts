@@ -29,6 +29,7 @@ import { NotFoundError } from 'openai';
 import type { VectorStore } from 'openai/resources/vector-stores/vector-stores';
 import { adoptFile, deleteUnknown, findOrphans } from '../cleanup/orphans.ts';
 import { waitForRun, type WaitOptions } from '../ingest/ingest.ts';
+import { PermanentError } from '../errors/index.ts';
 import { classifyOpenAIError } from '../openai/errors.ts';
 import type { LabelledFile, LabelledStore } from '../openai/labelled.ts';
 import { parseFileLabel, parseStoreLabel } from '../openai/labels.ts';
@@ -274,6 +275,12 @@ async function detect(
   const missingFileIds = new Set<string>();
   for (const f of uploaded) {
     if (fileIds.has(f.openai_file_id) || !(await fileGone(deps, f.openai_file_id))) continue;
+    // TTL cleanup may have claimed it since the registry was read: then it is not drift.
+    const still = await pool.query(
+      `SELECT 1 FROM files WHERE content_hash = $1 AND openai_file_id = $2 AND status = '${F.uploaded}'`,
+      [f.content_hash, f.openai_file_id],
+    );
+    if (!still.rowCount) continue;
     missingFileIds.add(f.openai_file_id);
     found.missingFiles.push({ contentHash: f.content_hash, fileId: f.openai_file_id });
     add({
@@ -288,7 +295,26 @@ async function detect(
   for (const fs of filesets) {
     const c = fs.collection ?? undefined;
     const listed = storesById.get(fs.vector_store_id);
-    if (await storeGone(deps, fs.vector_store_id, listed)) {
+    let attachments: Array<{ id: string; status: string }> | undefined;
+    if (!(await storeGone(deps, fs.vector_store_id, listed))) {
+      try {
+        attachments = await listAll(
+          deps.openai.vectorStores.files.list(fs.vector_store_id, { limit: ATTACHMENT_PAGE }),
+        );
+      } catch (err) {
+        if (!(err instanceof PermanentError && err.cause instanceof NotFoundError)) throw err;
+      }
+    }
+    if (!attachments) {
+      // TTL cleanup may have claimed it since the registry was read: then it is not drift.
+      const still = await pool.query(
+        `SELECT 1 FROM filesets WHERE fileset_hash = $1 AND vector_store_id = $2 AND status IN ('${FS.completed}', '${FS.partial}')`,
+        [fs.fileset_hash, fs.vector_store_id],
+      );
+      if (!still.rowCount) {
+        found.inFlight.filesets++;
+        continue;
+      }
       add({
         kind: 'missing_store',
         id: fs.vector_store_id,
@@ -299,12 +325,7 @@ async function detect(
       found.repair.add(fs.fileset_hash);
       continue;
     }
-    const attached = new Map(
-      (await listAll(deps.openai.vectorStores.files.list(fs.vector_store_id, { limit: ATTACHMENT_PAGE }))).map((f) => [
-        f.id,
-        f.status,
-      ]),
-    );
+    const attached = new Map(attachments.map((f) => [f.id, f.status]));
     const { rows: members } = await pool.query<{ content_hash: string; status: string; openai_file_id: string | null }>(
       `SELECT ff.content_hash, ff.status, f.openai_file_id FROM fileset_files ff
        JOIN files f ON f.content_hash = ff.content_hash WHERE ff.fileset_hash = $1`,
@@ -501,16 +522,16 @@ async function repair(
     failed: [],
   };
   for (const s of d.extraStores) {
-    const r = await deleteUnknown(deps, 'vector_store', s.id);
+    const r = await deleteUnknown(deps, 'vector_store', s.id, s.label.filesetHash ?? '');
     if (r === 'deleted') fixes.vectorStoresDeleted++;
     else if (r !== 'known') fixes.failed.push({ what: `delete vector store ${s.id}`, error: r.error });
   }
   for (const f of d.extraFiles) {
-    if (await adoptFile(pool, f)) {
+    if (await adoptFile(deps, f)) {
       fixes.filesAdopted++;
       continue;
     }
-    const r = await deleteUnknown(deps, 'file', f.id);
+    const r = await deleteUnknown(deps, 'file', f.id, f.label.contentHash);
     if (r === 'deleted') fixes.filesDeleted++;
     else if (r !== 'known') fixes.failed.push({ what: `delete file ${f.id}`, error: r.error });
   }

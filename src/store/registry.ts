@@ -6,6 +6,7 @@
  * (its owner died between claiming and recording).
  */
 import type pg from 'pg';
+import type { Config } from '../config/config.ts';
 import type { ChunkingStrategy } from '../files/fileset.ts';
 import {
   type ExternalStoreMode,
@@ -125,6 +126,16 @@ export async function getFiles(pool: pg.Pool, hashes: string[]): Promise<Map<str
     [hashes],
   );
   return new Map(rows.map((r) => [r.content_hash as string, toFile(r)]));
+}
+
+/**
+ * An upload claim older than this is taken over (its owner died mid-upload),
+ * ms: five times OPENAI_TIMEOUT_MS (5 minutes at its default of 60 s), so a
+ * slow but live upload (one request under that timeout, after a budget
+ * wait) is never taken over, while a dead owner holds a file back no longer.
+ */
+export function uploadClaimStaleMs(config: Pick<Config, 'openai'>): number {
+  return 5 * config.openai.timeoutMs;
 }
 
 /** A claim this owner now holds, and what it took over. */
