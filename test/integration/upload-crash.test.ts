@@ -61,10 +61,10 @@ describe('upload killed between files.create and the registry write', () => {
     const created = (await t.rt.openai.files.list()).data;
     expect(created.map((f) => parseFileLabel(f.filename)?.filename).sort()).toEqual(['a.md', 'b.txt', 'c.md']);
 
-    // The next run: its claims go stale after 5 × OPENAI_TIMEOUT_MS = 5 s.
+    // The next run: its claims go stale after 5 × OPENAI_TIMEOUT_MS = 20 s.
     const again = await runCli(['sync', project, '--collection', 'crash', '--json'], {
       ...env,
-      OPENAI_TIMEOUT_MS: '1000',
+      OPENAI_TIMEOUT_MS: '4000',
     });
     expect(again.code, again.stderr).toBe(0);
     const result = JSON.parse(again.stdout);
