@@ -22,6 +22,7 @@ import { classifyOpenAIError } from '../src/openai/errors.ts';
 import { findLabelledStore } from '../src/openai/labelled.ts';
 import { storeMetadata, storeName } from '../src/openai/labels.ts';
 import { ASSOCIATE_DEADLINE_MS, pollUntil } from '../src/openai/poll.ts';
+import { sleepFor } from '../src/runtime/deadline.ts';
 import { fileBatchFilesTotal, filesTotal, vectorStoresTotal } from '../src/metrics/metrics.ts';
 import {
   claimFilesetCreation,
@@ -57,10 +58,6 @@ const CREATE_CLAIM_STALE_MS = ASSOCIATE_DEADLINE_MS;
 /** How often a job waiting for another's store creation looks again, ms: one primary-key read. */
 const WAIT_POLL_MS = 100;
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 /** One file's outcome in the store, as recorded in `fileset_files`. */
 interface Outcome {
   status: string;
@@ -90,6 +87,8 @@ async function pollBatch(ctx: JobContext, storeId: string, batchId: string) {
     },
     (batch) => batch.status !== 'in_progress',
     Date.now() + ctx.config.openai.pollDeadlineMs,
+    `file batch ${batchId} of ${storeId}`,
+    ctx.signal,
   );
 }
 
@@ -504,7 +503,11 @@ export async function processAssociate(job: Job, p: AssociatePayload, ctx: JobCo
     }
     if (Date.now() > deadline)
       throw new Error(`vector store creation for fileset ${p.filesetHash} still claimed by another job`);
-    await sleep(WAIT_POLL_MS);
+    await sleepFor(
+      `the store of fileset ${p.filesetHash.slice(0, 12)} another job is creating`,
+      WAIT_POLL_MS,
+      ctx.signal,
+    );
     fs = (await getFileset(pool, p.filesetHash))!;
     if (fs.recreated > 0 && fs.vectorStoreId === null) recreated = true;
   }

@@ -9,7 +9,17 @@
 import type { Job } from 'bullmq';
 import { packRequests, requestTokenLimit, type PackItem } from '../src/embed/packing.ts';
 import { chunksTotal, costUsdTotal, embeddingTokensTotal } from '../src/metrics/metrics.ts';
-import { filterMissing, insertEmbeddings, loadChunkTexts, recordSpend } from '../src/store/embeddings.ts';
+import { withTransaction } from '../src/db/db.ts';
+import { LeaseLostError } from '../src/errors/index.ts';
+import { sleepFor, waitFor } from '../src/runtime/deadline.ts';
+import {
+  completeSpend,
+  filterMissing,
+  insertEmbeddings,
+  loadChunkTexts,
+  recordSpendIntent,
+  voidSpend,
+} from '../src/store/embeddings.ts';
 import { embeddingScope } from '../src/embed/embedding-key.ts';
 import { costUsd } from '../src/openai/prices.ts';
 import type { EmbedPayload, EmbedResult } from '../src/queue/contracts.ts';
@@ -39,31 +49,78 @@ async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: 
   });
   let embedded = 0;
   let tokens = 0;
+  const scope = embeddingScope(key);
+  const owner = ctx.delivery ?? String(job.id);
+  const afterPaid = ctx.afterPaid ?? (<T>(fn: () => Promise<T>) => fn());
   for (const request of requests) {
-    const response = await ctx.coalescer.embed(
-      key,
-      request.items.map((i) => i.text),
-      request.tokens,
-    );
+    const hashesOf = request.items.map((i) => i.id);
+    let intent: string | undefined;
+    // Right before the request goes out (after the budget wait): this
+    // delivery must still hold every claim, and its ledger row is written.
+    const beforeSend = async () => {
+      ctx.signal?.throwIfAborted();
+      const lost = await ctx.claims.notHeld(scope, owner, hashesOf);
+      if (lost > 0)
+        throw new LeaseLostError(
+          `embed job ${job.id}: ${lost} of ${hashesOf.length} claims are no longer this delivery's (it stalled past them); not paying for them`,
+        );
+      // A retry after a 5xx (unbilled) replaces the earlier attempt's row.
+      if (intent !== undefined) await voidSpend(ctx.db.pool, intent);
+      intent = await recordSpendIntent(ctx.db.pool, {
+        model: p.model,
+        runId: p.runId,
+        tokens: request.tokens,
+        usd: costUsd(request.tokens, cfg.priceUsdPerMTok),
+      });
+    };
+    let response: Awaited<ReturnType<typeof ctx.coalescer.embed>>;
+    try {
+      response = await waitFor(
+        `an embeddings response for ${request.items.length} inputs`,
+        ctx.coalescer.embed(
+          key,
+          request.items.map((i) => i.text),
+          request.tokens,
+          { ...(ctx.signal ? { signal: ctx.signal } : {}), beforeSend },
+        ),
+        ctx.paidSignal,
+      );
+    } catch (err) {
+      // Sent and refused unbilled (429, 4xx), or not sent: the intent bills nothing.
+      const id = intent;
+      if (id !== undefined) await ctx.db.write((pool) => voidSpend(pool, id)).catch(() => {});
+      throw err;
+    }
     const rows = request.items.map((item, i) => ({
       chunkHash: item.id,
       vector: response.vectors[i]!,
       tokens: item.tokens,
     }));
-    const inserted = await ctx.db.write((pool) => insertEmbeddings(pool, key, rows));
     const usd = costUsd(response.promptTokens, cfg.priceUsdPerMTok);
-    await recordSpend(ctx.db.pool, { model: p.model, runId: p.runId, tokens: response.promptTokens, usd });
+    // Paid: the vectors and the billed ledger row commit together, retried on
+    // their own through outages, never by sending the request again.
+    const inserted = await afterPaid(() =>
+      ctx.db.write((pool) =>
+        withTransaction(pool, async (client) => {
+          const rowsIn = await insertEmbeddings(pool, key, rows, client);
+          if (intent !== undefined) await completeSpend(client, intent, { tokens: response.promptTokens, usd });
+          return rowsIn;
+        }),
+      ),
+    );
     costUsdTotal.inc({ kind: 'embedding' }, usd);
     embeddingTokensTotal.inc({ model: p.model, outcome: 'embedded' }, response.promptTokens);
     chunksTotal.inc({ outcome: 'new' }, inserted.length);
     const byId = new Map(request.items.map((i) => [i.id, i.tokens]));
-    await ctx.tracker.recordEmbedded(
-      p.runId,
-      inserted.map((h) => ({ chunkHash: h, tokens: byId.get(h) ?? 0 })),
+    await afterPaid(() =>
+      ctx.tracker.recordEmbedded(
+        p.runId,
+        inserted.map((h) => ({ chunkHash: h, tokens: byId.get(h) ?? 0 })),
+      ),
     );
     embedded += inserted.length;
     tokens += response.promptTokens;
-    await job.updateProgress({ embedded });
+    await afterPaid(() => job.updateProgress({ embedded }));
   }
   return { embedded, tokens, requests: requests.length, vanished: hashes.length - items.length };
 }
@@ -72,7 +129,9 @@ async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: 
 export async function processEmbed(job: Job, p: EmbedPayload, ctx: JobContext): Promise<EmbedResult> {
   const key = { model: p.model, dimensions: p.dimensions };
   const scope = embeddingScope(key);
-  const owner = String(job.id);
+  // The delivery (job id and lock token), not the job: a redelivery of a
+  // stalled job must not pass as the owner of the first delivery's claims.
+  const owner = ctx.delivery ?? String(job.id);
   const result: EmbedResult = {
     requested: p.chunkHashes.length,
     alreadyEmbedded: 0,
@@ -112,9 +171,10 @@ export async function processEmbed(job: Job, p: EmbedPayload, ctx: JobContext): 
     }
     if (!others.length) break;
     // Another job is embedding these: wait until they exist or its claim
-    // lapses (its owner stopped renewing: died), then take them over. No
-    // deadline: a live owner may wait for the budget behind a long backlog.
-    await new Promise((r) => setTimeout(r, CLAIM_POLL_MS));
+    // lapses (its owner stopped renewing: died), then take them over. Bounded
+    // by this job's deadline, not by the owner's: a live owner may wait for
+    // the budget behind a long backlog.
+    await sleepFor(`chunks another job is embedding (${others.length} claims)`, CLAIM_POLL_MS, ctx.signal);
     pending = await filterMissing(ctx.db.pool, key, others);
   }
   result.alreadyEmbedded = result.requested - result.embedded - result.vanished;

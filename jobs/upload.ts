@@ -26,6 +26,7 @@ import {
   uploadClaimStaleMs,
 } from '../src/store/registry.ts';
 import type { UploadPayload, UploadResult } from '../src/queue/contracts.ts';
+import { sleepFor } from '../src/runtime/deadline.ts';
 import type { JobContext } from '../src/runtime/job-context.ts';
 import { deploymentId } from '../src/store/deployment.ts';
 import { FILE_STATUS as F } from '../src/store/statuses.ts';
@@ -94,7 +95,7 @@ export async function uploadContent(
     // cleanup's claim is taken back: docs/design.md, "TTL cleanup").
     if (row.status === F.deleting && (await releaseStaleDeletion(ctx.db.pool, 'file', contentHash))) continue;
     if (Date.now() > deadline) throw new Error(`upload of ${filename} (${contentHash}) still claimed by another job`);
-    await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
+    await sleepFor(`the upload of ${filename} another job holds`, WAIT_POLL_MS, ctx.signal);
   }
 }
 

@@ -92,7 +92,7 @@ function ingestRequest(sources: string[], opts: IngestOptions): IngestRequest {
 export async function ingestCommand(sources: string[], opts: IngestOptions): Promise<number> {
   const config = loadConfig();
   const logger = cliLogger(config);
-  const rt = await openRuntime(config, logger, { role: 'ingest' });
+  const rt = await openRuntime(config, logger, { role: 'ingest', workers: true });
   const workers = startWorkers(rt, runQueues());
   const abort = new AbortController();
   onShutdown(logger, config.workers.shutdownTimeoutMs, async () => {
@@ -384,7 +384,7 @@ export async function syncCommand(
   opts: { collection: string; sink: Sink; json?: boolean },
 ): Promise<number> {
   const config = loadConfig();
-  const rt = await openRuntime(config, cliLogger(config), { role: 'sync' });
+  const rt = await openRuntime(config, cliLogger(config), { role: 'sync', workers: true });
   const workers = startWorkers(rt, runQueues());
   try {
     const summary = await sync(rt, { collection: opts.collection, sources, sink: opts.sink });
@@ -483,7 +483,7 @@ export async function scheduleRunCommand(name: string, opts: { json?: boolean; w
       const job = await rt.queues.schedule.getJob(jobId);
       if (state === 'completed' || state === 'failed' || state === 'unknown') {
         const result = { tick: jobId, state, result: job?.returnvalue ?? null, error: job?.failedReason ?? null };
-        if (opts.json) process.stdout.write(JSON.stringify(result) + '\n');
+        if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
         else process.stdout.write(`tick ${jobId} ${state}: ${JSON.stringify(result.result ?? result.error)}\n`);
         const r = result.result as TickResult | null;
         return state === 'completed' && r?.runOutcome !== 'partial' ? 0 : 1;

@@ -6,8 +6,9 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../errors/index.ts';
+import { parseGoDuration } from '../openai/go-duration.ts';
 import { DEPLOYMENT_ID_PATTERN } from '../openai/labels.ts';
-import { ASSOCIATE_DEADLINE_MS, MAX_POLL_DEADLINE_MS } from '../openai/poll.ts';
+import { ASSOCIATE_DEADLINE_MS, maxPollDeadlineMs } from '../openai/poll.ts';
 import { EMBEDDING_DEFAULT_DIMENSIONS, EMBEDDING_PRICES_USD_PER_MTOK } from '../openai/prices.ts';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
@@ -29,6 +30,7 @@ const EnvSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.:-]+$/)
     .default('sluice'),
+  REDIS_COMMAND_TIMEOUT_MS: int(10_000, 1),
   DATABASE_URL: optionalString,
   DATABASE_SCHEMA: z
     .string()
@@ -36,10 +38,15 @@ const EnvSchema = z.object({
     .default('sluice'),
   DATABASE_POOL_MAX: int(10, 1),
   DATABASE_WRITE_POOL_MAX: int(2, 1),
+  DATABASE_CONNECT_TIMEOUT_MS: int(10_000, 1),
+  DATABASE_STATEMENT_TIMEOUT_MS: int(120_000, 0),
+  DATABASE_IDLE_TIMEOUT_MS: int(30_000, 0),
+  DATABASE_KEEPALIVE_DELAY_MS: int(10_000, 0),
   PGLITE_PORT: int(0, 0),
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalString.pipe(z.string().url().optional()),
-  OPENAI_TIMEOUT_MS: int(60_000, 1),
+  OPENAI_TIMEOUT_MS: int(45_000, 1),
+  ALLOW_OPENAI_TIMEOUT_OVER_SHUTDOWN: bool(false),
   OPENAI_MAX_RETRIES: int(0, 0),
   OPENAI_POLL_DEADLINE_MS: int(240_000, 1),
   DEPLOYMENT_ID: optionalString.pipe(
@@ -81,16 +88,67 @@ const EnvSchema = z.object({
   KEEP_COMPLETED_COUNT: int(1000, 0),
   KEEP_FAILED_SECONDS: int(7 * 24 * 3600, 0),
   KEEP_FAILED_COUNT: int(10_000, 0),
-  SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
+  SHUTDOWN_TIMEOUT_MS: int(60_000, 0),
+  JOB_DEADLINES: z.string().default(''),
+  JOB_LOCK_MS: int(30_000, 1_000),
   TTL_DAYS: int(30, 1),
   CLEANUP_CRON: z.string().trim().min(1).default('0 4 * * *'),
   ORPHAN_GRACE_HOURS: int(24, 1),
   REINDEX_MAX_DELETE_FRACTION: z.coerce.number().min(0).max(1).default(0.2),
+  DEPENDENCY_PROBE_MS: int(2_000, 100),
+  DEPENDENCY_PROBE_TIMEOUT_MS: int(3_000, 100),
+  DEPENDENCY_WAIT_MS: int(120_000, 0),
+  READY_FETCH_STALL_MS: int(30_000, 1_000),
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   METRICS_HOST: z.string().default('127.0.0.1'),
 });
 
 export type Env = z.input<typeof EnvSchema>;
+
+/** The queues that have a job deadline (every queue; kept here so config does not import the queue contracts). */
+export type QueueNameForDeadline = 'crawl' | 'embed' | 'upload' | 'associate' | 'cleanup' | 'schedule';
+
+/**
+ * Default deadline of one job attempt per queue, ms. Embed jobs may queue for
+ * the shared budget behind a long backlog; associate jobs poll file batches;
+ * a schedule tick waits for its whole run.
+ */
+export const DEFAULT_JOB_DEADLINES_MS: Readonly<Record<QueueNameForDeadline, number>> = {
+  crawl: 2 * 60_000,
+  embed: 15 * 60_000,
+  upload: 10 * 60_000,
+  associate: 30 * 60_000,
+  cleanup: 60 * 60_000,
+  schedule: 24 * 3600_000,
+};
+
+/**
+ * Parses `JOB_DEADLINES` (`queue=duration` pairs, Go durations: `embed=15m,crawl=90s`)
+ * over the defaults.
+ * @throws ConfigError naming the bad pair.
+ */
+export function parseJobDeadlines(spec: string): Record<QueueNameForDeadline, number> {
+  const out = { ...DEFAULT_JOB_DEADLINES_MS };
+  for (const pair of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const [queue, duration] = pair.split('=').map((x) => x.trim());
+    if (!queue || !(queue in out) || !duration)
+      throw new ConfigError(
+        `JOB_DEADLINES: "${pair}" is not queue=duration with a queue of ${Object.keys(out).join(', ')} (e.g. embed=15m).`,
+      );
+    let ms: number;
+    try {
+      ms = parseGoDuration(duration);
+    } catch (err) {
+      throw new ConfigError(`JOB_DEADLINES: "${pair}": ${(err as Error).message} (e.g. embed=15m, crawl=90s).`);
+    }
+    if (ms < 1000) throw new ConfigError(`JOB_DEADLINES: "${pair}" is under 1s.`);
+    out[queue as QueueNameForDeadline] = ms;
+  }
+  return out;
+}
 
 /** The validated, typed configuration of one Sluice process. */
 export interface Config {
@@ -101,6 +159,13 @@ export interface Config {
     url: string;
     /** BullMQ key prefix: isolates deployments (and tests) sharing one Redis. */
     prefix: string;
+    /**
+     * Deadline of one Redis command on the main connection of a worker
+     * process, ms (`REDIS_COMMAND_TIMEOUT_MS`): a half-open connection fails
+     * the command instead of hanging it. Sluice's Lua scripts run in
+     * microseconds; BullMQ's blocking reads use a connection of their own.
+     */
+    commandTimeoutMs: number;
   };
   db: {
     /** Postgres URL; undefined means the embedded PGlite default. */
@@ -118,6 +183,20 @@ export interface Config {
     writePoolMax: number;
     /** Loopback port for the embedded PGlite socket server (0 = any free port). */
     pgliteport: number;
+    /** Deadline to open a connection (pg `connectionTimeoutMillis`), ms. */
+    connectTimeoutMs: number;
+    /**
+     * Server-side deadline of one statement (`statement_timeout`), ms; 0 = none.
+     * Migrations run without it (an index build may take longer).
+     */
+    statementTimeoutMs: number;
+    /** An idle pooled connection is closed after this, ms (pg `idleTimeoutMillis`); 0 = never. */
+    idleTimeoutMs: number;
+    /**
+     * TCP keepalive: first probe after this much idleness, ms; 0 = off. Finds
+     * connections a failover or a dropped NAT entry left half-open.
+     */
+    keepAliveDelayMs: number;
   };
   openai: {
     /** undefined with no base URL means: start the built-in emulator. */
@@ -134,8 +213,9 @@ export interface Config {
      * batch until no file is `in_progress`, or the files re-attached after
      * it. OpenAI files can stay `in_progress` indefinitely, and the SDK's
      * own poll helpers have no deadline (docs/design.md, "Labels, orphans and deadlines").
-     * Two polls per file batch must fit in the associate's own deadline
-     * (10 min), so at most 270,000.
+     * Two polls per file batch and a minute of other requests must fit in
+     * the associate's deadline (its 10-minute claim, or `JOB_DEADLINES`
+     * associate= when shorter), so at most 270,000 by default.
      */
     pollDeadlineMs: number;
   };
@@ -215,7 +295,19 @@ export interface Config {
      */
     scheduleConcurrency: number;
     shutdownTimeoutMs: number;
+    /**
+     * BullMQ lock of an active job, ms (`JOB_LOCK_MS`): renewed at half of it
+     * while the process runs; a process stopped longer (SIGSTOP, a frozen VM)
+     * loses the job to a redelivery, and its own delivery aborts.
+     */
+    lockMs: number;
   };
+  /**
+   * Deadline of one job attempt per queue, ms (`JOB_DEADLINES`, e.g.
+   * `embed=15m,crawl=2m`): past it the job's waits abort and it fails with
+   * what it was waiting for (docs/design.md, "Deadlines and leases").
+   */
+  jobDeadlinesMs: Record<QueueNameForDeadline, number>;
   /** YAML or JSON schedules that worker processes upsert at start (docs/design.md, "Schedules"); absolute. */
   schedulesFile: string | undefined;
   jobs: {
@@ -246,8 +338,28 @@ export interface Config {
      */
     maxDeleteFraction: number;
   };
+  /** Dependency outages (docs/design.md, "Dependency outages"). */
+  dependencies: {
+    /** Time between reachability probes of Redis and Postgres in worker processes, ms. */
+    probeMs: number;
+    /** Deadline of one probe, ms: a slower answer counts as down. */
+    probeTimeoutMs: number;
+    /**
+     * How long a job interrupted by an outage waits in place for the
+     * dependency, ms; past it the job goes back to the queue delayed, its
+     * attempts untouched.
+     */
+    waitMs: number;
+  };
+  /**
+   * `/readyz` turns red for a worker that neither fetched nor started a job
+   * for this long while it had free slots, ms. Above BullMQ's longest block
+   * (drainDelay 5 s, at most 10 s for delayed jobs) so an idle healthy worker
+   * stays green.
+   */
+  readyFetchStallMs: number;
   metrics: {
-    /** Port of /metrics and /healthz for worker processes; undefined = off. */
+    /** Port of /metrics, /healthz and /readyz for worker processes; undefined = off. */
     port: number | undefined;
     host: string;
   };
@@ -286,22 +398,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `CHUNK_MAX_TOKENS=${e.CHUNK_MAX_TOKENS} exceeds EMBEDDING_MAX_INPUT_TOKENS=${e.EMBEDDING_MAX_INPUT_TOKENS}.`,
     );
   }
-  if (e.OPENAI_POLL_DEADLINE_MS > MAX_POLL_DEADLINE_MS) {
+  const jobDeadlinesMs = parseJobDeadlines(e.JOB_DEADLINES);
+  const associateDeadlineMs = Math.min(ASSOCIATE_DEADLINE_MS, jobDeadlinesMs.associate);
+  if (e.OPENAI_POLL_DEADLINE_MS > maxPollDeadlineMs(associateDeadlineMs)) {
     throw new ConfigError(
-      `OPENAI_POLL_DEADLINE_MS=${e.OPENAI_POLL_DEADLINE_MS} is over ${MAX_POLL_DEADLINE_MS}: two polls per file batch must fit in the associate's own deadline of ${ASSOCIATE_DEADLINE_MS} ms.`,
+      `OPENAI_POLL_DEADLINE_MS=${e.OPENAI_POLL_DEADLINE_MS} is over ${maxPollDeadlineMs(associateDeadlineMs)}: two polls per file batch and a minute of other requests must fit in the associate's deadline of ${associateDeadlineMs} ms (its 10-minute store-creation claim, or JOB_DEADLINES associate= when shorter).`,
+    );
+  }
+  if (e.OPENAI_TIMEOUT_MS > e.SHUTDOWN_TIMEOUT_MS && !e.ALLOW_OPENAI_TIMEOUT_OVER_SHUTDOWN) {
+    throw new ConfigError(
+      `OPENAI_TIMEOUT_MS=${e.OPENAI_TIMEOUT_MS} exceeds SHUTDOWN_TIMEOUT_MS=${e.SHUTDOWN_TIMEOUT_MS}: a drain could not wait ` +
+        'for an API call already sent (and paid). Lower OPENAI_TIMEOUT_MS, raise SHUTDOWN_TIMEOUT_MS, or set ' +
+        'ALLOW_OPENAI_TIMEOUT_OVER_SHUTDOWN=true to accept that such calls are cut off and their jobs retried.',
     );
   }
   const price = e.EMBEDDING_PRICE_USD_PER_MTOK ?? EMBEDDING_PRICES_USD_PER_MTOK[e.EMBEDDING_MODEL] ?? 0;
   return {
     logLevel: e.LOG_LEVEL,
     dataDir: path.resolve(e.DATA_DIR),
-    redis: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
+    redis: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS },
     db: {
       url: e.DATABASE_URL,
       schema: e.DATABASE_SCHEMA,
       poolMax: e.DATABASE_POOL_MAX,
       writePoolMax: e.DATABASE_WRITE_POOL_MAX,
       pgliteport: e.PGLITE_PORT,
+      connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+      idleTimeoutMs: e.DATABASE_IDLE_TIMEOUT_MS,
+      keepAliveDelayMs: e.DATABASE_KEEPALIVE_DELAY_MS,
     },
     openai: {
       apiKey: e.OPENAI_API_KEY,
@@ -342,7 +467,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       uploadConcurrency: e.UPLOAD_CONCURRENCY,
       scheduleConcurrency: e.SCHEDULE_CONCURRENCY,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+      lockMs: e.JOB_LOCK_MS,
     },
+    jobDeadlinesMs,
     jobs: {
       attempts: e.JOB_ATTEMPTS,
       backoffMs: e.JOB_BACKOFF_MS,
@@ -354,6 +481,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cleanupCron: e.CLEANUP_CRON,
     orphanGraceHours: e.ORPHAN_GRACE_HOURS,
     reindex: { maxDeleteFraction: e.REINDEX_MAX_DELETE_FRACTION },
+    dependencies: {
+      probeMs: e.DEPENDENCY_PROBE_MS,
+      probeTimeoutMs: e.DEPENDENCY_PROBE_TIMEOUT_MS,
+      waitMs: e.DEPENDENCY_WAIT_MS,
+    },
+    readyFetchStallMs: e.READY_FETCH_STALL_MS,
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST },
   };
 }

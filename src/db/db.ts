@@ -32,6 +32,12 @@ export interface Db {
   mode: 'postgres' | 'embedded';
   /** Connection URL with the password redacted, for logs and messages. */
   displayUrl: string;
+  /**
+   * Asks the server `SELECT 1` on a connection of its own (never waiting
+   * behind the pools' busy connections), within `timeoutMs`.
+   * @throws when the server does not answer in time.
+   */
+  ping(timeoutMs: number): Promise<void>;
   schema: string;
   close(): Promise<void>;
 }
@@ -59,18 +65,36 @@ export async function connectDb(
     url = embedded.url;
   }
   const schema = config.db.schema;
+  const { connectTimeoutMs, statementTimeoutMs, idleTimeoutMs, keepAliveDelayMs } = config.db;
   const poolOf = (max: number, name: string) => {
     const p = new pg.Pool({
       connectionString: url,
       max,
       application_name: `sluice-${name}`,
-      connectionTimeoutMillis: 10_000,
-      // Session settings in the startup packet, so they hold before any query.
-      options: `-c search_path=${schema},public${embedded ? ' -c sluice.embedded=on' : ''}`,
+      connectionTimeoutMillis: connectTimeoutMs,
+      idleTimeoutMillis: idleTimeoutMs,
+      keepAlive: keepAliveDelayMs > 0,
+      keepAliveInitialDelayMillis: keepAliveDelayMs,
+      // Session settings in the startup packet, so they hold before any query;
+      // statement_timeout bounds every statement on the server side (a query
+      // stuck behind a lock or a half-open connection ends, the job retries).
+      options:
+        `-c search_path=${schema},public -c statement_timeout=${statementTimeoutMs}` +
+        (embedded ? ' -c sluice.embedded=on' : ''),
     });
     p.on('error', (err) => logger.warn({ err }, 'idle database connection failed'));
+    // A checked-out client whose connection drops between queries emits
+    // 'error' on itself; unhandled, that would kill the process during a
+    // database outage. Its current or next query fails instead, and the job
+    // wrapper waits for Postgres.
+    p.on('connect', (client) => {
+      client.on('error', (err) => logger.warn({ err: { message: err.message } }, 'database connection lost'));
+    });
     return p;
   };
+  // The probe's own pool of one: a probe must not queue behind busy jobs, or
+  // a loaded worker would read as a database outage.
+  const probePool = poolOf(1, `${role}-probe`);
   const pool = poolOf(config.db.poolMax, role);
   const writePool = poolOf(config.db.writePoolMax, `${role}-writes`);
   // As many writers as connections: pg-pool's waiting queue stays empty.
@@ -80,6 +104,7 @@ export async function connectDb(
   } catch (err) {
     await pool.end().catch(() => {});
     await writePool.end().catch(() => {});
+    await probePool.end().catch(() => {});
     await embedded?.close();
     throw new DatabaseUnavailableError(
       `Cannot reach Postgres at ${redactUrl(url)}: ${(err as Error).message}. ` +
@@ -93,8 +118,9 @@ export async function connectDb(
     mode: embedded ? 'embedded' : 'postgres',
     displayUrl: embedded ? `pglite:${embedded.dataDir} (${url})` : redactUrl(url),
     schema,
+    ping: (timeoutMs) => pingWithin(probePool, timeoutMs),
     async close() {
-      await Promise.all([pool.end(), writePool.end()]);
+      await Promise.all([pool.end(), writePool.end(), probePool.end()]);
       await embedded?.close();
     },
   };
@@ -106,6 +132,40 @@ export async function connectDb(
     throw err;
   }
   return db;
+}
+
+/**
+ * `SELECT 1` within `timeoutMs`. A connection that did not answer in time is
+ * destroyed rather than returned: a half-open socket must not serve the next probe.
+ */
+async function pingWithin(pool: pg.Pool, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let client: pg.PoolClient | undefined;
+  let late = false;
+  try {
+    await Promise.race([
+      (async () => {
+        const c = await pool.connect();
+        if (late) {
+          c.release(true);
+          return;
+        }
+        client = c;
+        await c.query('SELECT 1');
+      })(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => {
+          late = true;
+          reject(new Error(`no answer within ${timeoutMs} ms`));
+        }, timeoutMs);
+      }),
+    ]);
+    client?.release();
+    client = undefined;
+  } finally {
+    clearTimeout(timer);
+    client?.release(true);
+  }
 }
 
 /** Runs `fn` in a transaction on one client; rolls back on any error. */

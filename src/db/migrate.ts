@@ -64,6 +64,8 @@ export async function migrate(db: Db, logger: Logger, dimensions: number): Promi
   const client = await db.pool.connect();
   let names: string[] = [];
   try {
+    // Migrations may build indexes for longer than DATABASE_STATEMENT_TIMEOUT_MS allows a job's statement.
+    await client.query('SET statement_timeout = 0');
     await client.query(`CREATE SCHEMA IF NOT EXISTS "${db.schema}"`);
     if (db.mode === 'embedded') await client.query(`SET sluice.embedded = 'on'`);
     const applied = await runner({
@@ -86,6 +88,7 @@ export async function migrate(db: Db, logger: Logger, dimensions: number): Promi
     names = applied.map((m) => m.name);
     if (names.length) logger.info({ applied: names, schema: db.schema }, 'migrations applied');
   } finally {
+    await client.query('RESET statement_timeout').catch(() => {});
     client.release();
   }
   await ensureVectorIndex(db.pool, dimensions, db.mode === 'embedded');

@@ -99,6 +99,17 @@ export class HashClaims {
     return { stop: () => clearInterval(timer) };
   }
 
+  /**
+   * How many of `hashes` `owner` does not hold right now (another owner took
+   * them, or they lapsed). Checked right before paying: a delivery that
+   * stalled past its claims must not send what a redelivery may be paying for.
+   */
+  async notHeld(scope: string, owner: string, hashes: string[]): Promise<number> {
+    if (!hashes.length) return 0;
+    const values = await this.redis.mget(...hashes.map((h) => this.key(scope, h)));
+    return values.filter((v) => v !== owner).length;
+  }
+
   async release(scope: string, owner: string, hashes: string[]): Promise<void> {
     if (!hashes.length) return;
     await releaseScript.run(

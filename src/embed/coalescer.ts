@@ -36,12 +36,31 @@ export interface CoalescerOptions {
   lingerMs: number;
 }
 
+/** What a caller may attach to its part (src/embed/embedder.ts `SendOptions`). */
+export interface PartOptions {
+  /**
+   * Aborts this part while it is not yet sent (waiting to be merged or for
+   * the budget): it is dropped and its promise rejects with the reason. Once
+   * sent, the request finishes: it is paid for.
+   */
+  signal?: AbortSignal;
+  /**
+   * Called after the budget is granted, right before the request is sent; a
+   * throw drops this part (it rejects with that error) and the rest are sent
+   * without it. Embed jobs check here that they still hold their claims.
+   */
+  beforeSend?: () => Promise<void>;
+}
+
 /** One job's part of a request. */
-interface Part {
+interface Part extends PartOptions {
   texts: string[];
   tokens: number;
   resolve: (r: EmbeddingResponse) => void;
   reject: (err: unknown) => void;
+  /** Settled (rejected on abort or check) or handed to the HTTP request. */
+  done: boolean;
+  sent: boolean;
 }
 
 /** A request being filled. */
@@ -53,7 +72,13 @@ interface OpenRequest {
   timer: NodeJS.Timeout;
 }
 
-/** Merges concurrent jobs' embedding requests into fewer, larger ones. */
+/** Thrown by a merged request's check when parts left it: the rest is sent again without them. */
+class PartsLeft extends Error {}
+
+/**
+ * Merges the embedding requests of concurrent jobs into shared API requests
+ * (see the file comment).
+ */
 export class EmbeddingCoalescer {
   readonly embedder: Embedder;
   readonly options: CoalescerOptions;
@@ -65,16 +90,17 @@ export class EmbeddingCoalescer {
   }
 
   /**
-   * Embeds `texts` (`tokens` tokens in all), possibly in one request with
-   * other jobs' texts.
-   * @returns this part's vectors in input order, and its share of the billed
-   *   tokens (the request's `usage.prompt_tokens` split by counted tokens)
-   * @throws what `Embedder.embed` throws for the request this part went in
+   * Embeds `texts` (one job's packed request, `tokens` by cl100k_base),
+   * possibly merged with other jobs' parts into one API request.
+   * @returns this part's vectors, in order, and its share of the billed tokens.
+   * @throws what the request threw (see the file comment for who gets which
+   *   error), the signal's reason when aborted before sending, or what
+   *   `beforeSend` threw.
    */
-  embed(target: EmbeddingKey, texts: string[], tokens: number): Promise<EmbeddingResponse> {
+  embed(target: EmbeddingKey, texts: string[], tokens: number, opts: PartOptions = {}): Promise<EmbeddingResponse> {
     const { maxInputs, maxTokens, lingerMs } = this.options;
     if (lingerMs <= 0 || texts.length >= maxInputs || tokens >= maxTokens)
-      return this.embedder.embed(target, texts, tokens);
+      return this.embedder.embed(target, texts, tokens, opts);
     const key = `${target.model}:${target.dimensions}`;
     const current = this.open.get(key);
     if (current && (current.inputs + texts.length > maxInputs || current.tokens + tokens > maxTokens)) this.flush(key);
@@ -83,13 +109,35 @@ export class EmbeddingCoalescer {
       request = { target, parts: [], inputs: 0, tokens: 0, timer: setTimeout(() => this.flush(key), lingerMs) };
       this.open.set(key, request);
     }
-    const promise = new Promise<EmbeddingResponse>((resolve, reject) =>
-      request.parts.push({ texts, tokens, resolve, reject }),
-    );
-    request.inputs += texts.length;
-    request.tokens += tokens;
-    if (request.inputs === maxInputs || request.tokens === maxTokens) this.flush(key);
+    const open = request;
+    const promise = new Promise<EmbeddingResponse>((resolve, reject) => {
+      const part: Part = { texts, tokens, resolve, reject, done: false, sent: false, ...opts };
+      open.parts.push(part);
+      opts.signal?.addEventListener('abort', () => this.cancel(part), { once: true });
+      if (opts.signal?.aborted) this.cancel(part);
+    });
+    open.inputs += texts.length;
+    open.tokens += tokens;
+    if (open.inputs === maxInputs || open.tokens === maxTokens) this.flush(key);
     return promise;
+  }
+
+  /** Drops a part that was not sent yet. */
+  private cancel(part: Part): void {
+    if (part.done || part.sent) return;
+    part.done = true;
+    part.reject(part.signal?.reason);
+    for (const [key, request] of this.open) {
+      const i = request.parts.indexOf(part);
+      if (i < 0) continue;
+      request.parts.splice(i, 1);
+      request.inputs -= part.texts.length;
+      request.tokens -= part.tokens;
+      if (request.parts.length === 0) {
+        clearTimeout(request.timer);
+        this.open.delete(key);
+      }
+    }
   }
 
   private flush(key: string): void {
@@ -97,32 +145,67 @@ export class EmbeddingCoalescer {
     if (!request) return;
     this.open.delete(key);
     clearTimeout(request.timer);
-    void this.send(request);
+    void this.send(request.target, request.parts);
   }
 
-  private async send(request: OpenRequest): Promise<void> {
-    const { target, parts } = request;
+  private async send(target: EmbeddingKey, all: Part[]): Promise<void> {
+    const parts = all.filter((p) => !p.done);
+    if (!parts.length) return;
+    // The budget wait ends when every part was dropped meanwhile.
+    const allGone = new AbortController();
+    const watch = () => {
+      if (parts.every((p) => p.done)) allGone.abort(new PartsLeft('every part left the request'));
+    };
+    for (const p of parts) p.signal?.addEventListener('abort', watch, { once: true });
+    const beforeSend = async () => {
+      const checks = await Promise.all(
+        parts.map((p) =>
+          p.done
+            ? undefined
+            : (p.beforeSend?.().then(
+                () => undefined,
+                (e: unknown) => e,
+              ) ?? undefined),
+        ),
+      );
+      let left = false;
+      parts.forEach((p, i) => {
+        if (checks[i] !== undefined && !p.done) {
+          p.done = true;
+          p.reject(checks[i]);
+        }
+        if (p.done) left = true;
+      });
+      if (left) throw new PartsLeft('parts left the request before it was sent');
+      for (const p of parts) p.sent = true;
+    };
     let response: EmbeddingResponse;
     try {
       response = await this.embedder.embed(
         target,
         parts.flatMap((p) => p.texts),
-        request.tokens,
+        parts.reduce((sum, p) => sum + p.tokens, 0),
+        { signal: allGone.signal, beforeSend },
       );
     } catch (err) {
+      if (err instanceof PartsLeft) {
+        await this.send(target, parts);
+        return;
+      }
       if (parts.length > 1 && isInputError(err)) {
         // One part's input may be at fault: let each part succeed or fail alone.
         await Promise.all(parts.map((p) => this.embedder.embed(target, p.texts, p.tokens).then(p.resolve, p.reject)));
       } else {
-        for (const p of parts) p.reject(err);
+        for (const p of parts) if (!p.done || p.sent) p.reject(err);
       }
       return;
+    } finally {
+      for (const p of parts) p.signal?.removeEventListener('abort', watch);
     }
     splitResponse(response, parts);
   }
 }
 
-/** A 400 from the API: the request's content, not the account, was refused. */
 function isInputError(err: unknown): boolean {
   return err instanceof PermanentError && err.cause instanceof APIError && err.cause.status === 400;
 }

@@ -89,6 +89,17 @@ function statusLabel(err: unknown): string {
   return 'error';
 }
 
+/** Per-request options of {@link Embedder.embed}. */
+export interface SendOptions {
+  /** Aborts the budget wait and the retries (never a request already sent). */
+  signal?: AbortSignal;
+  /**
+   * Runs once the budget is granted, before each send; a throw releases the
+   * tokens and ends the call with that error, unsent.
+   */
+  beforeSend?: () => Promise<void>;
+}
+
 export interface EmbedderOptions {
   /** Shared budget; none means no client-side limiting (tests of the raw call). */
   budget?: SharedBudget;
@@ -112,22 +123,32 @@ export class Embedder {
    * Embeds `texts` in one request of `tokens` tokens (cl100k_base, summed).
    * @throws PermanentError (never retry), RateLimitedError (pause, then retry), or a transient error.
    */
-  async embed(target: EmbeddingKey, texts: string[], tokens: number): Promise<EmbeddingResponse> {
+  async embed(
+    target: EmbeddingKey,
+    texts: string[],
+    tokens: number,
+    opts: SendOptions = {},
+  ): Promise<EmbeddingResponse> {
     const { budget } = this.options;
     embeddingBatchInputs.observe({ model: target.model }, texts.length);
     embeddingBatchTokens.observe({ model: target.model }, tokens);
     return pRetry(
       async () => {
-        const granted = budget ? await budget.reserve(tokens) : undefined;
+        const granted = budget ? await budget.reserve(tokens, opts.signal) : undefined;
         if (granted) embeddingBudgetWaitSeconds.observe({ model: target.model }, granted.waitedMs / 1000);
+        try {
+          opts.signal?.throwIfAborted();
+          await opts.beforeSend?.();
+        } catch (err) {
+          // Not sent: give the tokens back and do not retry.
+          if (budget && granted) await budget.release(granted).catch(() => {});
+          throw new AbortError(err instanceof Error ? err : new Error(String(err)));
+        }
+        let sent: { data: Parameters<typeof toResponse>[0]; headers: Headers };
         try {
           const { data, response } = await this.openai.embeddings.create(requestBody(target, texts)).withResponse();
           embeddingRequestsTotal.inc({ model: target.model, status: String(response.status) });
-          if (budget && granted) {
-            await budget.restamp(granted, msSinceCounted(response.headers));
-            await this.recalibrate(budget, response.headers);
-          }
-          return toResponse(data, texts.length, target.dimensions);
+          sent = { data, headers: response.headers };
         } catch (err) {
           embeddingRequestsTotal.inc({ model: target.model, status: statusLabel(err) });
           const classified = classifyOpenAIError(err);
@@ -136,15 +157,16 @@ export class Embedder {
             if (budget && granted) {
               // The API did not count this request; what it did count (others'
               // use of the same organization) comes from the 429's headers.
-              await budget.release(granted);
+              await budget.release(granted).catch(() => {});
               const headers = (err as { headers?: Headers }).headers;
-              if (headers) await this.recalibrate(budget, headers);
+              if (headers) await this.recalibrate(budget, headers).catch(() => {});
             }
             throw new AbortError(classified);
           }
           // Anything else may have been counted: keep the reservation, from
           // when the API answered (minus its processing time, if it said).
-          if (budget && granted) await budget.restamp(granted, msSinceCounted((err as { headers?: Headers }).headers));
+          if (budget && granted)
+            await budget.restamp(granted, msSinceCounted((err as { headers?: Headers }).headers)).catch(() => {});
           if (classified instanceof PermanentError) {
             if (/insufficient_quota/.test(classified.message))
               embeddingRateLimitedTotal.inc({ model: target.model, type: 'insufficient_quota' });
@@ -152,12 +174,25 @@ export class Embedder {
           }
           throw classified;
         }
+        // Paid from here on: nothing below may send the request again (no
+        // throw into the retry loop). Budget bookkeeping is best effort: a
+        // Redis error leaves the reservation stamped when it was made.
+        if (budget && granted) {
+          await budget.restamp(granted, msSinceCounted(sent.headers)).catch(() => {});
+          await this.recalibrate(budget, sent.headers).catch(() => {});
+        }
+        return toResponse(sent.data, texts.length, target.dimensions);
       },
-      { retries: this.options.retries ?? 2, minTimeout: this.options.retryMinMs ?? 500, factor: 2, randomize: true },
+      {
+        retries: this.options.retries ?? 2,
+        minTimeout: this.options.retryMinMs ?? 500,
+        factor: 2,
+        randomize: true,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      },
     );
   }
 
-  /** Folds what the API reports into the shared budget. */
   private async recalibrate(budget: SharedBudget, headers: Headers): Promise<void> {
     const rl = readRateLimitHeaders(headers);
     await budget.adoptLimits({

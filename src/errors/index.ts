@@ -4,10 +4,13 @@
  * - PermanentError (+ OverBudgetError, OversizeInputError): fail the job now;
  * - RateLimitedError: pause the queue, retry without burning an attempt;
  * - PermanentFetchError / TransientFetchError: fail now / retry with backoff;
+ * - DependencyUnavailableError (and lost Redis/Postgres connections): wait, retry without burning an attempt;
+ * - JobDeadlineError / LeaseLostError / ShutdownError: an attempt cut short (fail / stop before paying / hand back);
  * - StartupError (+ ConfigError, RedisUnavailableError, …): do not start;
  * - anything else: retry with backoff until the job's attempts run out.
  */
 export { asError, describeZodError, isPermanent } from './classify.ts';
+export { type Dependency, DependencyUnavailableError, isConnectionError } from './dependency-error.ts';
 export {
   FetchError,
   type FetchErrorDetails,
@@ -16,6 +19,7 @@ export {
   PermanentFetchError,
   TransientFetchError,
 } from './fetch-error.ts';
+export { JobAbortedError, JobDeadlineError, LeaseLostError, ShutdownError } from './job-aborted-error.ts';
 export { OverBudgetError } from './over-budget-error.ts';
 export { OversizeInputError } from './oversize-input-error.ts';
 export { PermanentError } from './permanent-error.ts';

@@ -13,7 +13,7 @@
  * instead of "no data". Series keyed by queue or model can be pre-created with
  * {@link initLabels} once the process knows its queues and model.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The one registry of this process: every Sluice metric and Node's default metrics. */
 export const registry = new Registry();
@@ -380,6 +380,25 @@ export const scheduleTicksTotal = new Counter({
   registers: [registry],
 });
 
+// ---------------------------------------------------------------------------
+// Dependencies (docs/design.md, "Dependency outages")
+// ---------------------------------------------------------------------------
+
+/** The dependencies whose outages workers wait through (`sluice_waiting_for_dependency`). */
+export const DEPENDENCIES = ['redis', 'postgres'] as const;
+
+/**
+ * 1 while this process waits for `dependency` (its last probe did not
+ * answer: workers paused, interrupted jobs waiting in place), else 0.
+ * The alert SluiceWaitingForDependency fires when it stays 1.
+ */
+export const waitingForDependency = new Gauge({
+  name: 'sluice_waiting_for_dependency',
+  help: 'Whether this process waits for a dependency (redis|postgres) that does not answer: 1 waiting, 0 not.',
+  labelNames: ['dependency'] as const,
+  registers: [registry],
+});
+
 // The schedule gauges (sluice_schedule_last_success_timestamp_seconds,
 // sluice_schedule_interval_seconds) are read from Redis at scrape time: they
 // live with their collector in ./schedules.ts.
@@ -399,6 +418,7 @@ for (const resource of CLEANUP_REMOTE_RESOURCES) cleanupFailedTotal.inc({ resour
 for (const resource of ['file', 'embedding'] as const) cleanupFreedBytesTotal.inc({ resource }, 0);
 for (const reason of DOCUMENT_REMOVAL_REASONS) documentsDeletedTotal.inc({ reason }, 0);
 for (const reason of DELETION_HELD_REASONS) deletionsHeldTotal.inc({ reason }, 0);
+for (const dependency of DEPENDENCIES) waitingForDependency.set({ dependency }, 0);
 
 /**
  * Creates the zero series for queue- and model-keyed metrics, so that the

@@ -1,6 +1,12 @@
 /**
- * The HTTP endpoint of a Sluice process for Prometheus and health probes:
- * `GET /metrics` (the text exposition of {@link registry}) and `GET /healthz`.
+ * The HTTP endpoint of a Sluice process for Prometheus and probes:
+ * - `GET /metrics`: the text exposition of {@link registry};
+ * - `GET /healthz`: liveness. 200 whenever the event loop answers; it never
+ *   looks at Redis or Postgres, so a liveness probe does not restart every
+ *   worker during a database outage (the workers wait it out themselves);
+ * - `GET /readyz`: readiness. 200 only when the process can make progress
+ *   (its `ready` check: dependencies answer, workers fetch), else 503 with
+ *   the reason. For reporting and load balancing, not for restarts.
  *
  * Plain node:http rather than a framework: two routes do not justify a
  * dependency, and this server must keep answering while the worker is busy.
@@ -9,7 +15,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { registry } from './metrics.ts';
 
-/** The result of a health check: `ok` decides 200 or 503; `checks` says why (e.g. `{ redis: 'ok', postgres: 'ECONNREFUSED' }`). */
+/** The result of a readiness check: `ok` decides 200 or 503; `checks` says why (e.g. `{ redis: 'ok', postgres: 'down for 12 s: ECONNREFUSED' }`). */
 export interface HealthReport {
   ok: boolean;
   checks: Record<string, string>;
@@ -31,11 +37,11 @@ export interface MetricsServerOptions {
   host?: string;
   /** TCP port; 0 picks a free one (see the returned `port`). */
   port: number;
-  /** Called on every `GET /healthz`; a throw or a timeout counts as not ok. */
-  health: () => Promise<HealthReport>;
+  /** Called on every `GET /readyz`; a throw or a timeout counts as not ready. */
+  ready: () => Promise<HealthReport> | HealthReport;
   logger: MetricsServerLogger;
-  /** Deadline for `health()`, ms; past it /healthz answers 503. Default 5000 (below Docker's default probe timeout of 30 s). */
-  healthTimeoutMs?: number;
+  /** Deadline for `ready()`, ms; past it /readyz answers 503. Default 5000 (below Docker's default probe timeout of 30 s). */
+  readyTimeoutMs?: number;
 }
 
 /** A running metrics server. */
@@ -53,7 +59,8 @@ export interface MetricsServer {
 export async function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsServer> {
   const { logger } = opts;
   const host = opts.host ?? '127.0.0.1';
-  const healthTimeoutMs = opts.healthTimeoutMs ?? 5000;
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 5000;
+  const startedAt = Date.now();
 
   const server = http.createServer((req, res) => {
     void handle(req, res).catch((err: unknown) => {
@@ -66,8 +73,8 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?', 1)[0];
-    if (path !== '/metrics' && path !== '/healthz') {
-      send(res, 404, 'text/plain; charset=utf-8', 'Not found. Try /metrics or /healthz.\n');
+    if (path !== '/metrics' && path !== '/healthz' && path !== '/readyz') {
+      send(res, 404, 'text/plain; charset=utf-8', 'Not found. Try /metrics, /healthz or /readyz.\n');
       return;
     }
     // HEAD is answered like GET; node drops the body itself.
@@ -88,8 +95,19 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
       send(res, 200, registry.contentType, body);
       return;
     }
-    const report = await runHealth(opts.health, healthTimeoutMs);
-    if (!report.ok) logger.warn({ checks: report.checks }, 'metrics server: health check not ok');
+    if (path === '/healthz') {
+      // Answering at all is the liveness signal: the event loop is not blocked.
+      const uptimeSeconds = Math.round((Date.now() - startedAt) / 1000);
+      send(
+        res,
+        200,
+        'application/json; charset=utf-8',
+        JSON.stringify({ ok: true, checks: { eventLoop: 'ok' }, uptimeSeconds }),
+      );
+      return;
+    }
+    const report = await runReady(opts.ready, readyTimeoutMs);
+    if (!report.ok) logger.warn({ checks: report.checks }, 'metrics server: not ready');
     send(res, report.ok ? 200 : 503, 'application/json; charset=utf-8', JSON.stringify(report));
   }
 
@@ -138,17 +156,17 @@ function send(res: http.ServerResponse, status: number, contentType: string, bod
   res.end(body);
 }
 
-async function runHealth(health: () => Promise<HealthReport>, timeoutMs: number): Promise<HealthReport> {
+async function runReady(ready: () => Promise<HealthReport> | HealthReport, timeoutMs: number): Promise<HealthReport> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`health check timed out after ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => reject(new Error(`readiness check timed out after ${timeoutMs} ms`)), timeoutMs);
     });
-    const report = await Promise.race([health(), timeout]);
+    const report = await Promise.race([Promise.resolve().then(ready), timeout]);
     // Normalise: `ok` must be exactly true for a 200, and checks must be an object.
     return { ok: report.ok === true, checks: report.checks ?? {} };
   } catch (err) {
-    return { ok: false, checks: { health: err instanceof Error ? err.message : String(err) } };
+    return { ok: false, checks: { ready: err instanceof Error ? err.message : String(err) } };
   } finally {
     clearTimeout(timer);
   }

@@ -6,6 +6,8 @@
  * re-attached after it) fit in the associate's own deadline.
  */
 
+import { sleepFor } from '../runtime/deadline.ts';
+
 /**
  * The associate's own deadline per file batch, ms: its store-creation claim
  * is taken over by another job once older than this (jobs/associate.ts),
@@ -21,8 +23,14 @@ export const ASSOCIATE_DEADLINE_MS = 10 * 60_000;
  */
 const ASSOCIATE_SLACK_MS = 60_000;
 
-/** The largest `OPENAI_POLL_DEADLINE_MS`: two polls and the slack fit in {@link ASSOCIATE_DEADLINE_MS}, ms. */
-export const MAX_POLL_DEADLINE_MS = (ASSOCIATE_DEADLINE_MS - ASSOCIATE_SLACK_MS) / 2;
+/**
+ * The largest `OPENAI_POLL_DEADLINE_MS` for an associate deadline (the lesser
+ * of {@link ASSOCIATE_DEADLINE_MS} and `JOB_DEADLINES` associate=): two
+ * polls and the slack fit in it, ms.
+ */
+export function maxPollDeadlineMs(associateDeadlineMs: number): number {
+  return Math.max(0, Math.floor((associateDeadlineMs - ASSOCIATE_SLACK_MS) / 2));
+}
 
 /**
  * First delay between polls and its cap, ms (backoff ×1.5). A small batch
@@ -47,11 +55,15 @@ export interface PollOutcome<T> {
  * last read happens at the deadline at the latest (a sleep never runs past
  * it), so a poll ends within one read of its deadline.
  * @param deadline epoch ms
+ * @param what names the poll when `signal` (the job's: src/runtime/deadline.ts) aborts a sleep
+ * @throws the abort reason of `signal` (a JobAbortedError naming the poll)
  */
 export async function pollUntil<T>(
   read: () => Promise<T>,
   done: (value: T) => boolean,
   deadline: number,
+  what = 'an OpenAI poll',
+  signal?: AbortSignal,
 ): Promise<PollOutcome<T>> {
   let delay = POLL_FIRST_MS;
   for (;;) {
@@ -59,7 +71,7 @@ export async function pollUntil<T>(
     if (done(value)) return { value, timedOut: false };
     const left = deadline - Date.now();
     if (left <= 0) return { value, timedOut: true };
-    await new Promise((r) => setTimeout(r, Math.min(delay, left)));
+    await sleepFor(what, Math.min(delay, left), signal);
     delay = Math.min(POLL_MAX_MS, Math.ceil(delay * 1.5));
   }
 }

@@ -1,7 +1,14 @@
 /**
- * Redis connections. Workers block on Redis and must wait through outages
- * (`maxRetriesPerRequest: null`, as BullMQ requires for workers); producers
- * and the CLI fail fast instead of queueing commands forever.
+ * Redis connections, by role (docs/design.md, "Dependency outages"):
+ * - `blocking`: a BullMQ Worker's own connection. Reconnects forever and
+ *   keeps commands until it is back (`maxRetriesPerRequest: null`, as BullMQ
+ *   requires for workers).
+ * - `worker`: the main connection of a process that runs workers (run
+ *   tracking, budget, claims, enqueueing follow-up jobs). Reconnects forever
+ *   with capped backoff, but fails a command within seconds while Redis is
+ *   away, so the job wrapper can see the outage and wait for it.
+ * - `producer`: CLI commands and producers that run no worker fail fast with
+ *   a one-line error instead of hanging.
  */
 import { Redis } from 'ioredis';
 import type { Config } from '../config/config.ts';
@@ -10,7 +17,7 @@ import { redactUrl } from '../log/logger.ts';
 
 export type { Redis };
 
-export type RedisRole = 'worker' | 'producer';
+export type RedisRole = 'blocking' | 'worker' | 'producer';
 
 /**
  * How long a producer waits for Redis before giving up, ms. A reachable
@@ -19,10 +26,38 @@ export type RedisRole = 'worker' | 'producer';
  */
 const PRODUCER_CONNECT_TIMEOUT_MS = 3000;
 
+/** Longest pause between reconnect attempts of a worker process, ms: back within 2 s of Redis. */
+const RECONNECT_MAX_DELAY_MS = 2000;
+
+/** Reconnect forever: 100, 200, 400 … ms, capped at {@link RECONNECT_MAX_DELAY_MS}. */
+export function reconnectForever(times: number): number {
+  return Math.min(100 * 2 ** Math.min(times - 1, 10), RECONNECT_MAX_DELAY_MS);
+}
+
+/** TCP keepalive on every connection, ms: finds half-open sockets after a failover. */
+const KEEPALIVE_MS = 10_000;
+
 /** Opens a connection for a role (see the file comment for the difference). */
 export function createRedis(config: Config, role: RedisRole): Redis {
+  if (role === 'blocking') {
+    return new Redis(config.redis.url, {
+      maxRetriesPerRequest: null,
+      enableReadyCheck: true,
+      retryStrategy: reconnectForever,
+      keepAlive: KEEPALIVE_MS,
+    });
+  }
   if (role === 'worker') {
-    return new Redis(config.redis.url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false });
+    return new Redis(config.redis.url, {
+      // A command waits through at most two reconnect attempts (~300 ms), then
+      // fails with "Reached the max retries per request limit": the job
+      // wrapper then waits for Redis instead of hanging inside a command.
+      maxRetriesPerRequest: 2,
+      commandTimeout: config.redis.commandTimeoutMs,
+      connectTimeout: PRODUCER_CONNECT_TIMEOUT_MS,
+      retryStrategy: reconnectForever,
+      keepAlive: KEEPALIVE_MS,
+    });
   }
   return new Redis(config.redis.url, {
     maxRetriesPerRequest: 1,

@@ -35,6 +35,29 @@ export interface JobContext {
   uploadBudget: SharedBudget;
   /** The clock TTL decisions read (src/clock/clock.ts); tests move it. */
   clock: Clock;
+  /**
+   * Aborts when this job attempt must stop waiting: its deadline passed, its
+   * delivery lost its lock, or the process drains (a JobAbortedError
+   * subclass as reason). Undefined outside a worker. Pass it to every wait
+   * (src/runtime/deadline.ts `waitFor`).
+   */
+  signal?: AbortSignal;
+  /**
+   * Like `signal` but never aborted by a drain: for a request already sent
+   * and the bookkeeping of its paid response, which a drain lets finish.
+   */
+  paidSignal?: AbortSignal;
+  /**
+   * This delivery of the job: job id and BullMQ lock token. Owner of the
+   * claims it takes, so a redelivery of a stalled job never shares them.
+   */
+  delivery?: string;
+  /**
+   * Runs bookkeeping that follows a paid API response: retried on its own
+   * through Redis or Postgres outages (never by repeating the request),
+   * until `paidSignal` aborts. Outside a worker it just runs `fn`.
+   */
+  afterPaid?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 /**

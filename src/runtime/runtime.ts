@@ -32,7 +32,11 @@ const WINDOW_MARGIN_MS = 100;
 export interface Runtime {
   config: Config;
   logger: Logger;
-  /** Connection for queues, producer and run tracking (fails fast). */
+  /**
+   * Connection for queues, producer, run tracking, budget and claims: role
+   * `worker` (reconnects forever) when the runtime was opened to run
+   * workers, else `producer` (fails fast).
+   */
   redis: Redis;
   db: Db;
   queues: Queues;
@@ -54,6 +58,12 @@ export interface RuntimeOptions {
   role: string;
   /** Skip the database (commands that only touch queues). */
   database?: boolean;
+  /**
+   * This process runs workers (`sluice worker`, and `ingest`/`sync`, which
+   * run them in the CLI process): its Redis connection then waits through
+   * outages instead of failing fast (src/queue/redis.ts). Default false.
+   */
+  workers?: boolean;
 }
 
 async function openOpenAI(
@@ -77,7 +87,7 @@ async function openOpenAI(
  * @throws RedisUnavailableError, DatabaseUnavailableError, UnsupportedDatabaseError with a fix in the message.
  */
 export async function openRuntime(config: Config, logger: Logger, options: RuntimeOptions): Promise<Runtime> {
-  const redis = createRedis(config, 'producer');
+  const redis = createRedis(config, options.workers ? 'worker' : 'producer');
   redis.on('error', () => {}); // reported by checkRedis and by failing commands
   const cleanups: Array<() => Promise<unknown>> = [() => redis.quit().catch(() => redis.disconnect())];
   const closeAll = async () => {

@@ -1,7 +1,8 @@
 /**
  * Entry point shared by `sluice worker` and workers/*.ts: opens the runtime,
- * starts workers for the given queues, serves /metrics and /healthz when
- * METRICS_PORT is set, and drains on SIGTERM/SIGINT.
+ * starts workers for the given queues, serves /metrics, /healthz (liveness)
+ * and /readyz (readiness) when METRICS_PORT is set, and drains on
+ * SIGTERM/SIGINT.
  */
 import { PROCESSORS } from '../../jobs/registry.ts';
 import { ensureCleanupScheduler } from '../cleanup/cleanup.ts';
@@ -31,7 +32,7 @@ export async function runWorkerProcess(queueNames: string[]): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, 'sluice-worker');
   const queues = parseQueues(queueNames);
-  const rt = await openRuntime(config, logger, { role: `worker-${queues.join('-')}` });
+  const rt = await openRuntime(config, logger, { role: `worker-${queues.join('-')}`, workers: true });
   // Every worker process upserts the declared schedules (idempotent: one job scheduler each, however many run);
   // cleanup workers upsert the cleanup queue's own (CLEANUP_CRON).
   try {
@@ -61,19 +62,7 @@ export async function runWorkerProcess(queueNames: string[]): Promise<void> {
           host: config.metrics.host,
           port: config.metrics.port,
           logger,
-          health: async () => {
-            const checks: Record<string, string> = {};
-            checks.redis = await rt.redis.ping().then(
-              () => 'ok',
-              (e: Error) => e.message,
-            );
-            checks.postgres = await rt.db.pool.query('SELECT 1').then(
-              () => 'ok',
-              (e: Error) => e.message,
-            );
-            checks.workers = workers.workers.every((w) => w.isRunning()) ? 'ok' : 'not running';
-            return { ok: Object.values(checks).every((v) => v === 'ok'), checks };
-          },
+          ready: () => workers.readiness(),
         })
       : undefined;
   logger.info(

@@ -71,14 +71,19 @@ export async function insertEmbeddings(
   pool: pg.Pool,
   key: EmbeddingKey,
   rows: Array<{ chunkHash: string; vector: ArrayLike<number>; tokens: number }>,
+  /** Runs the inserts on this client (a transaction) instead of the pool; the pool still resolves the vector type. */
+  client?: pg.PoolClient,
 ): Promise<string[]> {
   const inserted: string[] = [];
   if (!rows.length) return inserted;
-  const oid = await vectorTypeOid(pool);
+  const db: Pick<pg.Pool, 'query'> = client ?? pool;
+  // Through the client when there is one: a second checkout from a small
+  // pool whose connections the callers' transactions hold would deadlock.
+  const oid = await vectorTypeOid(pool, db);
   for (let i = 0; i < rows.length; i += UPSERT_ROWS) {
     const slice = rows.slice(i, i + UPSERT_ROWS);
     // Vectors travel in binary (vector-binary.ts): 6 KB each instead of ~31 KB of decimals.
-    const result = await pool.query<{ chunk_hash: string }>(
+    const result = await db.query<{ chunk_hash: string }>(
       `INSERT INTO embeddings (model, dimensions, chunk_hash, embedding, token_count)
        SELECT $1, $2, x.h, x.v, x.t FROM unnest($3::text[], $4::vector[], $5::int[]) AS x(h, v, t)
        ON CONFLICT DO NOTHING
@@ -100,15 +105,56 @@ export async function insertEmbeddings(
   return inserted;
 }
 
-/** Records money spent on an embeddings call in the cost ledger. */
+/**
+ * Records money spent on an embeddings call in the cost ledger, as billed.
+ * Embed jobs use the intent rows below instead; this stays for callers that
+ * record a finished call in one step.
+ */
 export async function recordSpend(
-  pool: pg.Pool,
+  pool: Pick<pg.Pool, 'query'>,
   entry: { model: string; runId: string; tokens: number; usd: number },
 ): Promise<void> {
-  await pool.query(`INSERT INTO cost_ledger (kind, model, run_id, tokens, usd) VALUES ('embedding', $1, $2, $3, $4)`, [
-    entry.model,
-    entry.runId,
-    entry.tokens,
-    entry.usd,
+  await pool.query(
+    `INSERT INTO cost_ledger (kind, model, run_id, tokens, usd, status) VALUES ('embedding', $1, $2, $3, $4, 'billed')`,
+    [entry.model, entry.runId, entry.tokens, entry.usd],
+  );
+}
+
+/**
+ * Writes a spend intent before an embeddings request is sent (docs/design.md,
+ * "Deadlines and leases"): status `sent`, with the tokens counted locally
+ * (cl100k_base) and their price, so a process that dies before the response
+ * still leaves the request in the ledger.
+ * @returns the ledger row id, for {@link completeSpend} or {@link voidSpend}.
+ */
+export async function recordSpendIntent(
+  pool: Pick<pg.Pool, 'query'>,
+  entry: { model: string; runId: string; tokens: number; usd: number },
+): Promise<string> {
+  const { rows } = await pool.query<{ id: string }>(
+    `INSERT INTO cost_ledger (kind, model, run_id, tokens, usd, status) VALUES ('embedding', $1, $2, $3, $4, 'sent')
+     RETURNING id::text AS id`,
+    [entry.model, entry.runId, entry.tokens, entry.usd],
+  );
+  return rows[0]!.id;
+}
+
+/** Completes an intent with what the API billed (`usage.prompt_tokens`), in the caller's transaction. */
+export async function completeSpend(
+  db: Pick<pg.Pool, 'query'>,
+  id: string,
+  billed: { tokens: number; usd: number },
+): Promise<void> {
+  await db.query(`UPDATE cost_ledger SET status = 'billed', tokens = $2, usd = $3 WHERE id = $1`, [
+    id,
+    billed.tokens,
+    billed.usd,
+  ]);
+}
+
+/** Marks an intent whose request was not billed (refused before or by the API: 429, 4xx): 0 tokens. */
+export async function voidSpend(db: Pick<pg.Pool, 'query'>, id: string): Promise<void> {
+  await db.query(`UPDATE cost_ledger SET status = 'failed', tokens = 0, usd = 0 WHERE id = $1 AND status = 'sent'`, [
+    id,
   ]);
 }

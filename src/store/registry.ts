@@ -130,7 +130,7 @@ export async function getFiles(pool: pg.Pool, hashes: string[]): Promise<Map<str
 
 /**
  * An upload claim older than this is taken over (its owner died mid-upload),
- * ms: five times OPENAI_TIMEOUT_MS (5 minutes at its default of 60 s), so a
+ * ms: five times OPENAI_TIMEOUT_MS (3 min 45 s at its default of 45 s), so a
  * slow but live upload (one request under that timeout, after a budget
  * wait) is never taken over, while a dead owner holds a file back no longer.
  */

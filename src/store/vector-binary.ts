@@ -73,7 +73,7 @@ export function encodeVectorArray(
   return buf;
 }
 
-const oids = new WeakMap<pg.Pool, Promise<number>>();
+const oids = new Map<pg.Pool | string, Promise<number>>();
 
 /**
  * The OID of the `vector` type as the pool's search_path resolves it (the
@@ -81,12 +81,15 @@ const oids = new WeakMap<pg.Pool, Promise<number>>();
  * failed lookup is not cached.
  * @throws the query's error, e.g. `type "vector" does not exist` before the migrations ran
  */
-export function vectorTypeOid(pool: pg.Pool): Promise<number> {
-  let oid = oids.get(pool);
+export function vectorTypeOid(pool: pg.Pool, via: Pick<pg.Pool, 'query'> = pool): Promise<number> {
+  // Keyed by the server's URL when there is one, so per-job views of a pool
+  // (src/runtime/deadline.ts) share the answer.
+  const cacheKey = (pool as { options?: { connectionString?: string } }).options?.connectionString ?? pool;
+  let oid = oids.get(cacheKey);
   if (!oid) {
-    oid = pool.query<{ oid: number }>(`SELECT 'vector'::regtype::oid AS oid`).then((r) => Number(r.rows[0]!.oid));
-    oid.catch(() => oids.delete(pool));
-    oids.set(pool, oid);
+    oid = via.query<{ oid: number }>(`SELECT 'vector'::regtype::oid AS oid`).then((r) => Number(r.rows[0]!.oid));
+    oid.catch(() => oids.delete(cacheKey));
+    oids.set(cacheKey, oid);
   }
   return oid;
 }

@@ -24,7 +24,10 @@ export async function openTestRuntime(
   await requirePostgres();
   const iso = isolate(extraEnv);
   const config = loadConfig(iso.env);
-  const rt = await openRuntime(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), { role: 'test' });
+  const rt = await openRuntime(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), {
+    role: 'test',
+    workers: opts.workers !== false,
+  });
   const workers = opts.workers === false ? startWorkers(rt, []) : startWorkers(rt, parseQueues(['all']));
   return {
     rt,

@@ -8,7 +8,6 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registry } from '../../src/metrics/metrics.ts';
-import type { TickResult } from '../../src/queue/contracts.ts';
 import { addSchedule, listSchedules, runScheduleNow, scheduleState } from '../../src/schedule/schedules.ts';
 import { openTestRuntime, type TestRuntime } from '../helpers/runtime.ts';
 import { tickOutcome, until } from '../helpers/wait.ts';

@@ -37,6 +37,7 @@ describe('loadConfig', () => {
     [{ DEPLOYMENT_ID: 'x'.repeat(41) }, /DEPLOYMENT_ID/],
     [{ ORPHAN_GRACE_HOURS: '0' }, /ORPHAN_GRACE_HOURS="0"/],
     [{ OPENAI_POLL_DEADLINE_MS: '300000' }, /OPENAI_POLL_DEADLINE_MS=300000 is over 270000/],
+    [{ JOB_DEADLINES: 'associate=5m' }, /OPENAI_POLL_DEADLINE_MS=240000 is over 120000/],
   ])('names the bad variable: %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

@@ -68,6 +68,8 @@ function selectors(expr: string): Selector[] {
   const src = expr
     // Grafana variables in range brackets and values: $__rate_interval, $queue.
     .replace(/\[[^\]]*\]/g, '[]')
+    // `offset 15m`: a duration, not a metric named "m".
+    .replace(/\boffset\s+-?[0-9][0-9a-z]*/g, ' ')
     // Label lists of by/without/on/ignoring/group_left/group_right are labels, not metrics.
     .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
   // name{matchers} or a bare name; a name followed by "(" is a function call.
@@ -94,9 +96,9 @@ function variableSelectors(query: string): Selector[] {
 describe('the PromQL reader of this test', () => {
   it('finds metric names and matchers, not functions, keywords or grouping labels', () => {
     const got = selectors(
-      'histogram_quantile(0.95, sum by (le, queue) (rate(sluice_job_duration_seconds_bucket{queue=~"$queue",outcome="completed"}[$__rate_interval]))) / on (queue) group_left sum without (instance) (up) unless absent(foo{a!="x"})',
+      'histogram_quantile(0.95, sum by (le, queue) (rate(sluice_job_duration_seconds_bucket{queue=~"$queue",outcome="completed"}[$__rate_interval]))) / on (queue) group_left sum without (instance) (up) unless absent(foo{a!="x"}) unless bar offset 15m',
     );
-    expect(got.map((s) => s.metric)).toEqual(['sluice_job_duration_seconds_bucket', 'up', 'foo']);
+    expect(got.map((s) => s.metric)).toEqual(['sluice_job_duration_seconds_bucket', 'up', 'foo', 'bar']);
     expect(got[0]?.matchers).toEqual([
       { label: 'queue', op: '=~', value: '$queue' },
       { label: 'outcome', op: '=', value: 'completed' },
