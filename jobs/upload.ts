@@ -2,11 +2,18 @@
  * The upload processor: one unique file content → one OpenAI File. A
  * content hash the registry knows is reused without any API call;
  * otherwise the job claims the upload in Postgres (so racing jobs upload it
- * once), sends the kept bytes with purpose `assistants`, and records the id.
+ * once), sends the kept bytes with purpose `assistants` under a filename
+ * labelled with the deployment and the content hash, and records the id.
+ * A claim taken from an upload that never recorded its File (its worker
+ * died between `files.create` and the registry write) first looks for that
+ * labelled File and reuses it: one File per content, even across a SIGKILL
+ * (docs/design.md, "Labels, orphans and deadlines").
  */
 import type { Job } from 'bullmq';
 import { toFile } from 'openai';
 import { classifyOpenAIError } from '../src/openai/errors.ts';
+import { findLabelledFile } from '../src/openai/labelled.ts';
+import { labelFilename } from '../src/openai/labels.ts';
 import { fileBytesTotal, filesTotal } from '../src/metrics/metrics.ts';
 import { PermanentError } from '../src/errors/index.ts';
 import {
@@ -16,18 +23,14 @@ import {
   recordUpload,
   releaseStaleDeletion,
   touchFiles,
+  uploadClaimStaleMs,
 } from '../src/store/registry.ts';
 import type { UploadPayload, UploadResult } from '../src/queue/contracts.ts';
+import { sleepFor } from '../src/runtime/deadline.ts';
 import type { JobContext } from '../src/runtime/job-context.ts';
+import { deploymentId } from '../src/store/deployment.ts';
 import { FILE_STATUS as F } from '../src/store/statuses.ts';
 
-/**
- * An upload claim older than this is taken over (its owner died mid-upload),
- * ms. Five times OPENAI_TIMEOUT_MS's default (60 s), so a slow but live
- * upload is never taken over, while a dead owner holds a file back for at
- * most 5 minutes.
- */
-export const UPLOAD_CLAIM_STALE_MS = 5 * 60_000;
 /** How often a job waiting for another's upload looks again, ms: one primary-key read, cheap at 10/s. */
 const WAIT_POLL_MS = 100;
 
@@ -41,7 +44,8 @@ export async function uploadContent(
   contentHash: string,
   filename: string,
 ): Promise<UploadResult> {
-  const deadline = Date.now() + UPLOAD_CLAIM_STALE_MS * 2;
+  const staleMs = uploadClaimStaleMs(ctx.config);
+  const deadline = Date.now() + staleMs * 2;
   for (;;) {
     const row = (await getFiles(ctx.db.pool, [contentHash])).get(contentHash);
     if (!row) throw new PermanentError(`file ${filename} (${contentHash}) is not registered: sync it again`);
@@ -51,14 +55,33 @@ export async function uploadContent(
       fileBytesTotal.inc({ outcome: 'reused' }, row.bytes);
       return { contentHash, fileId: row.openaiFileId, outcome: 'reused', bytes: row.bytes };
     }
-    if (await claimFileUpload(ctx.db.pool, contentHash, owner, UPLOAD_CLAIM_STALE_MS)) {
+    const claim = await claimFileUpload(ctx.db.pool, contentHash, owner, staleMs);
+    if (claim) {
+      const deployment = await deploymentId(ctx);
+      if (claim.previousStatus === F.uploading) {
+        // The last owner claimed it and never recorded a File: it may have created one.
+        const found = await findLabelledFile(
+          ctx.openai,
+          deployment,
+          contentHash,
+          claim.previousClaimedAt ?? new Date(0),
+        );
+        if (found) {
+          await recordUpload(ctx.db.pool, contentHash, found.id);
+          ctx.logger.info({ contentHash, fileId: found.id }, 'upload: reused the File an earlier upload created');
+          filesTotal.inc({ outcome: 'reused' });
+          fileBytesTotal.inc({ outcome: 'reused' }, found.bytes);
+          return { contentHash, fileId: found.id, outcome: 'reused', bytes: found.bytes };
+        }
+      }
       const data = await loadBlob(ctx.db.pool, contentHash);
       if (!data)
         throw new PermanentError(`the bytes of ${filename} (${contentHash}) are not kept: sync the file again`);
       await ctx.uploadBudget.restamp(await ctx.uploadBudget.reserve(1));
       let fileId: string;
       try {
-        fileId = (await ctx.openai.files.create({ file: await toFile(data, filename), purpose: 'assistants' })).id;
+        const file = await toFile(data, labelFilename(deployment, contentHash, filename));
+        fileId = (await ctx.openai.files.create({ file, purpose: 'assistants' })).id;
       } catch (err) {
         throw classifyOpenAIError(err);
       }
@@ -72,7 +95,7 @@ export async function uploadContent(
     // cleanup's claim is taken back: docs/design.md, "TTL cleanup").
     if (row.status === F.deleting && (await releaseStaleDeletion(ctx.db.pool, 'file', contentHash))) continue;
     if (Date.now() > deadline) throw new Error(`upload of ${filename} (${contentHash}) still claimed by another job`);
-    await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
+    await sleepFor(`the upload of ${filename} another job holds`, WAIT_POLL_MS, ctx.signal);
   }
 }
 

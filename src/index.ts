@@ -54,6 +54,19 @@ export { search, type SearchHit, type SearchOptions } from './search/search.ts';
 export { exportCollection, type ExportedChunk } from './export/export.ts';
 export { getStatus, type Status } from './runs/status.ts';
 export { runCleanup, type CleanupOptions, type CleanupReport } from './cleanup/cleanup.ts';
+export { sweepOrphans, type SweepReport } from './cleanup/orphans.ts';
+export {
+  runReconcile,
+  latestDrift,
+  type ReconcileOptions,
+  type ReconcileReport,
+  type ReconcileFixes,
+  type CollectionCounts,
+} from './reconcile/reconcile.ts';
+export { DRIFT_KINDS, type DriftKind, type DriftCounts, type DriftItem } from './reconcile/drift.ts';
+export { registerExternalStore } from './store/registry.ts';
+export { EXTERNAL_STORE_MODE, type ExternalStoreMode } from './store/statuses.ts';
+export { deploymentId } from './store/deployment.ts';
 // Type only (erased): `Runtime.emulator` is one. `startEmulator` is in `sluice/emulator`.
 export type { RunningEmulator } from './openai/emulator.ts';
 export { QUEUE_NAMES, type QueueName } from './queue/contracts.ts';

@@ -5,9 +5,13 @@
  * 1. vector stores (filesets with a store) unused since the cutoff;
  * 2. Files attached to no live store and unused since the cutoff, with their
  *    kept bytes (`file_blobs`);
- * 3. documents not reached by a run since the cutoff, in collections no
+ * 3. the orphan sweep (./orphans.ts): this deployment's labelled Files and
+ *    stores the registry does not know, older than ORPHAN_GRACE_HOURS;
+ * 4. documents not reached by a run since the cutoff, in collections no
  *    search read since then, through the one removal path (reason `ttl`);
- * 4. embeddings no chunk references, unused since the cutoff.
+ * 5. embeddings no chunk references, unused since the cutoff;
+ * 6. a reconcile that deletes nothing (src/reconcile/reconcile.ts): the
+ *    drift it finds is what `sluice_index_drift{kind}` reports.
  *
  * Every TTL predicate compares with `cutoff = now - ttlDays`, `now` coming
  * from the injected clock (src/clock/clock.ts), never the database's
@@ -36,6 +40,9 @@ import { checkCron } from '../schedule/definition.ts';
 import { DELETE_CLAIM_STALE_SQL } from '../store/registry.ts';
 import { removeDocuments } from '../store/remove.ts';
 import { FILE_STATUS as F, FILESET_FILE_STATUS as FF, FILESET_STATUS as FS } from '../store/statuses.ts';
+import type { DriftCounts } from '../reconcile/drift.ts';
+import { runReconcile } from '../reconcile/reconcile.ts';
+import { type SweepReport, sweepOrphans } from './orphans.ts';
 
 /** What cleanup needs: a JobContext or a Runtime's context. */
 export type CleanupDeps = Pick<JobContext, 'config' | 'logger' | 'db' | 'openai' | 'clock'>;
@@ -49,6 +56,10 @@ export interface CleanupOptions {
   now?: Date;
   /** Who claims rows (`claimed_by`), e.g. the cleanup job's id. */
   owner?: string;
+  /** Orphans younger than this are left alone, hours (default ORPHAN_GRACE_HOURS). */
+  graceHours?: number;
+  /** End with a reconcile that repairs nothing, whose drift the gauge reports (default true). */
+  reconcile?: boolean;
 }
 
 export interface CleanupReport {
@@ -65,6 +76,11 @@ export interface CleanupReport {
   embeddings: number;
   freedBytes: { file: number; embedding: number };
   failed: Array<{ resource: CleanupRemoteResource; id: string; error: string }>;
+  /** The orphan sweep (its refused deletions are in `failed` too). */
+  orphans: SweepReport;
+  /** The drift the closing reconcile found, by kind (null when it was skipped or failed: see `reconcileError`). */
+  drift: DriftCounts | null;
+  reconcileError: string | null;
   durationSeconds: number;
 }
 
@@ -102,6 +118,17 @@ export async function runCleanup(deps: CleanupDeps, options: CleanupOptions = {}
     embeddings: 0,
     freedBytes: { file: 0, embedding: 0 },
     failed: [],
+    orphans: {
+      deployment: '',
+      graceHours: 0,
+      vectorStores: [],
+      files: [],
+      adopted: [],
+      young: { files: 0, vectorStores: 0 },
+      failed: [],
+    },
+    drift: null,
+    reconcileError: null,
     durationSeconds: 0,
   };
 
@@ -217,7 +244,15 @@ export async function runCleanup(deps: CleanupDeps, options: CleanupOptions = {}
     report.freedBytes.file += file.bytes;
   }
 
-  // 3. Documents: not reached by a run since the cutoff, in a collection no search read since.
+  // 3. Orphans: labelled objects of this deployment the registry does not know, past the grace period.
+  report.orphans = await sweepOrphans(deps, {
+    now,
+    dryRun,
+    ...(options.graceHours !== undefined ? { graceHours: options.graceHours } : {}),
+  });
+  report.failed.push(...report.orphans.failed);
+
+  // 4. Documents: not reached by a run since the cutoff, in a collection no search read since.
   const { rows: docs } = await pool.query<{
     id: string;
     collection_id: string;
@@ -263,7 +298,7 @@ export async function runCleanup(deps: CleanupDeps, options: CleanupOptions = {}
     cleanupDeletedTotal.inc({ resource: 'chunk' }, report.chunks);
   }
 
-  // 4. Embeddings no chunk references (a dry run ignores the chunks of the documents it would remove).
+  // 5. Embeddings no chunk references (a dry run ignores the chunks of the documents it would remove).
   const dyingDocs = dryRun ? docs.map((d) => d.id) : [];
   const embeddingPredicate = `e.last_used_at < $1
     AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.chunk_hash = e.chunk_hash AND NOT (c.document_id = ANY($2::bigint[])))`;
@@ -297,6 +332,21 @@ export async function runCleanup(deps: CleanupDeps, options: CleanupOptions = {}
     cleanupFreedBytesTotal.inc({ resource: 'embedding' }, report.freedBytes.embedding);
   }
 
+  // 6. Reconcile, repairing nothing: the drift TTL cleanup leaves is what sluice_index_drift reports.
+  if (options.reconcile ?? true) {
+    try {
+      report.drift = (
+        await runReconcile(deps, {
+          now,
+          ...(options.graceHours !== undefined ? { graceHours: options.graceHours } : {}),
+        })
+      ).drift;
+    } catch (err) {
+      report.reconcileError = message(err);
+      deps.logger.warn({ err: { message: message(err) } }, 'cleanup: reconcile failed');
+    }
+  }
+
   const seconds = (performance.now() - started) / 1000;
   cleanupDurationSeconds.observe(seconds);
   report.durationSeconds = Math.round(seconds * 100) / 100;
@@ -311,6 +361,7 @@ export async function runCleanup(deps: CleanupDeps, options: CleanupOptions = {}
       chunks: report.chunks,
       embeddings: report.embeddings,
       freedBytes: report.freedBytes,
+      orphans: { vectorStores: report.orphans.vectorStores.length, files: report.orphans.files.length },
       failed: report.failed.length,
       durationSeconds: report.durationSeconds,
     },

@@ -13,6 +13,8 @@ import { type ScheduleDefinition, validateSchedule } from '../schedule/definitio
 import { addSchedule, listSchedules, removeSchedule, runScheduleNow } from '../schedule/schedules.ts';
 import { getStatus } from '../runs/status.ts';
 import { runCleanup } from '../cleanup/cleanup.ts';
+import { DRIFT_KINDS, totalDrift } from '../reconcile/drift.ts';
+import { type ReconcileReport, runReconcile } from '../reconcile/reconcile.ts';
 import { openRuntime, type Runtime } from '../runtime/runtime.ts';
 import { onShutdown } from '../runtime/signals.ts';
 import { runWorkerProcess, parseQueues } from '../runtime/worker-process.ts';
@@ -247,14 +249,80 @@ export async function cleanupCommand(opts: { dryRun?: boolean; json?: boolean; t
       `  ${r.vectorStores.length} vector stores, ${r.files.length} files (${r.freedBytes.file} bytes)`,
       `  ${r.documents.length} documents (${r.chunks} chunks), ${r.embeddings} embeddings (${r.freedBytes.embedding} bytes)`,
     ];
+    const o = r.orphans;
+    lines.push(
+      `  orphans of deployment ${o.deployment} older than ${o.graceHours} h: ${o.vectorStores.length} vector stores, ${o.files.length} files; ${o.adopted.length} files recorded instead; ${o.young.vectorStores + o.young.files} younger left`,
+    );
     for (const s of r.vectorStores)
       lines.push(`  vector store ${s.vectorStoreId} (fileset ${s.filesetHash.slice(0, 12)})`);
+    for (const s of o.vectorStores) lines.push(`  orphan vector store ${s.vectorStoreId} (created ${s.createdAt})`);
+    for (const f of o.files) lines.push(`  orphan file ${f.openaiFileId} (${f.bytes} bytes, created ${f.createdAt})`);
     for (const f of r.files) lines.push(`  file ${f.openaiFileId} (${f.bytes} bytes)`);
     for (const d of r.documents) lines.push(`  document ${d.collection} ${d.uri}`);
     for (const f of r.failed) lines.push(`  FAILED ${f.resource} ${f.id}: ${f.error} (retried by the next run)`);
     process.stdout.write(`${lines.join('\n')}\n`);
     return r.failed.length ? 1 : 0;
   });
+}
+
+export interface ReconcileCommandOptions {
+  collection?: string;
+  fix?: boolean;
+  graceHours?: number;
+  json?: boolean;
+}
+
+/**
+ * `sluice reconcile`: compares the registry with OpenAI and pgvector
+ * (docs/design.md, "Reconcile") and prints the drift by kind; with --fix,
+ * repairs it with associate, upload and embed workers in this process and
+ * prints what is left. Exit 0 when no drift is left, 1 otherwise.
+ */
+export async function reconcileCommand(opts: ReconcileCommandOptions): Promise<number> {
+  const config = loadConfig();
+  const rt = await openRuntime(config, cliLogger(config), { role: 'reconcile' });
+  const workers = opts.fix ? startWorkers(rt, ['associate', 'upload', 'embed']) : undefined;
+  try {
+    const r = await runReconcile(rt.context, {
+      fix: opts.fix ?? false,
+      ...(opts.collection !== undefined ? { collection: opts.collection } : {}),
+      ...(opts.graceHours !== undefined ? { graceHours: opts.graceHours } : {}),
+    });
+    if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+    else printReconcile(r);
+    return totalDrift(r.drift) ? 1 : 0;
+  } finally {
+    await workers?.close();
+    await rt.close();
+  }
+}
+
+function printReconcile(r: ReconcileReport): void {
+  const found = totalDrift(r.found);
+  const left = totalDrift(r.drift);
+  const lines = [
+    `reconcile of deployment ${r.deployment} (${r.collection ? `collection ${r.collection}` : 'every collection'}; in flight if younger than ${r.graceHours} h): ${found} differences${r.fixed ? `, ${left} left after --fix` : ''}`,
+  ];
+  for (const k of DRIFT_KINDS)
+    lines.push(`  ${k.padEnd(24)} ${String(r.found[k]).padStart(6)}${r.fixed ? `  → ${r.drift[k]}` : ''}`);
+  const f = r.inFlight;
+  lines.push(
+    `  in flight (not drift): ${f.files} files, ${f.vectorStores} vector stores, ${f.chunks} chunks, ${f.filesets} filesets`,
+  );
+  if (r.collections.length) lines.push('collections (pgvector | OpenAI):');
+  for (const c of r.collections)
+    lines.push(
+      `  ${c.collection || '(none)'}: ${c.documents} documents, ${c.chunks} chunks (${c.chunksEmbedded} embedded) | ${c.vectorStores} vector stores, ${c.filesCompleted} files completed (OpenAI: ${c.filesCompletedAtOpenAI})`,
+    );
+  for (const i of r.items) lines.push(`  ${i.kind} ${i.id}: ${i.detail}`);
+  if (r.fixes) {
+    const x = r.fixes;
+    lines.push(
+      `fixed: deleted ${x.vectorStoresDeleted} vector stores and ${x.filesDeleted} files, recorded ${x.filesAdopted} files, forgot ${x.filesForgotten} lost files, repaired ${x.storesRepaired} stores, ${x.embedJobs} embed jobs, deleted ${x.embeddingsDeleted} embeddings${x.runId ? ` (run ${x.runId})` : ''}`,
+    );
+    for (const e of x.failed) lines.push(`  FAILED ${e.what}: ${e.error}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 /** `sluice retry-failed [queue]`: moves failed jobs back to waiting. */
@@ -300,7 +368,8 @@ function printSync(s: SyncSummary): void {
     lines.push(
       `uploaded ${s.filesUploaded} files (${s.bytesUploaded} bytes); reused ${s.filesReused} (${s.bytesReused} bytes)${s.filesReuploaded ? `; re-uploaded ${s.filesReuploaded}` : ''}`,
     );
-    for (const f of s.failedFiles ?? []) lines.push(`  failed: ${f.filename}: ${f.error}`);
+    for (const f of s.failedFiles ?? [])
+      lines.push(`  failed: ${f.filename}${f.fileId ? ` (${f.fileId})` : ''}: ${f.error}`);
   }
   if (s.pgvector)
     lines.push(

@@ -16,6 +16,14 @@ function positiveInt(name: string) {
   };
 }
 
+function nonNegativeInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be an integer ≥ 0, got "${value}"`);
+    return n;
+  };
+}
+
 const program = new Command()
   .name('sluice')
   .description(
@@ -159,6 +167,21 @@ program
   .option('--ttl-days <n>', 'unused for this many days (default TTL_DAYS)', positiveInt('--ttl-days'))
   .option('--json', 'print exactly one JSON object on stdout')
   .action((opts) => runCommand(() => commands.cleanupCommand(opts)));
+
+program
+  .command('reconcile')
+  .description(
+    'compare the registry with OpenAI and pgvector and print drift by kind; --fix repairs it (runs associate, upload and embed workers here)',
+  )
+  .option('-c, --collection <name>', 'only this collection (extra Files and unused embeddings are not checked)')
+  .option('--fix', 'repair the drift found, then look again')
+  .option(
+    '--grace-hours <n>',
+    'unknown objects and chunks younger than this are in flight, not drift (default ORPHAN_GRACE_HOURS; 0 counts all)',
+    nonNegativeInt('--grace-hours'),
+  )
+  .option('--json', 'print exactly one JSON object on stdout')
+  .action((opts) => runCommand(() => commands.reconcileCommand(opts)));
 
 program
   .command('retry-failed')

@@ -7,6 +7,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../errors/index.ts';
 import { parseGoDuration } from '../openai/go-duration.ts';
+import { DEPLOYMENT_ID_PATTERN } from '../openai/labels.ts';
+import { ASSOCIATE_DEADLINE_MS, maxPollDeadlineMs } from '../openai/poll.ts';
 import { EMBEDDING_DEFAULT_DIMENSIONS, EMBEDDING_PRICES_USD_PER_MTOK } from '../openai/prices.ts';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
@@ -46,6 +48,13 @@ const EnvSchema = z.object({
   OPENAI_TIMEOUT_MS: int(45_000, 1),
   ALLOW_OPENAI_TIMEOUT_OVER_SHUTDOWN: bool(false),
   OPENAI_MAX_RETRIES: int(0, 0),
+  OPENAI_POLL_DEADLINE_MS: int(240_000, 1),
+  DEPLOYMENT_ID: optionalString.pipe(
+    z
+      .string()
+      .regex(DEPLOYMENT_ID_PATTERN, 'letters, digits, "_" and "-", starting with a letter or digit, at most 40')
+      .optional(),
+  ),
   EMBEDDING_MODEL: z.string().min(1).default('text-embedding-3-small'),
   EMBEDDING_DIMENSIONS: z.coerce.number().int().min(1).optional(),
   EMBEDDING_MAX_INPUTS: int(2048, 1),
@@ -84,6 +93,7 @@ const EnvSchema = z.object({
   JOB_LOCK_MS: int(30_000, 1_000),
   TTL_DAYS: int(30, 1),
   CLEANUP_CRON: z.string().trim().min(1).default('0 4 * * *'),
+  ORPHAN_GRACE_HOURS: int(24, 1),
   REINDEX_MAX_DELETE_FRACTION: z.coerce.number().min(0).max(1).default(0.2),
   DEPENDENCY_PROBE_MS: int(2_000, 100),
   DEPENDENCY_PROBE_TIMEOUT_MS: int(3_000, 100),
@@ -198,7 +208,25 @@ export interface Config {
     maxRetries: number;
     /** File uploads per minute, shared by every process (docs/openai-facts.md, "Files": 1,000/min per user). */
     uploadRpm: number;
+    /**
+     * How long one poll of OpenAI may take, ms (default 240,000): a file
+     * batch until no file is `in_progress`, or the files re-attached after
+     * it. OpenAI files can stay `in_progress` indefinitely, and the SDK's
+     * own poll helpers have no deadline (docs/design.md, "Labels, orphans and deadlines").
+     * Two polls per file batch and a minute of other requests must fit in
+     * the associate's deadline (its 10-minute claim, or `JOB_DEADLINES`
+     * associate= when shorter), so at most 270,000 by default.
+     */
+    pollDeadlineMs: number;
   };
+  /**
+   * The deployment id that labels every File and vector store Sluice
+   * creates (`DEPLOYMENT_ID`; src/openai/labels.ts). Undefined: the id the
+   * database generated once (migration 0006), read by
+   * src/store/deployment.ts. Deployments sharing an OpenAI organisation
+   * never touch each other's labelled objects.
+   */
+  deploymentId: string | undefined;
   embedding: {
     model: string;
     dimensions: number;
@@ -295,6 +323,13 @@ export interface Config {
    * cleanup queue's job scheduler, or `off` (docs/design.md, "TTL cleanup").
    */
   cleanupCron: string;
+  /**
+   * How old a labelled object unknown to the registry, or a chunk with no
+   * embedding, must be before the orphan sweep deletes it and reconcile
+   * counts it as drift, hours (default 24): younger ones may still be in
+   * flight (docs/design.md, "Labels, orphans and deadlines").
+   */
+  orphanGraceHours: number;
   reindex: {
     /**
      * The largest share of a run's scope deletion sync removes without
@@ -363,6 +398,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `CHUNK_MAX_TOKENS=${e.CHUNK_MAX_TOKENS} exceeds EMBEDDING_MAX_INPUT_TOKENS=${e.EMBEDDING_MAX_INPUT_TOKENS}.`,
     );
   }
+  const jobDeadlinesMs = parseJobDeadlines(e.JOB_DEADLINES);
+  const associateDeadlineMs = Math.min(ASSOCIATE_DEADLINE_MS, jobDeadlinesMs.associate);
+  if (e.OPENAI_POLL_DEADLINE_MS > maxPollDeadlineMs(associateDeadlineMs)) {
+    throw new ConfigError(
+      `OPENAI_POLL_DEADLINE_MS=${e.OPENAI_POLL_DEADLINE_MS} is over ${maxPollDeadlineMs(associateDeadlineMs)}: two polls per file batch and a minute of other requests must fit in the associate's deadline of ${associateDeadlineMs} ms (its 10-minute store-creation claim, or JOB_DEADLINES associate= when shorter).`,
+    );
+  }
   if (e.OPENAI_TIMEOUT_MS > e.SHUTDOWN_TIMEOUT_MS && !e.ALLOW_OPENAI_TIMEOUT_OVER_SHUTDOWN) {
     throw new ConfigError(
       `OPENAI_TIMEOUT_MS=${e.OPENAI_TIMEOUT_MS} exceeds SHUTDOWN_TIMEOUT_MS=${e.SHUTDOWN_TIMEOUT_MS}: a drain could not wait ` +
@@ -392,7 +434,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       timeoutMs: e.OPENAI_TIMEOUT_MS,
       maxRetries: e.OPENAI_MAX_RETRIES,
       uploadRpm: e.OPENAI_UPLOAD_RPM,
+      pollDeadlineMs: e.OPENAI_POLL_DEADLINE_MS,
     },
+    deploymentId: e.DEPLOYMENT_ID,
     embedding: {
       model: e.EMBEDDING_MODEL,
       dimensions,
@@ -425,7 +469,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       lockMs: e.JOB_LOCK_MS,
     },
-    jobDeadlinesMs: parseJobDeadlines(e.JOB_DEADLINES),
+    jobDeadlinesMs,
     jobs: {
       attempts: e.JOB_ATTEMPTS,
       backoffMs: e.JOB_BACKOFF_MS,
@@ -435,6 +479,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     schedulesFile: e.SCHEDULES_FILE === undefined ? undefined : path.resolve(e.SCHEDULES_FILE),
     ttlDays: e.TTL_DAYS,
     cleanupCron: e.CLEANUP_CRON,
+    orphanGraceHours: e.ORPHAN_GRACE_HOURS,
     reindex: { maxDeleteFraction: e.REINDEX_MAX_DELETE_FRACTION },
     dependencies: {
       probeMs: e.DEPENDENCY_PROBE_MS,

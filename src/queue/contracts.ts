@@ -113,6 +113,13 @@ export const AssociatePayloadSchema = z.object({
   chunkingStrategy: ChunkingStrategySchema,
   /** Hashes already uploaded when the sync was enqueued (no upload job was needed). */
   knownHashes: z.array(sha256Hex).default([]),
+  /**
+   * A repair (`sluice reconcile --fix`; docs/design.md, "Reconcile"): upload
+   * the files that have no File, and on a live store re-attach the files it
+   * lost, detach the ones it should not hold and record what OpenAI reports,
+   * instead of reusing it as it is.
+   */
+  repair: z.boolean().default(false),
 });
 export type AssociatePayload = z.infer<typeof AssociatePayloadSchema>;
 
@@ -227,5 +234,6 @@ export interface SyncResult {
   filesReuploaded: number;
   bytesUploaded: number;
   bytesReused: number;
-  failedFiles: Array<{ filename: string; contentHash: string; error: string }>;
+  /** Files not serving in the store: OpenAI's error, or why Sluice gave up (`fileId` null: never uploaded). */
+  failedFiles: Array<{ filename: string; contentHash: string; fileId: string | null; error: string }>;
 }

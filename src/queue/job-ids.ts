@@ -34,6 +34,11 @@ export function associateJobId(runId: string): string {
   return `associate-${runId}`;
 }
 
+/** The repair of one fileset's store in a reconcile run (`sluice reconcile --fix`): an associate job. */
+export function repairJobId(runId: string, filesetHash: string): string {
+  return `repair-${runId}-${filesetHash.slice(0, 32)}`;
+}
+
 /**
  * A tick started now by `sluice schedule run` (scheduled ticks get BullMQ's
  * own `repeat:<scheduler id>:<fire time ms>`).

@@ -10,6 +10,8 @@ import { loadConfig } from '../config/config.ts';
 import { createLogger } from '../log/logger.ts';
 import { registerQueueBacklog } from '../metrics/backlog.ts';
 import { setScheduleSource } from '../metrics/schedules.ts';
+import { setDriftSource } from '../metrics/drift.ts';
+import { latestDrift } from '../reconcile/reconcile.ts';
 import { applySchedulesFile, listSchedules } from '../schedule/schedules.ts';
 import { startMetricsServer } from '../metrics/server.ts';
 import { QUEUE_NAMES, isQueueName, type QueueName } from '../queue/contracts.ts';
@@ -42,6 +44,7 @@ export async function runWorkerProcess(queueNames: string[]): Promise<void> {
   }
   const workers = startWorkers(rt, queues);
   registerQueueBacklog(queues.map((q) => rt.queues[q]));
+  if (queues.includes('cleanup')) setDriftSource(() => latestDrift(rt.db.pool));
   if (queues.includes('schedule'))
     setScheduleSource(async () =>
       (await listSchedules(rt)).map((s) => {

@@ -6,8 +6,10 @@
  * (its owner died between claiming and recording).
  */
 import type pg from 'pg';
+import type { Config } from '../config/config.ts';
 import type { ChunkingStrategy } from '../files/fileset.ts';
 import {
+  type ExternalStoreMode,
   FILE_STATUS as F,
   FILESET_FILE_STATUS as FF,
   FILESET_STATUS as FS,
@@ -127,23 +129,53 @@ export async function getFiles(pool: pg.Pool, hashes: string[]): Promise<Map<str
 }
 
 /**
+ * An upload claim older than this is taken over (its owner died mid-upload),
+ * ms: five times OPENAI_TIMEOUT_MS (3 min 45 s at its default of 45 s), so a
+ * slow but live upload (one request under that timeout, after a budget
+ * wait) is never taken over, while a dead owner holds a file back no longer.
+ */
+export function uploadClaimStaleMs(config: Pick<Config, 'openai'>): number {
+  return 5 * config.openai.timeoutMs;
+}
+
+/** A claim this owner now holds, and what it took over. */
+export interface Claim {
+  /**
+   * The status the row had: `uploading` / `creating` means an earlier
+   * owner (a dead job, or this job before a crash) claimed it and never
+   * recorded its result, so its remote object may exist, labelled, unrecorded.
+   */
+  previousStatus: string;
+  /** When that earlier claim was taken (the database's clock), if any. */
+  previousClaimedAt: Date | null;
+}
+
+/**
  * Claims the upload of a file: succeeds when nobody holds it, the holder is
  * this owner (a retry), or the claim is older than `staleMs`.
- * @returns true when this owner must upload.
+ * @returns the claim when this owner must upload (see {@link Claim}), else undefined.
  */
 export async function claimFileUpload(
   pool: pg.Pool,
   contentHash: string,
   owner: string,
   staleMs: number,
-): Promise<boolean> {
-  const { rowCount } = await pool.query(
-    `UPDATE files SET status = '${F.uploading}', claimed_by = $2, claimed_at = now()
-     WHERE content_hash = $1 AND openai_file_id IS NULL
-       AND (status IN ('${F.pending}', '${F.failed}', '${F.deleted}') OR claimed_by = $2 OR claimed_at < now() - ($3 || ' milliseconds')::interval)`,
+): Promise<Claim | undefined> {
+  // The row lock of FOR UPDATE makes racing claimers re-check the predicate on the row the winner wrote.
+  const { rows } = await pool.query<{ previous_status: string; previous_claimed_at: Date | null }>(
+    `WITH old AS (
+       SELECT content_hash, status, claimed_at FROM files
+       WHERE content_hash = $1 AND openai_file_id IS NULL
+         AND (status IN ('${F.pending}', '${F.failed}', '${F.deleted}') OR claimed_by = $2 OR claimed_at < now() - ($3 || ' milliseconds')::interval)
+       FOR UPDATE
+     )
+     UPDATE files f SET status = '${F.uploading}', claimed_by = $2, claimed_at = now()
+     FROM old WHERE f.content_hash = old.content_hash
+     RETURNING old.status AS previous_status, old.claimed_at AS previous_claimed_at`,
     [contentHash, owner, String(staleMs)],
   );
-  return rowCount === 1;
+  const r = rows[0];
+  return r ? { previousStatus: r.previous_status, previousClaimedAt: r.previous_claimed_at } : undefined;
 }
 
 export async function recordUpload(pool: pg.Pool, contentHash: string, fileId: string): Promise<void> {
@@ -199,23 +231,29 @@ function toFileset(r: {
   };
 }
 
-/** Records a fileset (intent) if new; returns its row. */
+/**
+ * Records a fileset (intent) if new, with the collection its store is made
+ * for (kept on a known fileset that has none yet); returns its row.
+ */
 export async function ensureFileset(
   pool: pg.Pool,
   hash: string,
   contentHashes: string[],
   chunking: ChunkingStrategy,
   files: Array<{ contentHash: string; filename: string }>,
+  collection: string,
 ): Promise<FilesetRow> {
   const created = await pool.query(
-    `INSERT INTO filesets (fileset_hash, content_hashes, chunking_strategy) VALUES ($1, $2, $3::jsonb) ON CONFLICT DO NOTHING RETURNING fileset_hash`,
-    [hash, [...new Set(contentHashes)].sort(), JSON.stringify(chunking)],
+    `INSERT INTO filesets (fileset_hash, content_hashes, chunking_strategy, collection) VALUES ($1, $2, $3::jsonb, $4)
+     ON CONFLICT (fileset_hash) DO UPDATE SET collection = EXCLUDED.collection WHERE filesets.collection IS NULL
+     RETURNING (xmax = 0) AS inserted`,
+    [hash, [...new Set(contentHashes)].sort(), JSON.stringify(chunking), collection],
   );
   // A known fileset has its files already (the hash fixes them); a crash
   // between the two inserts is repaired by the next sync of the fileset.
   const {
     rows: [count],
-  } = created.rowCount
+  } = created.rows[0]?.inserted
     ? { rows: [{ n: 0 }] }
     : await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM fileset_files WHERE fileset_hash = $1`, [hash]);
   if (count!.n < files.length)
@@ -239,21 +277,38 @@ export async function getFileset(pool: pg.Pool, hash: string): Promise<FilesetRo
 /**
  * Claims the creation of a fileset's store: when it has none and nobody
  * holds it, this owner holds it already, or the claim is stale.
+ * @returns the claim (see {@link Claim}) when this owner must create the store, else undefined.
  */
 export async function claimFilesetCreation(
   pool: pg.Pool,
   hash: string,
   owner: string,
   staleMs: number,
-): Promise<boolean> {
-  const { rowCount } = await pool.query(
-    `UPDATE filesets SET status = '${FS.creating}', claimed_by = $2, claimed_at = now(),
-       recreated = recreated + (status = '${FS.deleted}')::int
-     WHERE fileset_hash = $1 AND vector_store_id IS NULL
-       AND (status IN ('${FS.pending}', '${FS.failed}', '${FS.deleted}') OR claimed_by = $2 OR claimed_at < now() - ($3 || ' milliseconds')::interval)`,
+): Promise<Claim | undefined> {
+  const { rows } = await pool.query<{ previous_status: string; previous_claimed_at: Date | null }>(
+    `WITH old AS (
+       SELECT fileset_hash, status, claimed_at FROM filesets
+       WHERE fileset_hash = $1 AND vector_store_id IS NULL
+         AND (status IN ('${FS.pending}', '${FS.failed}', '${FS.deleted}') OR claimed_by = $2 OR claimed_at < now() - ($3 || ' milliseconds')::interval)
+       FOR UPDATE
+     )
+     UPDATE filesets f SET status = '${FS.creating}', claimed_by = $2, claimed_at = now(),
+       recreated = f.recreated + (old.status = '${FS.deleted}')::int
+     FROM old WHERE f.fileset_hash = old.fileset_hash
+     RETURNING old.status AS previous_status, old.claimed_at AS previous_claimed_at`,
     [hash, owner, String(staleMs)],
   );
-  return rowCount === 1;
+  const r = rows[0];
+  return r ? { previousStatus: r.previous_status, previousClaimedAt: r.previous_claimed_at } : undefined;
+}
+
+/**
+ * Renews this owner's claim on a fileset (its `claimed_at`), so a live
+ * associate that attaches batch after batch is never taken over: its
+ * deadline runs per batch (src/openai/poll.ts `ASSOCIATE_DEADLINE_MS`).
+ */
+export async function renewFilesetClaim(pool: pg.Pool, hash: string, owner: string): Promise<void> {
+  await pool.query(`UPDATE filesets SET claimed_at = now() WHERE fileset_hash = $1 AND claimed_by = $2`, [hash, owner]);
 }
 
 /** Records the created store right after the remote call. */
@@ -353,4 +408,23 @@ export async function filesetFiles(
     lastError: r.last_error,
     openaiFileId: r.openai_file_id,
   }));
+}
+
+/**
+ * Registers a vector store Sluice did not create from a fileset (imported,
+ * or to be searched read-only): the orphan sweep, reconcile and TTL cleanup
+ * never delete or change it, whatever its labels (docs/design.md, "Labels, orphans and deadlines").
+ * Idempotent; a second call updates the mode and collection.
+ */
+export async function registerExternalStore(
+  pool: pg.Pool,
+  vectorStoreId: string,
+  mode: ExternalStoreMode,
+  collection: string | null,
+): Promise<void> {
+  await pool.query(
+    `INSERT INTO external_vector_stores (vector_store_id, mode, collection) VALUES ($1, $2, $3)
+     ON CONFLICT (vector_store_id) DO UPDATE SET mode = EXCLUDED.mode, collection = EXCLUDED.collection`,
+    [vectorStoreId, mode, collection],
+  );
 }

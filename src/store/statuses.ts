@@ -70,3 +70,16 @@ export const FILESET_FILE_STATUS = Object.freeze({
   cancelled: 'cancelled',
 } as const);
 export type FilesetFileStatus = (typeof FILESET_FILE_STATUS)[keyof typeof FILESET_FILE_STATUS];
+
+/**
+ * `external_vector_stores.mode`: a vector store Sluice did not create from a
+ * fileset, which the orphan sweep, reconcile and TTL cleanup never delete or
+ * change (docs/design.md, "Labels, orphans and deadlines").
+ */
+export const EXTERNAL_STORE_MODE = Object.freeze({
+  /** Read into a collection from another store (import). */
+  imported: 'imported',
+  /** Registered to be searched, never written. */
+  read_only: 'read_only',
+} as const);
+export type ExternalStoreMode = (typeof EXTERNAL_STORE_MODE)[keyof typeof EXTERNAL_STORE_MODE];

@@ -128,6 +128,7 @@ export async function enqueueSync(
       chunkingStrategy: chunking,
       files: files.map((f) => ({ contentHash: f.contentHash, filename: f.filename, bytes: f.bytes })),
       knownHashes: hashes.filter((h) => known.get(h)?.openaiFileId),
+      repair: false,
     },
   };
   const children = toUpload.map((f) => ({

@@ -120,7 +120,10 @@ describe('TTL cleanup', () => {
 
     await sleep(50);
     const boundary = new Date();
-    await sleep(50);
+    // The emulator's clock runs on from boundary + TTL while the cleanups and checks below take their time:
+    // the fresh side is used 3 s after the boundary so that its store outlives them on a loaded machine (it
+    // expires at OpenAI TTL after its last use, on that clock).
+    await sleep(3000);
 
     // Used after the boundary: within the TTL when the clock reads boundary + TTL.
     const fresh = project('fresh', { 'shared.md': '# Shared\nin both sets\n', 'b.md': '# B\nonly in the new set\n' });

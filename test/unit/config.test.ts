@@ -33,6 +33,11 @@ describe('loadConfig', () => {
     [{ REINDEX_MAX_DELETE_FRACTION: '1.5' }, /REINDEX_MAX_DELETE_FRACTION="1.5"/],
     [{ REINDEX_MAX_DELETE_FRACTION: '-0.1' }, /REINDEX_MAX_DELETE_FRACTION/],
     [{ REINDEX_MAX_DELETE_FRACTION: 'a fifth' }, /REINDEX_MAX_DELETE_FRACTION/],
+    [{ DEPLOYMENT_ID: 'prod.eu' }, /DEPLOYMENT_ID="prod.eu"/],
+    [{ DEPLOYMENT_ID: 'x'.repeat(41) }, /DEPLOYMENT_ID/],
+    [{ ORPHAN_GRACE_HOURS: '0' }, /ORPHAN_GRACE_HOURS="0"/],
+    [{ OPENAI_POLL_DEADLINE_MS: '300000' }, /OPENAI_POLL_DEADLINE_MS=300000 is over 270000/],
+    [{ JOB_DEADLINES: 'associate=5m' }, /OPENAI_POLL_DEADLINE_MS=240000 is over 120000/],
   ])('names the bad variable: %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -42,6 +47,15 @@ describe('loadConfig', () => {
     expect(loadConfig({}).reindex.maxDeleteFraction).toBe(0.2);
     expect(loadConfig({ REINDEX_MAX_DELETE_FRACTION: '0' }).reindex.maxDeleteFraction).toBe(0);
     expect(loadConfig({ REINDEX_MAX_DELETE_FRACTION: '1' }).reindex.maxDeleteFraction).toBe(1);
+  });
+
+  it('labels with DEPLOYMENT_ID when set, sweeps orphans after 24 h and ends polls by 4 min by default', () => {
+    const c = loadConfig({});
+    expect(c.deploymentId).toBeUndefined();
+    expect(c.orphanGraceHours).toBe(24);
+    expect(c.openai.pollDeadlineMs).toBe(240_000);
+    expect(loadConfig({ DEPLOYMENT_ID: 'staging_eu-1' }).deploymentId).toBe('staging_eu-1');
+    expect(loadConfig({ OPENAI_POLL_DEADLINE_MS: '270000' }).openai.pollDeadlineMs).toBe(270_000);
   });
 
   it('treats empty strings as unset', () => {

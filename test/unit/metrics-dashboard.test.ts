@@ -30,6 +30,7 @@ import {
 // The scrape-time backlog series register in the same registry when their collector loads.
 import '../../src/metrics/backlog.ts';
 import '../../src/metrics/schedules.ts';
+import { DRIFT_KINDS } from '../../src/metrics/drift.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const read = (p: string) => readFileSync(path.join(root, p), 'utf8');
@@ -154,6 +155,7 @@ const CLOSED: Record<string, Record<string, readonly string[]>> = {
   sluice_schedule_ticks_total: { outcome: SCHEDULE_TICK_OUTCOMES },
   sluice_documents_deleted_total: { reason: DOCUMENT_REMOVAL_REASONS },
   sluice_deletions_held_total: { reason: DELETION_HELD_REASONS },
+  sluice_index_drift: { kind: DRIFT_KINDS },
 };
 
 /** Labels Prometheus adds to every scraped series (see grafana/prometheus/prometheus.yml). */
@@ -321,6 +323,7 @@ describe('grafana/prometheus/alerts.yml', () => {
       'SluiceEmbeddingRateLimited',
       'SluiceNoThroughput',
       'SluiceScheduleNotSucceeding',
+      'SluiceIndexDrift',
     ]) {
       expect(names).toContain(a);
     }

@@ -72,6 +72,12 @@ import { z } from 'zod';
  * - `pollAfterMs` — default null: when set, `openai-poll-after-ms` is sent on
  *   vector store file / file batch responses (the SDK's poll helpers then wait
  *   this long instead of 5 s when no `pollIntervalMs` is given).
+ * - `holdProcessing` — `EMULATOR_HOLD_PROCESSING`, default null: a regular
+ *   expression (JavaScript syntax) tested against each File's filename; the
+ *   attachments of the Files it matches stay `in_progress` for as long as it
+ *   does, whatever `fileProcessingDelayMs` and the clock say, as OpenAI files
+ *   sometimes do indefinitely (a client's poll must end by its own deadline).
+ *   Once the setting no longer matches, they finish at the next request.
  *
  * Server:
  * - `apiKey` — `EMULATOR_API_KEY`, default null: when set, only `Bearer <apiKey>`
@@ -110,6 +116,7 @@ export interface EmulatorSettings {
   attributeMaxKeys: number;
   attributeMaxLength: number;
   pollAfterMs: number | null;
+  holdProcessing: string | null;
 }
 
 /** Defaults; see {@link EmulatorSettings} for units and sources. */
@@ -144,6 +151,7 @@ export const DEFAULT_SETTINGS: Readonly<EmulatorSettings> = Object.freeze({
   attributeMaxKeys: 16,
   attributeMaxLength: 256,
   pollAfterMs: null,
+  holdProcessing: null,
 });
 
 const count = z.number().int().min(1);
@@ -182,7 +190,17 @@ export const SettingsPatchSchema = z.strictObject({
   attributeMaxKeys: count.optional(),
   attributeMaxLength: count.optional(),
   pollAfterMs: z.number().int().min(0).nullable().optional(),
+  holdProcessing: z.string().min(1).refine(compiles, 'a regular expression (JavaScript syntax)').nullable().optional(),
 });
+
+function compiles(source: string): boolean {
+  try {
+    new RegExp(source);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Thrown for an invalid patch or env variable; `message` lists every problem. */
 export class SettingsError extends Error {
@@ -266,6 +284,7 @@ const ENV_VARS: ReadonlyArray<readonly [string, keyof EmulatorSettings, Kind]> =
   ['EMULATOR_FILE_PROCESSING_DELAY_MS', 'fileProcessingDelayMs', 'number'],
   ['EMULATOR_VECTOR_STORE_WRITE_LIMIT', 'vectorStoreWriteLimit', 'int'],
   ['EMULATOR_VECTOR_STORE_WRITE_WINDOW_MS', 'vectorStoreWriteWindowMs', 'int'],
+  ['EMULATOR_HOLD_PROCESSING', 'holdProcessing', 'string'],
 ];
 
 const TRUE = new Set(['true', '1', 'yes', 'on']);

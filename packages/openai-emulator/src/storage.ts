@@ -15,7 +15,8 @@
  *   cancelled for their batch;
  * - finishes processing of attachments whose `fileProcessingDelayMs` has
  *   passed: `completed`, or `failed` with `last_error` `unsupported_file` /
- *   `invalid_file` (see `text-extract.ts`).
+ *   `invalid_file` (see `text-extract.ts`); attachments of Files whose
+ *   filename the `holdProcessing` setting matches stay `in_progress`.
  * No timers run, so nothing outlives `close()`, and `advanceClock()` moves
  * every one of these forward at once.
  *
@@ -189,7 +190,17 @@ export class Storage {
       this.#expireStore(store);
       return;
     }
-    for (const vf of store.inProgress) if (now >= vf.readyAtMs) this.#process(store, vf);
+    for (const vf of store.inProgress) if (now >= vf.readyAtMs && !this.#held(vf)) this.#process(store, vf);
+  }
+
+  #holdPattern: { source: string; re: RegExp } | undefined;
+
+  /** Is processing of this attachment held by the `holdProcessing` setting? */
+  #held(vf: VsFile): boolean {
+    const source = this.#host.settings.holdProcessing;
+    if (source === null) return false;
+    if (this.#holdPattern?.source !== source) this.#holdPattern = { source, re: new RegExp(source) };
+    return this.#holdPattern.re.test(vf.filename);
   }
 
   // --- Files -----------------------------------------------------------------
@@ -415,7 +426,7 @@ export class Storage {
       out.push(vf);
     }
     if (this.#host.settings.fileProcessingDelayMs === 0) {
-      for (const vf of out) this.#process(store, vf);
+      for (const vf of out) if (!this.#held(vf)) this.#process(store, vf);
     }
     return out;
   }

@@ -7,7 +7,7 @@
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type EmulatorStats, type RunningEmulator } from '../../src/index.ts';
-import { client, expectError, raw, type Raw } from '../helpers/emulator-http.ts';
+import { admin, client, expectError, raw, type Raw } from '../helpers/emulator-http.ts';
 import { validateSchema } from '../helpers/openapi.ts';
 
 const DAY_MS = 86_400_000;
@@ -412,6 +412,57 @@ describe('vector store files and batches', () => {
       file_counts: { cancelled: 2 },
     });
     expect(emu.stats().fileBatches).toEqual({ created: 1, cancelled: 1 });
+  });
+
+  it('holdProcessing keeps the attachments of matching Files in_progress, past the clock, detach and re-attach', async () => {
+    const bad = await admin(emu, '/_emulator/config', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ holdProcessing: '(' }),
+    });
+    expect(bad.status).toBe(400);
+    const set = await admin(emu, '/_emulator/config', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ holdProcessing: 'stuck\\.md$' }),
+    });
+    expect(set.status, await set.text()).toBe(200);
+    try {
+      const stuck = await upload(openai, 'label.stuck.md', 'never finishes');
+      const fine = await upload(openai, 'fine.md', 'finishes');
+      const vs = await openai.vectorStores.create({ name: 'held' });
+      const batch = await openai.vectorStores.fileBatches.create(vs.id, { file_ids: [stuck, fine] });
+      emu.advanceClock(DAY_MS); // far past the processing delay
+      const polled = await raw(emu, 'GET', `/vector_stores/${vs.id}/file_batches/${batch.id}`);
+      validateSchema('VectorStoreFileBatchObject', polled.body);
+      expect(polled.body).toMatchObject({ status: 'in_progress', file_counts: { in_progress: 1, completed: 1 } });
+      expect((await openai.vectorStores.files.retrieve(stuck, { vector_store_id: vs.id })).status).toBe('in_progress');
+      expect((await openai.vectorStores.retrieve(vs.id)).status).toBe('in_progress');
+      // Detaching cancels it; attaching it again holds it again.
+      await openai.vectorStores.files.delete(stuck, { vector_store_id: vs.id });
+      const again = await openai.vectorStores.files.create(vs.id, { file_id: stuck });
+      emu.advanceClock(DAY_MS);
+      expect((await openai.vectorStores.files.retrieve(again.id, { vector_store_id: vs.id })).status).toBe(
+        'in_progress',
+      );
+      // Released: finishes at the next request.
+      emu.configure({ holdProcessing: null });
+      expect((await openai.vectorStores.files.retrieve(stuck, { vector_store_id: vs.id })).status).toBe('completed');
+      expect((await openai.vectorStores.retrieve(vs.id)).status).toBe('completed');
+    } finally {
+      emu.configure({ holdProcessing: null });
+    }
+  });
+
+  it('holdProcessing holds with no processing delay too', async () => {
+    emu.configure({ fileProcessingDelayMs: 0, holdProcessing: '^held' });
+    try {
+      const id = await upload(openai, 'held.txt', 'held text');
+      const vs = await openai.vectorStores.create({ name: 'held0', file_ids: [id] });
+      expect(vs.file_counts).toMatchObject({ in_progress: 1, completed: 0 });
+    } finally {
+      emu.configure({ holdProcessing: null });
+    }
   });
 
   it('sends openai-poll-after-ms when pollAfterMs is set, so the SDK poll helpers need no pollIntervalMs', async () => {

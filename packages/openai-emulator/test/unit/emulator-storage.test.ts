@@ -294,6 +294,7 @@ describe('Files / Vector Stores settings', () => {
       attributeMaxKeys: 16,
       attributeMaxLength: 256,
       pollAfterMs: null,
+      holdProcessing: null,
     });
   });
 
@@ -305,6 +306,7 @@ describe('Files / Vector Stores settings', () => {
         EMULATOR_FILE_PROCESSING_DELAY_MS: '0',
         EMULATOR_VECTOR_STORE_WRITE_LIMIT: '10',
         EMULATOR_VECTOR_STORE_WRITE_WINDOW_MS: '1000',
+        EMULATOR_HOLD_PROCESSING: 'stuck\\.md$',
       }),
     ).toEqual({
       faultRoutes: ['POST /v1/embeddings', '/v1/files'],
@@ -312,10 +314,12 @@ describe('Files / Vector Stores settings', () => {
       fileProcessingDelayMs: 0,
       vectorStoreWriteLimit: 10,
       vectorStoreWriteWindowMs: 1000,
+      holdProcessing: 'stuck\\.md$',
     });
     expect(() => emulatorSettingsFromEnv({ EMULATOR_VECTOR_STORE_WRITE_LIMIT: '0' })).toThrow(
       /EMULATOR_VECTOR_STORE_WRITE_LIMIT/,
     );
+    expect(() => emulatorSettingsFromEnv({ EMULATOR_HOLD_PROCESSING: '[' })).toThrow(/EMULATOR_HOLD_PROCESSING/);
   });
 
   it('validates patches and does not share the faultRoutes array', () => {
@@ -329,6 +333,8 @@ describe('Files / Vector Stores settings', () => {
       { fileProcessingDelayMs: -1 },
       { maxFileBytes: 0 },
       { pollAfterMs: 1.5 },
+      { holdProcessing: '(' },
+      { holdProcessing: '' },
     ]) {
       expect(() => mergeSettings(DEFAULT_SETTINGS, bad), JSON.stringify(bad)).toThrow(SettingsError);
     }
