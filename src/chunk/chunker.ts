@@ -15,7 +15,7 @@
  *   `maxTokens`: each piece is counted once, packing uses the sum, and the
  *   final text is counted once more (backing off if the estimate was low).
  */
-import { countTokens as count, decode, encode } from 'gpt-tokenizer/encoding/cl100k_base';
+import { countTokens as count, decode, encode } from './tokenizer.ts';
 import { chunkHash } from '../hash/hash.ts';
 import type { ExtractedDocument, Section } from '../extract/types.ts';
 
