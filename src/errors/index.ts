@@ -1,7 +1,7 @@
 /**
  * Every error class whose type is a decision, behind one index (after
  * BullMQ's src/classes/errors). Each file documents its decision:
- * - PermanentError (+ OverBudgetError, OversizeInputError): fail the job now;
+ * - PermanentError (+ DocumentCpuLimitError, OverBudgetError, OversizeInputError): fail the job now;
  * - RateLimitedError: pause the queue, retry without burning an attempt;
  * - PermanentFetchError / TransientFetchError: fail now / retry with backoff;
  * - StartupError (+ ConfigError, RedisUnavailableError, …): do not start;
@@ -16,6 +16,7 @@ export {
   PermanentFetchError,
   TransientFetchError,
 } from './fetch-error.ts';
+export { DocumentCpuLimitError } from './document-cpu-limit-error.ts';
 export { OverBudgetError } from './over-budget-error.ts';
 export { OversizeInputError } from './oversize-input-error.ts';
 export { PermanentError } from './permanent-error.ts';

@@ -15,6 +15,7 @@ import type { OpenAI } from '../openai/client.ts';
 import type { SharedBudget } from '../ratelimit/budget.ts';
 import type { Producer } from '../queue/producer.ts';
 import type { RunTracker } from '../runs/tracker.ts';
+import type { TextPool } from '../textpool/pool.ts';
 
 export interface JobContext {
   config: Config;
@@ -35,6 +36,8 @@ export interface JobContext {
   uploadBudget: SharedBudget;
   /** The clock TTL decisions read (src/clock/clock.ts); tests move it. */
   clock: Clock;
+  /** Worker threads that extract, chunk and hash documents under the CPU limit per document (src/textpool/pool.ts). */
+  textPool: TextPool;
 }
 
 /**
