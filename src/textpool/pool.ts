@@ -9,8 +9,15 @@
  * thread says so through a MessagePort), not from when it was queued: a
  * document waiting behind others is not charged for their time. A thread
  * that goes over it is terminated (piscina aborts a running task by ending
- * its thread and starts a fresh one for the next task), and the document
- * fails with {@link DocumentCpuLimitError}.
+ * its thread), and the document fails with {@link DocumentCpuLimitError}.
+ *
+ * Threads: none until the first document, then `maxThreads`, kept until the
+ * pool closes. Piscina replaces a thread it terminated only up to its
+ * `minThreads`, and hands queued documents only to live threads: with
+ * `minThreads` 0, documents queued behind a stopped one would wait until the
+ * next document arrives, possibly forever. So `minThreads` is `maxThreads`,
+ * and the pool is created on first use, so a process that never crawls
+ * starts no thread.
  */
 import { availableParallelism } from 'node:os';
 import { MessageChannel } from 'node:worker_threads';
@@ -23,13 +30,10 @@ export interface TextPoolOptions {
   /** Longest a thread may work on one document, ms (`DOCUMENT_CPU_LIMIT_MS`). */
   cpuLimitMs: number;
   /**
-   * Threads at most (Default: 4), never more than the CPU count: more
-   * threads than cores only share the cores. Documents beyond them wait in
-   * the pool's queue, uncharged.
+   * Threads at most (Default: {@link defaultTextThreads}). Documents beyond
+   * them wait in the pool's queue, uncharged.
    */
   maxThreads?: number;
-  /** A thread idle this long exits, ms (Default: 60,000: a crawl keeps its threads, an idle process frees them). */
-  idleTimeoutMs?: number;
   /**
    * The thread's entry module, a file URL (Default: ./worker.ts). Tests
    * substitute one that works slowly on purpose.
@@ -38,26 +42,40 @@ export interface TextPoolOptions {
   workerUrl?: string;
 }
 
-/** Default thread cap: each thread loads its own copy of the HTML parser and the tokenizer tables. */
-const DEFAULT_MAX_THREADS = 4;
+/**
+ * The default thread cap: the CPU count (more threads only share the cores),
+ * at most 4 (each thread loads its own HTML parser and tokenizer tables).
+ */
+export function defaultTextThreads(): number {
+  return Math.max(1, Math.min(availableParallelism(), 4));
+}
 
 export class TextPool {
-  readonly #pool: Piscina<PoolTask, ProcessedDocument>;
+  #pool: Piscina<PoolTask, ProcessedDocument> | undefined;
   readonly #cpuLimitMs: number;
+  readonly #maxThreads: number;
+  readonly #workerUrl: string;
   #closed = false;
 
   constructor(options: TextPoolOptions) {
     if (!Number.isInteger(options.cpuLimitMs) || options.cpuLimitMs < 1) {
       throw new RangeError(`TextPool: cpuLimitMs must be an integer ≥ 1, got ${options.cpuLimitMs}`);
     }
+    if (options.maxThreads !== undefined && (!Number.isInteger(options.maxThreads) || options.maxThreads < 1)) {
+      throw new RangeError(`TextPool: maxThreads must be an integer ≥ 1, got ${options.maxThreads}`);
+    }
     this.#cpuLimitMs = options.cpuLimitMs;
-    this.#pool = new Piscina({
-      filename: options.workerUrl ?? new URL('./worker.ts', import.meta.url).href,
-      // No thread until the first document: a process that never crawls never starts one.
-      minThreads: 0,
-      maxThreads: Math.max(1, Math.min(availableParallelism(), options.maxThreads ?? DEFAULT_MAX_THREADS)),
-      idleTimeout: options.idleTimeoutMs ?? 60_000,
+    this.#maxThreads = options.maxThreads ?? defaultTextThreads();
+    this.#workerUrl = options.workerUrl ?? new URL('./worker.ts', import.meta.url).href;
+  }
+
+  #piscina(): Piscina<PoolTask, ProcessedDocument> {
+    this.#pool ??= new Piscina({
+      filename: this.#workerUrl,
+      minThreads: this.#maxThreads,
+      maxThreads: this.#maxThreads,
     });
+    return this.#pool;
   }
 
   /** The limit per document, ms. */
@@ -67,7 +85,7 @@ export class TextPool {
 
   /** Threads running now (for tests that check none is left behind). */
   get threadCount(): number {
-    return this.#pool.threads.length;
+    return this.#pool?.threads.length ?? 0;
   }
 
   /**
@@ -89,7 +107,7 @@ export class TextPool {
       port1.close();
     });
     try {
-      return await this.#pool.run({ document, started: port2 }, { transferList: [port2], signal: abort.signal });
+      return await this.#piscina().run({ document, started: port2 }, { transferList: [port2], signal: abort.signal });
     } catch (err) {
       if (overLimit) throw new DocumentCpuLimitError(document.uri, this.#cpuLimitMs);
       throw err;
@@ -103,6 +121,6 @@ export class TextPool {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#pool.destroy();
+    await this.#pool?.destroy();
   }
 }
