@@ -18,6 +18,7 @@ describe('loadConfig', () => {
       tpm: 1_000_000,
     });
     expect(c.embedding.priceUsdPerMTok).toBe(0.02);
+    expect(c.crawl.documentCpuLimitMs).toBe(30_000);
   });
 
   it('takes the model default dimensions', () => {
@@ -33,6 +34,7 @@ describe('loadConfig', () => {
     [{ REINDEX_MAX_DELETE_FRACTION: '1.5' }, /REINDEX_MAX_DELETE_FRACTION="1.5"/],
     [{ REINDEX_MAX_DELETE_FRACTION: '-0.1' }, /REINDEX_MAX_DELETE_FRACTION/],
     [{ REINDEX_MAX_DELETE_FRACTION: 'a fifth' }, /REINDEX_MAX_DELETE_FRACTION/],
+    [{ DOCUMENT_CPU_LIMIT_MS: '0' }, /DOCUMENT_CPU_LIMIT_MS="0"/],
   ])('names the bad variable: %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
