@@ -3,9 +3,9 @@ import { PermanentError } from './permanent-error.ts';
 /**
  * Decision: **fail the job now** (a {@link PermanentError}). Extracting,
  * chunking and hashing one document ran longer than `DOCUMENT_CPU_LIMIT_MS`
- * in its worker thread, and the thread was stopped (docs/design.md, "CPU
- * limit per document"). The same bytes would take as long on every attempt:
- * retrying only spends the limit again.
+ * in its worker thread, and the thread was stopped
+ * (docs/design.md, "CPU limit per document"). The same bytes would take as
+ * long on every attempt: retrying only spends the limit again.
  */
 export class DocumentCpuLimitError extends PermanentError {
   override name = 'DocumentCpuLimitError';

@@ -245,14 +245,14 @@ export function plainInline(line: string, onLink: (href: string) => void): strin
   const nextLt = line.includes('<') ? nextIndexTable(line, (ch) => ch === '<') : null;
 
   const pieces: Piece[] = [];
-  let buf = '';
-  const flushText = (): void => {
-    if (buf !== '') pieces.push(decodeText(buf));
-    buf = '';
+  // Plain text runs from textStart to the construct being read: kept as one slice, not built char by char.
+  let textStart = 0;
+  const flushText = (end: number): void => {
+    if (end > textStart) pieces.push(decodeText(line.slice(textStart, end)));
   };
   // Text that is neither decoded nor scanned for emphasis (code, escaped characters, URLs).
-  const literal = (s: string): void => {
-    flushText();
+  const literal = (end: number, s: string): void => {
+    flushText(end);
     pieces.push(s);
   };
   // The closing `]` of each link or image met so far → where its syntax ends.
@@ -263,31 +263,31 @@ export function plainInline(line: string, onLink: (href: string) => void): strin
   let i = 0;
   while (i < line.length) {
     const ch = line[i]!;
-    const span = codeSpans.get(i);
+    const span = codeSpans.size > 0 ? codeSpans.get(i) : undefined;
     if (span) {
-      literal(span.text);
-      i = span.end;
+      literal(i, span.text);
+      i = textStart = span.end;
       continue;
     }
-    const linkEnd = linkEnds.get(i);
+    const linkEnd = linkEnds.size > 0 ? linkEnds.get(i) : undefined;
     if (linkEnd !== undefined) {
-      flushText();
-      i = linkEnd;
+      flushText(i);
+      i = textStart = linkEnd;
       continue;
     }
     const link = links?.get(i);
     if (link) {
-      flushText();
+      flushText(i);
       // An image's source is no page to crawl; a link's target is.
       if (link.href !== null && ch !== '!') onLink(link.href);
       linkEnds.set(link.close, link.end);
       linkClose = Math.max(linkClose, link.close);
-      i += ch === '!' ? 2 : 1;
+      i = textStart = i + (ch === '!' ? 2 : 1);
       continue;
     }
     if (ch === '\\' && i + 1 < line.length && isAsciiPunct(line[i + 1]!)) {
-      literal(line[i + 1]!);
-      i += 2;
+      literal(i, line[i + 1]!);
+      i = textStart = i + 2;
       continue;
     }
     if (ch === '<' && nextGt && nextLt) {
@@ -297,18 +297,18 @@ export function plainInline(line: string, onLink: (href: string) => void): strin
         const inner = line.slice(i + 1, gt);
         if (AUTOLINK.test(inner)) {
           onLink(inner);
-          literal(inner);
-          i = gt + 1;
+          literal(i, inner);
+          i = textStart = gt + 1;
           continue;
         }
         if (BR_TAG.test(inner)) {
-          literal('\n');
-          i = gt + 1;
+          literal(i, '\n');
+          i = textStart = gt + 1;
           continue;
         }
         if (HTML_TAG.test(inner.endsWith('/') ? inner.slice(0, -1) : inner)) {
-          flushText();
-          i = gt + 1;
+          flushText(i);
+          i = textStart = gt + 1;
           continue;
         }
       }
@@ -316,21 +316,18 @@ export function plainInline(line: string, onLink: (href: string) => void): strin
     if (ch === '*' || ch === '_' || ch === '~') {
       let j = i;
       while (j < line.length && line[j] === ch) j++;
-      const run = line.slice(i, j);
-      if (ch === '~' && run.length !== 2) {
-        buf += run;
-        i = j;
-        continue;
+      // Only `~~` is a marker (strikethrough); other runs of `~` are text.
+      if (ch !== '~' || j - i === 2) {
+        flushText(i);
+        pieces.push(delimiter(ch, line.slice(i, j), line[i - 1], line[j]));
+        textStart = j;
       }
-      flushText();
-      pieces.push(delimiter(ch, run, line[i - 1], line[j]));
       i = j;
       continue;
     }
-    buf += ch;
     i++;
   }
-  flushText();
+  flushText(line.length);
   pairDelimiters(pieces);
   let out = '';
   for (const p of pieces) out += typeof p === 'string' ? p : p.paired ? '' : p.run;

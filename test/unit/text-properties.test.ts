@@ -17,15 +17,12 @@ import { chunkHash, normaliseText } from '../../src/hash/index.ts';
 
 /** The chunk hash's normalisation as it was defined by regexes (stored chunk hashes were made with it). */
 function regexNormaliseText(text: string): string {
-  return (
-    text
-      .replace(/\r\n?/g, '\n')
-      .normalize('NFC')
-      // eslint-disable-next-line regexp/no-super-linear-move -- the reference definition, on short inputs only
-      .replace(/[^\S\n]+$/gm, '')
-      .replace(/\n{3,}/g, '\n\n')
-      .trim()
-  );
+  return text
+    .replace(/\r\n?/g, '\n')
+    .normalize('NFC')
+    .replace(/[^\S\n]+$/gm, '')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
 }
 
 const RUN_CHARS = [' ', '\t', '#', '|', '`', '<', '[', ']', '*', '_', '\n'] as const;
