@@ -1,20 +1,19 @@
 /**
  * The crawl processor: fetch (or read) one document, extract sections,
- * chunk them by tokens, hash, write the document and its chunks, enqueue an
- * embed job for chunk hashes that have no embedding yet, and fan out to the
- * in-scope links (URLs) or files (directories) it found.
+ * chunk them by tokens, hash (those three in a thread of the text pool,
+ * under the CPU limit per document), write the document and its chunks,
+ * enqueue an embed job for chunk hashes that have no embedding yet, and fan
+ * out to the in-scope links (URLs) or files (directories) it found.
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Job } from 'bullmq';
-import { chunkDocument } from '../src/chunk/chunker.ts';
 import { fetchDocument, type FetchResult } from '../src/crawl/fetch.ts';
-import { extractInline, inlineBody, inlineUri } from '../src/crawl/inline.ts';
+import { inlineBody, inlineUri } from '../src/crawl/inline.ts';
 import { sameScope } from '../src/crawl/links.ts';
 import { listLocalSource, readLocalDocument } from '../src/crawl/local.ts';
 import { RobotsCache } from '../src/crawl/robots.ts';
-import { extractDocument } from '../src/extract/index.ts';
-import type { DocumentKind, ExtractedDocument } from '../src/extract/types.ts';
+import type { DocumentKind } from '../src/extract/types.ts';
 import { sha256Hex } from '../src/hash/index.ts';
 import { PermanentError } from '../src/errors/index.ts';
 import { costUsd } from '../src/openai/prices.ts';
@@ -30,6 +29,7 @@ import {
   type ChunkRow,
 } from '../src/store/documents.ts';
 import { missingForDocument, touchForDocument } from '../src/store/embeddings.ts';
+import type { ProcessedDocument } from '../src/textpool/task.ts';
 import { chunksTotal, documentsTotal, embeddingTokensTotal, savedUsdTotal } from '../src/metrics/metrics.ts';
 
 /** The text of a fetched or read document, before extraction. */
@@ -49,12 +49,28 @@ function robotsFor(ctx: JobContext): RobotsCache {
   return robotsCache;
 }
 
-function extract(loaded: LoadedText): ExtractedDocument {
-  return extractDocument(loaded.kind, loaded.text, loaded.uri);
+/**
+ * Extracts, chunks and hashes a document in the text pool, off this
+ * process's event loop (docs/design.md, "CPU limit per document").
+ * @param uri what links resolve against (a page's final URL); default the document's URI
+ * @throws DocumentCpuLimitError when it takes longer than DOCUMENT_CPU_LIMIT_MS
+ */
+function processText(
+  ctx: JobContext,
+  loaded: LoadedText,
+  names: { uri?: string; title?: string | undefined; fallbackTitle?: string } = {},
+): Promise<ProcessedDocument> {
+  return ctx.textPool.process({
+    kind: loaded.kind,
+    text: loaded.text,
+    uri: names.uri ?? loaded.uri,
+    title: names.title,
+    fallbackTitle: names.fallbackTitle,
+    chunk: ctx.config.chunk,
+  });
 }
 
-function toChunkRows(uri: string, doc: ExtractedDocument, ctx: JobContext): ChunkRow[] {
-  const drafts = chunkDocument(doc, ctx.config.chunk);
+function toChunkRows(uri: string, drafts: ProcessedDocument['chunks']): ChunkRow[] {
   return drafts.map((d) => ({
     ordinal: d.ordinal,
     chunkHash: d.chunkHash,
@@ -74,11 +90,11 @@ async function indexDocument(
   ctx: JobContext,
   collectionId: number,
   loaded: LoadedText,
-  doc: ExtractedDocument,
+  doc: ProcessedDocument,
   links: string[],
   metadata: Record<string, unknown> = {},
 ): Promise<CrawlResult> {
-  const chunks = toChunkRows(loaded.uri, doc, ctx);
+  const chunks = toChunkRows(loaded.uri, doc.chunks);
   if (!chunks.length) {
     throw new PermanentError(`${loaded.uri}: the document has no text to index (empty after extraction)`);
   }
@@ -200,7 +216,7 @@ async function crawlUrl(
       etag: fetched.etag,
       lastModified: fetched.lastModified,
     };
-    const doc = extract({ ...loaded, uri: fetched.url });
+    const doc = await processText(ctx, loaded, { uri: fetched.url });
     links = doc.links.filter((l) => sameScope(source.scope, l));
     result = await indexDocument(p, ctx, collectionId, loaded, doc, links);
   }
@@ -229,7 +245,7 @@ async function crawlPath(job: Job, p: CrawlPayload, ctx: JobContext, filePath: s
     const read = await readLocalDocument(filePath, ctx.config.crawl.maxBytes);
     const collectionId = await ensureCollection(ctx.db.pool, p.collection);
     const loaded: LoadedText = { uri: read.uri, kind: read.kind, text: read.text, bytes: Buffer.byteLength(read.text) };
-    return indexDocument(p, ctx, collectionId, loaded, extract(loaded), []);
+    return indexDocument(p, ctx, collectionId, loaded, await processText(ctx, loaded), []);
   }
   if (!files.length)
     throw new PermanentError(`${filePath}: no supported files (.html .htm .md .markdown .txt .rst) found`);
@@ -245,7 +261,7 @@ async function crawlInline(
   const d = source.document;
   const { kind, text } = inlineBody(d);
   const loaded: LoadedText = { uri: inlineUri(d), kind, text, bytes: Buffer.byteLength(text) };
-  const doc = extractInline(d);
+  const doc = await processText(ctx, loaded, { title: d.title, fallbackTitle: d.id });
   const collectionId = await ensureCollection(ctx.db.pool, p.collection);
   return indexDocument(p, ctx, collectionId, loaded, doc, [], d.metadata ?? {});
 }

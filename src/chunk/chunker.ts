@@ -15,7 +15,7 @@
  *   `maxTokens`: each piece is counted once, packing uses the sum, and the
  *   final text is counted once more (backing off if the estimate was low).
  */
-import { countTokens as count, decode, encode } from 'gpt-tokenizer/encoding/cl100k_base';
+import { countTokens as count, decode, encode } from './tokenizer.ts';
 import { chunkHash } from '../hash/hash.ts';
 import type { ExtractedDocument, Section } from '../extract/types.ts';
 
@@ -76,11 +76,32 @@ function splitKeep(text: string, re: RegExp): Array<{ sep: string; text: string 
 const REPLACEMENT = '\uFFFD';
 
 /**
+ * Longest text encoded at once, chars. gpt-tokenizer's encode spreads a
+ * piece's tokens into one call (`push(...tokens)`), which overflows the
+ * stack for a piece of a few hundred thousand tokens (a 1 MB line of one
+ * letter); a text this long is cut into segments first.
+ */
+const ENCODE_SEGMENT_CHARS = 32_768;
+
+/**
  * Cuts a text at token boundaries into pieces of at most `limit` tokens.
  * A cut never lands inside a character (a slice whose bytes do not decode
- * cleanly is shortened), and each piece is re-counted exactly.
+ * cleanly is shortened), and each piece is re-counted exactly. A text over
+ * {@link ENCODE_SEGMENT_CHARS} is cut into segments first (never between the
+ * halves of a surrogate pair), each cut on its own.
  */
 function splitTokens(text: string, limit: number): Piece[] {
+  if (text.length > ENCODE_SEGMENT_CHARS) {
+    const out: Piece[] = [];
+    for (let i = 0; i < text.length; ) {
+      let end = Math.min(text.length, i + ENCODE_SEGMENT_CHARS);
+      const last = text.charCodeAt(end - 1);
+      if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
+      for (const p of splitTokens(text.slice(i, end), limit)) out.push(p);
+      i = end;
+    }
+    return out;
+  }
   const tokens = encode(text, PLAIN);
   const hadReplacement = text.includes(REPLACEMENT);
   const pieces: Piece[] = [];

@@ -81,6 +81,7 @@ const EnvSchema = z.object({
   CRAWL_USER_AGENT: z.string().default('SluiceBot/0.1 (+https://github.com/sluice)'),
   CRAWL_ALLOW_PRIVATE_NETWORKS: bool(false),
   CRAWL_CONCURRENCY: int(8, 1),
+  DOCUMENT_CPU_LIMIT_MS: int(30_000, 1),
   EMBED_CONCURRENCY: int(256, 1),
   JOB_ATTEMPTS: int(5, 1),
   JOB_BACKOFF_MS: int(2000, 0),
@@ -276,6 +277,14 @@ export interface Config {
     maxRedirects: number;
     userAgent: string;
     allowPrivateNetworks: boolean;
+    /**
+     * Longest a worker thread may extract, chunk and hash one document, ms
+     * (docs/design.md, "CPU limit per document"): over it the thread is
+     * stopped and the document fails with DocumentCpuLimitError. A 5 MB page
+     * of prose takes ~2 s on one core; the default leaves room for a loaded
+     * machine.
+     */
+    documentCpuLimitMs: number;
   };
   workers: {
     crawlConcurrency: number;
@@ -460,6 +469,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxRedirects: e.CRAWL_MAX_REDIRECTS,
       userAgent: e.CRAWL_USER_AGENT,
       allowPrivateNetworks: e.CRAWL_ALLOW_PRIVATE_NETWORKS,
+      documentCpuLimitMs: e.DOCUMENT_CPU_LIMIT_MS,
     },
     workers: {
       crawlConcurrency: e.CRAWL_CONCURRENCY,

@@ -95,7 +95,7 @@ function sniffBom(body: Uint8Array): string | null {
 /** `<meta charset>` / `<meta http-equiv content="…charset=…">` in the first 1024 bytes of an HTML page. */
 function metaCharset(body: Uint8Array): string | null {
   const head = Buffer.from(body.buffer, body.byteOffset, Math.min(1024, body.byteLength)).toString('latin1');
-  const m = /<meta\b[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)/i.exec(head);
+  const m = /<meta\b[^>]*?charset\s*=[\s"']*([A-Za-z0-9_:.-]+)/i.exec(head);
   const label = m?.[1]?.toLowerCase();
   // A page cannot declare itself UTF-16 in ASCII-compatible bytes: browsers read that as UTF-8.
   return label && !label.startsWith('utf-16') ? label : null;

@@ -2,8 +2,7 @@
  * Inline documents: text handed over by the producer instead of a URL.
  */
 import { z } from 'zod';
-import { extractHtml } from '../extract/html.ts';
-import { extractMarkdown, extractText } from '../extract/markdown.ts';
+import { extractDocument } from '../extract/index.ts';
 import type { DocumentKind, ExtractedDocument } from '../extract/types.ts';
 
 export const InlineDocumentSchema = z
@@ -51,12 +50,6 @@ export function inlineBody(doc: InlineDocument): { kind: DocumentKind; text: str
 
 /** Extracts an inline document; the title is the given one, else the document's own, else the id. */
 export function extractInline(doc: InlineDocument): ExtractedDocument {
-  const uri = inlineUri(doc);
   const { kind, text } = inlineBody(doc);
-  if (kind === 'html') {
-    const extracted = extractHtml(text, uri, doc.id);
-    return doc.title !== undefined ? { ...extracted, title: doc.title } : extracted;
-  }
-  if (kind === 'markdown') return extractMarkdown(text, uri, doc.title, doc.id);
-  return extractText(text, uri, doc.title ?? doc.id);
+  return extractDocument(kind, text, inlineUri(doc), doc.title, doc.id);
 }

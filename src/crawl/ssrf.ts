@@ -78,14 +78,15 @@ function classifyV4(n: number): string | null {
 function parseIPv6(ip: string): number[] | null {
   let s = ip.split('%')[0]!;
   const groups: number[] = [];
-  // Embedded dotted IPv4 tail.
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
+  // Embedded dotted IPv4 tail (after the last colon).
+  const tailStart = s.lastIndexOf(':') + 1;
+  const dotted = /^\d+\.\d+\.\d+\.\d+$/.test(s.slice(tailStart));
   let tail: number[] = [];
   if (dotted) {
-    const n = ipv4ToInt(dotted[1]!);
+    const n = ipv4ToInt(s.slice(tailStart));
     if (n === null) return null;
     tail = [Math.floor(n / 65536), n % 65536];
-    s = s.slice(0, dotted.index);
+    s = s.slice(0, tailStart);
     if (s.endsWith(':') && !s.endsWith('::')) s = s.slice(0, -1);
   }
   const halves = s.split('::');

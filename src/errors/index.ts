@@ -1,7 +1,7 @@
 /**
  * Every error class whose type is a decision, behind one index (after
  * BullMQ's src/classes/errors). Each file documents its decision:
- * - PermanentError (+ OverBudgetError, OversizeInputError): fail the job now;
+ * - PermanentError (+ DocumentCpuLimitError, OverBudgetError, OversizeInputError): fail the job now;
  * - RateLimitedError: pause the queue, retry without burning an attempt;
  * - PermanentFetchError / TransientFetchError: fail now / retry with backoff;
  * - DependencyUnavailableError (and lost Redis/Postgres connections): wait, retry without burning an attempt;
@@ -20,6 +20,7 @@ export {
   TransientFetchError,
 } from './fetch-error.ts';
 export { JobAbortedError, JobDeadlineError, LeaseLostError, ShutdownError } from './job-aborted-error.ts';
+export { DocumentCpuLimitError } from './document-cpu-limit-error.ts';
 export { OverBudgetError } from './over-budget-error.ts';
 export { OversizeInputError } from './oversize-input-error.ts';
 export { PermanentError } from './permanent-error.ts';

@@ -449,7 +449,7 @@ function extractHtmlWith(
     if (name === 'pre' || name === 'listing' || name === 'xmp' || name === 'plaintext') {
       let text = textContent(el).replace(/\r\n?/g, '\n');
       if (text.startsWith('\n')) text = text.slice(1);
-      current.text.verbatim(text.replace(/\s+$/, ''));
+      current.text.verbatim(text.trimEnd());
       continue;
     }
 

@@ -25,12 +25,64 @@ export function sha256Hex(data: string | Uint8Array): string {
  * Leading indentation inside the text is kept (code blocks).
  */
 export function normaliseText(text: string): string {
-  return text
-    .replace(/\r\n?/g, '\n')
-    .normalize('NFC')
-    .replace(/[^\S\n]+$/gm, '')
+  return trimLineEnds(text.replace(/\r\n?/g, '\n').normalize('NFC'))
     .replace(/\n{3,}/g, '\n\n')
     .trim();
+}
+
+/** `\s` of a JavaScript regex, minus `\n`: white space and line terminators (ECMA-262 WhiteSpace, LineTerminator). */
+function isSpaceNotLf(code: number): boolean {
+  return (
+    (code >= 0x09 && code <= 0x0d && code !== 0x0a) ||
+    code === 0x20 ||
+    code === 0xa0 ||
+    code === 0x1680 ||
+    (code >= 0x2000 && code <= 0x200a) ||
+    code === 0x2028 ||
+    code === 0x2029 ||
+    code === 0x202f ||
+    code === 0x205f ||
+    code === 0x3000 ||
+    code === 0xfeff
+  );
+}
+
+/** A line terminator other than `\n` (`$` of a multiline regex matches before one). */
+function isOtherLineTerminator(code: number): boolean {
+  return code === 0x0d || code === 0x2028 || code === 0x2029;
+}
+
+/**
+ * Removes trailing white space from every line, in one pass: exactly what
+ * `text.replace(/[^\S\n]+$/gm, '')` did (so chunk hashes stay the same, tested
+ * against that regex), without its quadratic time on a long run of spaces
+ * that does not end a line (docs/design.md, "Linear-time text"). For each
+ * maximal run of white space other than `\n`, the regex removed the run from
+ * its start up to the last place in it where `$` matches: the end of the
+ * run when the text or a `\n` follows it, else the last line terminator
+ * inside the run (CR, U+2028, U+2029); a run with neither is kept.
+ */
+function trimLineEnds(text: string): string {
+  const n = text.length;
+  let out = '';
+  let copied = 0;
+  let i = 0;
+  while (i < n) {
+    if (!isSpaceNotLf(text.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    const start = i;
+    while (i < n && isSpaceNotLf(text.charCodeAt(i))) i++;
+    let cut = -1;
+    if (i === n || text.charCodeAt(i) === 0x0a) cut = i;
+    else for (let p = i - 1; p > start && cut < 0; p--) if (isOtherLineTerminator(text.charCodeAt(p))) cut = p;
+    if (cut >= 0) {
+      out += text.slice(copied, start);
+      copied = cut;
+    }
+  }
+  return copied === 0 ? text : out + text.slice(copied);
 }
 
 /** The chunk hash: SHA-256 hex of `normaliseText(text)`. */

@@ -15,6 +15,7 @@ import type { OpenAI } from '../openai/client.ts';
 import type { SharedBudget } from '../ratelimit/budget.ts';
 import type { Producer } from '../queue/producer.ts';
 import type { RunTracker } from '../runs/tracker.ts';
+import type { TextPool } from '../textpool/pool.ts';
 
 export interface JobContext {
   config: Config;
@@ -58,6 +59,8 @@ export interface JobContext {
    * until `paidSignal` aborts. Outside a worker it just runs `fn`.
    */
   afterPaid?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Worker threads that extract, chunk and hash documents under the CPU limit per document (src/textpool/pool.ts). */
+  textPool: TextPool;
 }
 
 /**

@@ -22,6 +22,7 @@ import { Producer } from '../queue/producer.ts';
 import { closeQueues, createQueues, type Queues } from '../queue/queues.ts';
 import { checkRedis, createRedis, type Redis } from '../queue/redis.ts';
 import { RunTracker } from '../runs/tracker.ts';
+import { defaultTextThreads, TextPool } from '../textpool/pool.ts';
 
 /**
  * Added to the rate-limit window, ms: reservations are re-stamped when the
@@ -124,6 +125,12 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       windowMs: 60_000 + WINDOW_MARGIN_MS,
     });
     const clock = new OffsetClock();
+    // Starts no thread until a crawl job needs one; closed with the runtime, after the workers.
+    const textPool = new TextPool({
+      cpuLimitMs: config.crawl.documentCpuLimitMs,
+      maxThreads: Math.min(config.workers.crawlConcurrency, defaultTextThreads()),
+    });
+    cleanups.push(() => textPool.close());
     const context: JobContext = {
       clock,
       config,
@@ -137,6 +144,7 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       claims,
       uploadBudget,
       openaiTarget: target,
+      textPool,
     };
     return {
       config,

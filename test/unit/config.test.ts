@@ -18,6 +18,7 @@ describe('loadConfig', () => {
       tpm: 1_000_000,
     });
     expect(c.embedding.priceUsdPerMTok).toBe(0.02);
+    expect(c.crawl.documentCpuLimitMs).toBe(30_000);
   });
 
   it('takes the model default dimensions', () => {
@@ -38,6 +39,7 @@ describe('loadConfig', () => {
     [{ ORPHAN_GRACE_HOURS: '0' }, /ORPHAN_GRACE_HOURS="0"/],
     [{ OPENAI_POLL_DEADLINE_MS: '300000' }, /OPENAI_POLL_DEADLINE_MS=300000 is over 270000/],
     [{ JOB_DEADLINES: 'associate=5m' }, /OPENAI_POLL_DEADLINE_MS=240000 is over 120000/],
+    [{ DOCUMENT_CPU_LIMIT_MS: '0' }, /DOCUMENT_CPU_LIMIT_MS="0"/],
   ])('names the bad variable: %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

@@ -55,6 +55,26 @@ describe('extractMarkdown', () => {
     expect(crlf.sections).toEqual([{ headingPath: ['T'], anchor: null, text: 'line one\nline two' }]);
   });
 
+  it('decodes character references, but not in code spans or after a backslash', () => {
+    const d = extractMarkdown('a &mdash; b &copy; 2024 &#169; &amp; `&copy;` \\&copy; &bogus;', 'file:///x.md');
+    expect(d.sections[0]!.text).toBe('a — b © 2024 © & &copy; &copy; &bogus;');
+  });
+
+  it('reduces nested link syntax: a badge image inside a link, brackets inside link text', () => {
+    const d = extractMarkdown(
+      '[![build](https://img.example/b.svg)](https://ci.example/run) [a [b] c](https://example.com/x) ![alt][ref]',
+      'https://example.com/',
+    );
+    expect(d.sections[0]!.text).toBe('build a [b] c alt');
+    // Image sources are not pages to crawl.
+    expect(d.links).toEqual(['https://ci.example/run', 'https://example.com/x']);
+  });
+
+  it('code spans win over emphasis and links, and a backslash before a closing backtick is code', () => {
+    const d = extractMarkdown('use `*not em*` and `[x](y)` or `\\` *yes*', 'file:///x.md');
+    expect(d.sections[0]!.text).toBe('use *not em* and [x](y) or \\ yes');
+  });
+
   it('keeps snake_case and lone asterisks', () => {
     const d = extractMarkdown('use snake_case_name and 2 * 3 * 4', 'file:///x.md');
     expect(d.sections[0]!.text).toBe('use snake_case_name and 2 * 3 * 4');

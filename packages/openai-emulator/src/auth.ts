@@ -15,9 +15,8 @@ import { incorrectApiKey, missingApiKey } from './errors.ts';
 export function authenticate(headers: IncomingHttpHeaders, requiredKey: string | null): string {
   const header = headers.authorization?.trim();
   if (!header) throw missingApiKey();
-  const m = /^Bearer(?:\s+(.*))?$/i.exec(header);
-  if (!m) throw incorrectApiKey(header);
-  const key = (m[1] ?? '').trim();
+  if (!/^Bearer(?:\s|$)/i.test(header)) throw incorrectApiKey(header);
+  const key = header.slice('Bearer'.length).trim();
   if (key === '') throw missingApiKey();
   if (requiredKey !== null && key !== requiredKey) throw incorrectApiKey(key);
   return key;

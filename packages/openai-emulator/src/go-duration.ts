@@ -39,5 +39,7 @@ function formatSeconds(ms: number): string {
   const whole = Math.floor(ms / MS_PER_SECOND);
   const frac = ms % MS_PER_SECOND;
   if (frac === 0) return String(whole);
-  return `${whole}.${String(frac).padStart(3, '0').replace(/0+$/, '')}`;
+  let digits = String(frac).padStart(3, '0');
+  while (digits.endsWith('0')) digits = digits.slice(0, -1);
+  return `${whole}.${digits}`;
 }
