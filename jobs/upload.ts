@@ -68,10 +68,16 @@ export async function uploadContent(
         );
         if (found) {
           await recordUpload(ctx.db.pool, contentHash, found.id);
-          ctx.logger.info({ contentHash, fileId: found.id }, 'upload: reused the File an earlier upload created');
-          filesTotal.inc({ outcome: 'reused' });
-          fileBytesTotal.inc({ outcome: 'reused' }, found.bytes);
-          return { contentHash, fileId: found.id, outcome: 'reused', bytes: found.bytes };
+          // An earlier attempt of this job sent the bytes (it failed before recording them): uploaded, by this job.
+          // Another job's File is reused: this job sent nothing.
+          const outcome = claim.previousOwner === owner ? 'uploaded' : 'reused';
+          ctx.logger.info(
+            { contentHash, fileId: found.id, outcome },
+            'upload: recorded the File an earlier upload created',
+          );
+          filesTotal.inc({ outcome });
+          fileBytesTotal.inc({ outcome }, found.bytes);
+          return { contentHash, fileId: found.id, outcome, bytes: found.bytes };
         }
       }
       const data = await loadBlob(ctx.db.pool, contentHash);

@@ -146,6 +146,8 @@ export interface Claim {
    * recorded its result, so its remote object may exist, labelled, unrecorded.
    */
   previousStatus: string;
+  /** Who held that earlier claim: this owner again means a retry of the same job. */
+  previousOwner: string | null;
   /** When that earlier claim was taken (the database's clock), if any. */
   previousClaimedAt: Date | null;
 }
@@ -162,20 +164,26 @@ export async function claimFileUpload(
   staleMs: number,
 ): Promise<Claim | undefined> {
   // The row lock of FOR UPDATE makes racing claimers re-check the predicate on the row the winner wrote.
-  const { rows } = await pool.query<{ previous_status: string; previous_claimed_at: Date | null }>(
+  const { rows } = await pool.query<{
+    previous_status: string;
+    previous_owner: string | null;
+    previous_claimed_at: Date | null;
+  }>(
     `WITH old AS (
-       SELECT content_hash, status, claimed_at FROM files
+       SELECT content_hash, status, claimed_by, claimed_at FROM files
        WHERE content_hash = $1 AND openai_file_id IS NULL
          AND (status IN ('${F.pending}', '${F.failed}', '${F.deleted}') OR claimed_by = $2 OR claimed_at < now() - ($3 || ' milliseconds')::interval)
        FOR UPDATE
      )
      UPDATE files f SET status = '${F.uploading}', claimed_by = $2, claimed_at = now()
      FROM old WHERE f.content_hash = old.content_hash
-     RETURNING old.status AS previous_status, old.claimed_at AS previous_claimed_at`,
+     RETURNING old.status AS previous_status, old.claimed_by AS previous_owner, old.claimed_at AS previous_claimed_at`,
     [contentHash, owner, String(staleMs)],
   );
   const r = rows[0];
-  return r ? { previousStatus: r.previous_status, previousClaimedAt: r.previous_claimed_at } : undefined;
+  return r
+    ? { previousStatus: r.previous_status, previousOwner: r.previous_owner, previousClaimedAt: r.previous_claimed_at }
+    : undefined;
 }
 
 export async function recordUpload(pool: pg.Pool, contentHash: string, fileId: string): Promise<void> {
@@ -285,9 +293,13 @@ export async function claimFilesetCreation(
   owner: string,
   staleMs: number,
 ): Promise<Claim | undefined> {
-  const { rows } = await pool.query<{ previous_status: string; previous_claimed_at: Date | null }>(
+  const { rows } = await pool.query<{
+    previous_status: string;
+    previous_owner: string | null;
+    previous_claimed_at: Date | null;
+  }>(
     `WITH old AS (
-       SELECT fileset_hash, status, claimed_at FROM filesets
+       SELECT fileset_hash, status, claimed_by, claimed_at FROM filesets
        WHERE fileset_hash = $1 AND vector_store_id IS NULL
          AND (status IN ('${FS.pending}', '${FS.failed}', '${FS.deleted}') OR claimed_by = $2 OR claimed_at < now() - ($3 || ' milliseconds')::interval)
        FOR UPDATE
@@ -295,11 +307,13 @@ export async function claimFilesetCreation(
      UPDATE filesets f SET status = '${FS.creating}', claimed_by = $2, claimed_at = now(),
        recreated = f.recreated + (old.status = '${FS.deleted}')::int
      FROM old WHERE f.fileset_hash = old.fileset_hash
-     RETURNING old.status AS previous_status, old.claimed_at AS previous_claimed_at`,
+     RETURNING old.status AS previous_status, old.claimed_by AS previous_owner, old.claimed_at AS previous_claimed_at`,
     [hash, owner, String(staleMs)],
   );
   const r = rows[0];
-  return r ? { previousStatus: r.previous_status, previousClaimedAt: r.previous_claimed_at } : undefined;
+  return r
+    ? { previousStatus: r.previous_status, previousOwner: r.previous_owner, previousClaimedAt: r.previous_claimed_at }
+    : undefined;
 }
 
 /**

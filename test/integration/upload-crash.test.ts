@@ -85,4 +85,24 @@ describe('upload killed between files.create and the registry write', () => {
     expect(reconcile.code, reconcile.stderr).toBe(0);
     expect(totalDrift(JSON.parse(reconcile.stdout).found)).toBe(0);
   }, 120_000);
+
+  it('a retry of the same job whose response was lost records the File its first attempt created, as uploaded', async () => {
+    const project = path.join(dir, 'retry');
+    fs.mkdirSync(project);
+    fs.writeFileSync(path.join(project, 'r.md'), '# R\n\nThe response of this upload is lost.\n');
+    const before = emu.stats().files.created;
+    // The File is created at once; its response comes after the client's 1 s timeout: the attempt fails, retried.
+    emu.configure({ latencyMs: 5000 });
+    const run = runCli(['sync', project, '--collection', 'retry', '--json'], {
+      ...env,
+      OPENAI_TIMEOUT_MS: '1000',
+      JOB_BACKOFF_MS: '1000',
+    });
+    await until(async () => (emu.stats().files.created === before + 1 ? true : undefined), 'the File', 60_000);
+    emu.configure({ latencyMs: 0 });
+    const r = await run;
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'completed', filesUploaded: 1, filesReused: 0 });
+    expect(emu.stats().files.created).toBe(before + 1);
+  }, 120_000);
 });
