@@ -243,14 +243,15 @@ async function reconcilePending(rt: RunDeps, runId: string, missingSince: Map<st
 const STATE_CHECK_MS = 1000;
 
 /**
- * What of a run's state is gone, in words, or nothing: its record
- * (`keepAlive` said it is missing), or job records that shrank since the
- * waiter last saw them (the run's sets only grow, so fewer members means they
- * were lost and partly written again by jobs still running).
+ * What of a run's state is gone, in words, or nothing: its record (seen by
+ * this waiter before, and now `keepAlive` says it is missing), or job records
+ * that shrank since the waiter last saw them (the run's sets only grow, so
+ * fewer members means they were lost and partly written again by jobs still
+ * running).
  */
-function lostParts(recordPresent: boolean, seen: RunProgress, now: RunProgress): string[] {
+function lostParts(record: { seen: boolean; present: boolean }, seen: RunProgress, now: RunProgress): string[] {
   const lost: string[] = [];
-  if (!recordPresent) lost.push('its record');
+  if (record.seen && !record.present) lost.push('its record');
   if (now.jobs < seen.jobs) lost.push(`its job list (${now.jobs} of ${seen.jobs} left)`);
   if (now.finished < seen.finished) lost.push(`its finished jobs (${now.finished} of ${seen.finished} left)`);
   return lost;
@@ -261,8 +262,9 @@ function lostParts(recordPresent: boolean, seen: RunProgress, now: RunProgress):
  * (docs/design.md, "Runs that lose their state"). Polls every `pollMs` ms;
  * jobs missing from their queue for 2 minutes while the run's state remains
  * are recorded as failed. While Redis does not answer it keeps waiting, as
- * the workers do; once Redis answers without the run's record, or with fewer
- * job records than before, the run is lost.
+ * the workers do; once Redis answers without the run's record (after this
+ * waiter saw it: `enqueueIngest` and `enqueueSync` write it before they
+ * return), or with fewer job records than before, the run is lost.
  * @throws RunStateLostError naming the run and what of its state is gone.
  * @throws the signal's reason when `options.signal` aborts.
  */
@@ -272,6 +274,8 @@ export async function waitForRun(rt: RunDeps, runId: string, options: WaitOption
   let last = -1;
   let lastChange = Date.now();
   let lastStateCheck = 0;
+  /** Whether this waiter saw the run's record: a run whose jobs were added without one (by hand) has only its job lists checked. */
+  let recordSeen = false;
   /** The most of each count this waiter has seen: the run's sets only grow. */
   const seen: RunProgress = { jobs: 0, finished: 0, failed: 0 };
   let unreachableSince: number | undefined;
@@ -286,9 +290,10 @@ export async function waitForRun(rt: RunDeps, runId: string, options: WaitOption
       if (done || shrank || Date.now() - lastStateCheck >= STATE_CHECK_MS) {
         const recordPresent = await rt.tracker.keepAlive(runId);
         lastStateCheck = Date.now();
-        const lost = lostParts(recordPresent, seen, progress);
+        const lost = lostParts({ seen: recordSeen, present: recordPresent }, seen, progress);
         if (lost.length)
           throw new RunStateLostError(runId, lost, rt.tracker.key(runId, '*'), seen.jobs > 0 ? seen : undefined);
+        recordSeen ||= recordPresent;
       }
       if (unreachableSince !== undefined) {
         rt.logger.info(

@@ -6,6 +6,7 @@
  * - its job list lost and partly written again, the record still there: the
  *   same, naming the job list (a shrunken list must not read as finished);
  * - a wait longer than the record's TTL refreshes it instead of losing it;
+ * - a run whose jobs were recorded by hand, without a record, is not lost;
  * - a job that vanished from its queue while the run's state remains is
  *   failed after 2 minutes, and the run ends normally (unchanged).
  */
@@ -81,6 +82,16 @@ describe('waitForRun when the run loses its state', () => {
     await t.rt.tracker.finishJob(runId, 'crawl/a');
     expect(await outcome).toEqual({ progress: { jobs: 1, finished: 1, failed: 0 } });
     expect(await t.rt.redis.ttl(t.rt.tracker.key(runId, 'meta'))).toBeGreaterThan(RUN_TTL_SECONDS - 60);
+  });
+
+  it('a run without a record (jobs recorded by hand) is not taken for lost; it ends when its jobs finish', async () => {
+    const runId = newRunId();
+    await t.rt.tracker.addJobs(runId, ['embed/a', 'embed/b']);
+    const outcome = waitOutcome(runId);
+    await new Promise((r) => setTimeout(r, 1500));
+    await t.rt.tracker.finishJob(runId, 'embed/a');
+    await t.rt.tracker.finishJob(runId, 'embed/b');
+    expect(await outcome).toEqual({ progress: { jobs: 2, finished: 2, failed: 0 } });
   });
 
   it('a job missing from its queue while the run state remains is failed after 2 minutes; the run ends', async () => {
