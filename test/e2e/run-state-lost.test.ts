@@ -194,10 +194,16 @@ describe('ingest whose run loses its state in Redis', () => {
     await sleep(3000); // unreachable for a while first: that alone must not end the run
     expect(proc.child.exitCode, `ingest ended while Redis was only unreachable:\n${proc.stderr()}`).toBeNull();
     await volatile.server.start();
+    const restartedAt = Date.now();
     expect(await volatile.redis.exists(`${volatile.iso.prefix}:run:${runId}:meta`)).toBe(0);
 
     const exit = await exitWithin(proc, LOST_RUN_DEADLINE_MS);
     expect(exit, `ingest still running 3 minutes after the restart:\n${proc.stderr().slice(-3000)}`).toBeDefined();
+    // A worker can stay closing after such a restart: the CLI then stops waiting for it after SHUTDOWN_TIMEOUT_MS.
+    const closeCut = proc.stderr().includes('workers did not close within SHUTDOWN_TIMEOUT_MS');
+    console.log(
+      `restart without persistence: ingest exited ${exit!.code} ${Math.round((Date.now() - restartedAt) / 100) / 10} s after Redis answered again${closeCut ? ' (workers left closing)' : ''}`,
+    );
     expect(exit!.code).toBe(1);
     expectLostRunReported(proc, runId, volatile.iso.prefix);
   }, 400_000);
