@@ -6,10 +6,11 @@
  * so a tick redelivered after its worker died resumes waiting for its own
  * run instead of starting another. A tick whose schedule's previous run is
  * still going is skipped; a previous run whose Redis state is gone (or that
- * finished while its tick's worker was dead) does not block.
+ * finished while its tick's worker was dead) does not block, and a tick whose
+ * own run loses its state fails for good.
  */
 import type { Job } from 'bullmq';
-import { PermanentError, isPermanent } from '../src/errors/index.ts';
+import { isPermanent } from '../src/errors/index.ts';
 import { ingest } from '../src/ingest/ingest.ts';
 import { scheduleTicksTotal } from '../src/metrics/metrics.ts';
 import type { SchedulePayload, TickResult } from '../src/queue/contracts.ts';
@@ -25,9 +26,6 @@ import { sync } from '../src/sync/sync.ts';
  * reading the files of a sync); past this, no state means it was lost.
  */
 export const STARTING_GRACE_MS = 5000;
-
-/** How often a tick waiting for its run checks that the run's state still exists, ms. */
-const WATCH_MS = 2000;
 
 /** The runs of a tick: sync with sink `both` runs its pgvector part under its own id. */
 function runIdsOf(runId: string, sink: SchedulePayload['sink']): string[] {
@@ -84,22 +82,16 @@ async function claimTick(
   throw new Error(`schedule ${name}: the active run kept changing while tick ${tickId} tried to claim its run`);
 }
 
-/** Runs (or resumes) the tick's run and waits for it; aborts when the run's state disappears. */
+/**
+ * Runs (or resumes) the tick's run and waits for it. A run whose state
+ * disappears from Redis ends the wait with a RunStateLostError, a permanent
+ * error: the tick fails for good (docs/design.md, "Runs that lose their state").
+ */
 async function runTick(
   ctx: JobContext,
   payload: SchedulePayload,
   runId: string,
 ): Promise<{ outcome: RunOutcome; documents: number; failed: number; deleted: number; held: string | null }> {
-  const abort = new AbortController();
-  const claimedAt = Date.now();
-  const watch = setInterval(() => {
-    void (async () => {
-      if (Date.now() - claimedAt < STARTING_GRACE_MS) return;
-      const present = await Promise.all(runIdsOf(runId, payload.sink).map((id) => ctx.tracker.exists(id)));
-      if (!present.some(Boolean))
-        abort.abort(new PermanentError(`run ${runId}: its state is gone from Redis (was Redis flushed?)`));
-    })().catch(() => {});
-  }, WATCH_MS);
   const request = {
     collection: payload.collection,
     sources: payload.sources,
@@ -108,33 +100,28 @@ async function runTick(
     allowMassDelete: payload.allowMassDelete,
     runId,
   };
-  try {
-    if (payload.sink === 'pgvector') {
-      const s = await ingest(
-        ctx,
-        { ...request, ...(payload.maxPages !== undefined ? { maxPages: payload.maxPages } : {}) },
-        { signal: abort.signal },
-      );
-      return {
-        outcome: s.failed.length ? 'partial' : 'succeeded',
-        documents: s.documents,
-        failed: s.failed.length,
-        deleted: s.documentsDeleted,
-        held: s.deletionHeld?.reason ?? null,
-      };
-    }
-    const s = await sync(ctx, { ...request, sink: payload.sink }, { signal: abort.signal });
-    const failed = (s.failedFiles?.length ?? 0) + (s.pgvector?.failed.length ?? 0) + (s.status === 'failed' ? 1 : 0);
+  if (payload.sink === 'pgvector') {
+    const s = await ingest(ctx, {
+      ...request,
+      ...(payload.maxPages !== undefined ? { maxPages: payload.maxPages } : {}),
+    });
     return {
-      outcome: failed ? 'partial' : 'succeeded',
-      documents: s.pgvector?.documents ?? s.uniqueFiles,
-      failed,
-      deleted: s.pgvector?.documentsDeleted ?? 0,
-      held: s.pgvector?.deletionHeld?.reason ?? null,
+      outcome: s.failed.length ? 'partial' : 'succeeded',
+      documents: s.documents,
+      failed: s.failed.length,
+      deleted: s.documentsDeleted,
+      held: s.deletionHeld?.reason ?? null,
     };
-  } finally {
-    clearInterval(watch);
   }
+  const s = await sync(ctx, { ...request, sink: payload.sink });
+  const failed = (s.failedFiles?.length ?? 0) + (s.pgvector?.failed.length ?? 0) + (s.status === 'failed' ? 1 : 0);
+  return {
+    outcome: failed ? 'partial' : 'succeeded',
+    documents: s.pgvector?.documents ?? s.uniqueFiles,
+    failed,
+    deleted: s.pgvector?.documentsDeleted ?? 0,
+    held: s.pgvector?.deletionHeld?.reason ?? null,
+  };
 }
 
 export async function processSchedule(job: Job, payload: SchedulePayload, ctx: JobContext): Promise<TickResult> {

@@ -16,7 +16,7 @@
  * (`import { startEmulator } from 'sluice/emulator'`); this entry never loads it.
  */
 export { loadConfig, type Config } from './config/config.ts';
-export { ConfigError, DocumentCpuLimitError, PermanentError, StartupError } from './errors/index.ts';
+export { ConfigError, DocumentCpuLimitError, PermanentError, RunStateLostError, StartupError } from './errors/index.ts';
 export { createLogger, type Logger } from './log/logger.ts';
 export { openRuntime, type Runtime, type RuntimeOptions } from './runtime/runtime.ts';
 export { startWorkers, type RunningWorkers } from './runtime/workers.ts';

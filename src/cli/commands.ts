@@ -18,7 +18,7 @@ import { type ReconcileReport, runReconcile } from '../reconcile/reconcile.ts';
 import { openRuntime, type Runtime } from '../runtime/runtime.ts';
 import { onShutdown } from '../runtime/signals.ts';
 import { runWorkerProcess, parseQueues } from '../runtime/worker-process.ts';
-import { startWorkers } from '../runtime/workers.ts';
+import { type RunningWorkers, startWorkers } from '../runtime/workers.ts';
 import { search } from '../search/search.ts';
 import { sync, type Sink, type SyncSummary } from '../sync/sync.ts';
 import { connectDb } from '../db/db.ts';
@@ -88,6 +88,38 @@ function ingestRequest(sources: string[], opts: IngestOptions): IngestRequest {
   };
 }
 
+/**
+ * Closes the workers `ingest`/`sync` run in-process, then the runtime, waiting
+ * at most `deadlineMs` ms (SHUTDOWN_TIMEOUT_MS). Past it the command ends
+ * anyway, leaving them open (runCommand exits the process): jobs still active
+ * return to their queue when their lock expires, as after a forced shutdown
+ * (src/runtime/signals.ts). After a Redis restarted without persistence a
+ * BullMQ worker can stay closing forever, and a run that lost its state must
+ * still end (docs/design.md, "Runs that lose their state").
+ */
+async function closeWithin(rt: Runtime, workers: RunningWorkers, deadlineMs: number): Promise<void> {
+  const closed = (async () => {
+    await workers.close();
+    await rt.close();
+    return 'closed' as const;
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<'expired'>((resolve) => {
+    timer = setTimeout(() => resolve('expired'), deadlineMs);
+  });
+  try {
+    if ((await Promise.race([closed, expired])) === 'expired') {
+      closed.catch(() => {}); // still closing: whatever it ends with, the process exits now
+      rt.logger.warn(
+        { deadlineMs },
+        'workers did not close within SHUTDOWN_TIMEOUT_MS: exiting without them (active jobs will be retried)',
+      );
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** `sluice ingest`: enqueue, run all workers here, wait, summarise. Exit 1 when anything failed. */
 export async function ingestCommand(sources: string[], opts: IngestOptions): Promise<number> {
   const config = loadConfig();
@@ -129,10 +161,7 @@ export async function ingestCommand(sources: string[], opts: IngestOptions): Pro
     return summary.failed.length ? 1 : 0;
   } finally {
     bar?.stop();
-    if (!abort.signal.aborted) {
-      await workers.close();
-      await rt.close();
-    }
+    if (!abort.signal.aborted) await closeWithin(rt, workers, config.workers.shutdownTimeoutMs);
   }
 }
 
@@ -393,8 +422,7 @@ export async function syncCommand(
     const failed = (summary.failedFiles?.length ?? 0) + (summary.pgvector?.failed.length ?? 0);
     return failed ? 1 : 0;
   } finally {
-    await workers.close();
-    await rt.close();
+    await closeWithin(rt, workers, config.workers.shutdownTimeoutMs);
   }
 }
 

@@ -3,6 +3,7 @@
  * BullMQ's src/classes/errors). Each file documents its decision:
  * - PermanentError (+ DocumentCpuLimitError, OverBudgetError, OversizeInputError): fail the job now;
  * - RateLimitedError: pause the queue, retry without burning an attempt;
+ * - RunStateLostError (a PermanentError): a run's Redis state is gone: stop waiting for it, do not retry;
  * - PermanentFetchError / TransientFetchError: fail now / retry with backoff;
  * - DependencyUnavailableError (and lost Redis/Postgres connections): wait, retry without burning an attempt;
  * - JobDeadlineError / LeaseLostError / ShutdownError: an attempt cut short (fail / stop before paying / hand back);
@@ -25,6 +26,7 @@ export { OverBudgetError } from './over-budget-error.ts';
 export { OversizeInputError } from './oversize-input-error.ts';
 export { PermanentError } from './permanent-error.ts';
 export { RateLimitedError } from './rate-limited-error.ts';
+export { RunStateLostError } from './run-state-lost-error.ts';
 export {
   ConfigError,
   DatabaseUnavailableError,

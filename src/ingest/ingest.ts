@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { CollectionNameSchema, type CrawlPayload } from '../queue/contracts.ts';
 import { crawlJobId, parseJobKey } from '../queue/job-ids.ts';
+import { isConnectionError, RunStateLostError } from '../errors/index.ts';
 import type { InlineDocument } from '../crawl/inline.ts';
 import type { RunFailure, RunProgress } from '../runs/tracker.ts';
 import { newRunId } from '../runs/tracker.ts';
@@ -238,25 +239,94 @@ async function reconcilePending(rt: RunDeps, runId: string, missingSince: Map<st
   }
 }
 
-/** Waits until every job of the run has finished or finally failed. */
+/** How often a waiter checks that its run's record is still in Redis (and keeps it alive), ms. */
+const STATE_CHECK_MS = 1000;
+
+/**
+ * What of a run's state is gone, in words, or nothing: its record (seen by
+ * this waiter before, and now `keepAlive` says it is missing), or job records
+ * that shrank since the waiter last saw them (the run's sets only grow, so
+ * fewer members means they were lost and partly written again by jobs still
+ * running).
+ */
+function lostParts(record: { seen: boolean; present: boolean }, seen: RunProgress, now: RunProgress): string[] {
+  const lost: string[] = [];
+  if (record.seen && !record.present) lost.push('its record');
+  if (now.jobs < seen.jobs) lost.push(`its job list (${now.jobs} of ${seen.jobs} left)`);
+  if (now.finished < seen.finished) lost.push(`its finished jobs (${now.finished} of ${seen.finished} left)`);
+  return lost;
+}
+
+/**
+ * Waits until every job of the run has finished or finally failed
+ * (docs/design.md, "Runs that lose their state"). Polls every `pollMs` ms;
+ * jobs missing from their queue for 2 minutes while the run's state remains
+ * are recorded as failed. While Redis does not answer it keeps waiting, as
+ * the workers do; once Redis answers without the run's record (after this
+ * waiter saw it: `enqueueIngest` and `enqueueSync` write it before they
+ * return), or with fewer job records than before, the run is lost.
+ * @throws RunStateLostError naming the run and what of its state is gone.
+ * @throws the signal's reason when `options.signal` aborts.
+ */
 export async function waitForRun(rt: RunDeps, runId: string, options: WaitOptions = {}): Promise<RunProgress> {
   const pollMs = options.pollMs ?? 250;
   const stallCheckMs = options.stallCheckMs ?? 20_000;
   let last = -1;
   let lastChange = Date.now();
+  let lastStateCheck = 0;
+  /** Whether this waiter saw the run's record: a run whose jobs were added without one (by hand) has only its job lists checked. */
+  let recordSeen = false;
+  /** The most of each count this waiter has seen: the run's sets only grow. */
+  const seen: RunProgress = { jobs: 0, finished: 0, failed: 0 };
+  let unreachableSince: number | undefined;
   const missingSince = new Map<string, number>();
   for (;;) {
-    const progress = await rt.tracker.progress(runId);
-    options.onProgress?.(progress);
-    if (progress.jobs > 0 && progress.finished >= progress.jobs) return progress;
-    if (progress.finished !== last) {
-      last = progress.finished;
-      lastChange = Date.now();
-    } else if (Date.now() - lastChange > stallCheckMs) {
-      await reconcilePending(rt, runId, missingSince);
+    if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
+    try {
+      const progress = await rt.tracker.progress(runId);
+      const done = progress.jobs > 0 && progress.finished >= progress.jobs;
+      const shrank = progress.jobs < seen.jobs || progress.finished < seen.finished;
+      // Checked after reading the progress: a record still there means the progress was read before any loss.
+      if (done || shrank || Date.now() - lastStateCheck >= STATE_CHECK_MS) {
+        const recordPresent = await rt.tracker.keepAlive(runId);
+        lastStateCheck = Date.now();
+        const lost = lostParts({ seen: recordSeen, present: recordPresent }, seen, progress);
+        if (lost.length)
+          throw new RunStateLostError(runId, lost, rt.tracker.key(runId, '*'), seen.jobs > 0 ? seen : undefined);
+        recordSeen ||= recordPresent;
+      }
+      if (unreachableSince !== undefined) {
+        rt.logger.info(
+          { runId, downMs: Date.now() - unreachableSince },
+          'Redis answers again: still waiting for the run',
+        );
+        unreachableSince = undefined;
+      }
+      seen.jobs = Math.max(seen.jobs, progress.jobs);
+      seen.finished = Math.max(seen.finished, progress.finished);
+      seen.failed = Math.max(seen.failed, progress.failed);
+      options.onProgress?.(progress);
+      if (done) return progress;
+      if (progress.finished !== last) {
+        last = progress.finished;
+        lastChange = Date.now();
+      } else if (Date.now() - lastChange > stallCheckMs) {
+        await reconcilePending(rt, runId, missingSince);
+        lastChange = Date.now();
+      }
+    } catch (err) {
+      // An unreachable Redis is not a lost run: wait for it, unless the connection gave up for good (a producer's).
+      if (!isConnectionError(err) || rt.tracker.redis.status === 'end') throw err;
+      if (unreachableSince === undefined) {
+        unreachableSince = Date.now();
+        rt.logger.warn(
+          { runId, err: (err as Error).message },
+          'Redis does not answer: waiting for it (the run goes on once it answers)',
+        );
+      }
+      // Time spent unreachable is no stall: pending jobs are inspected only after progress is seen again.
       lastChange = Date.now();
     }
-    if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');
     await new Promise((r) => setTimeout(r, pollMs));
   }
 }

@@ -85,6 +85,17 @@ export class RunTracker {
   }
 
   /**
+   * Keeps a run's record alive while someone waits for it, and says whether it
+   * is still there: one `EXPIRE` of the record (`<prefix>:run:<id>:meta`),
+   * which refreshes its TTL to {@link RUN_TTL_SECONDS} seconds, so a run
+   * waited for longer than that is not taken for lost.
+   * @returns false when the record is gone (flushed, restarted without persistence, evicted, expired).
+   */
+  async keepAlive(runId: string): Promise<boolean> {
+    return (await this.redis.expire(this.key(runId, 'meta'), RUN_TTL_SECONDS)) === 1;
+  }
+
+  /**
    * The run a repeated identical request should resume, if one is unfinished.
    * `runKey` identifies the request (collection, sources, options).
    */

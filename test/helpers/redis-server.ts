@@ -2,7 +2,8 @@
  * A `redis-server` of the test's own (never the machine's shared one), with
  * AOF on, on a free port, in a temporary directory: tests stop and restart
  * it to stage outages, and its data survives the restart as a production
- * Redis with AOF would.
+ * Redis with AOF would. With `{ aof: false }` it keeps nothing on disk, so a
+ * restart comes back empty, as a Redis without persistence does.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,7 +15,7 @@ import { Redis } from 'ioredis';
 export interface OwnRedis {
   url: string;
   port: number;
-  /** Shuts the server down (SHUTDOWN: the AOF is flushed), resolves once the process exited. */
+  /** Shuts the server down (SHUTDOWN: the AOF, when on, is flushed), resolves once the process exited. */
   stop(): Promise<void>;
   /** Starts it again on the same port and directory; resolves once it answers PING. */
   start(): Promise<void>;
@@ -31,8 +32,11 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts a redis-server with AOF. @throws naming the install command when redis-server is missing. */
-export async function startOwnRedis(): Promise<OwnRedis> {
+/**
+ * Starts a redis-server, with AOF unless `aof` is false.
+ * @throws naming the install command when redis-server is missing.
+ */
+export async function startOwnRedis(options: { aof?: boolean } = {}): Promise<OwnRedis> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-redis-'));
   let child: ChildProcess | undefined;
@@ -41,7 +45,18 @@ export async function startOwnRedis(): Promise<OwnRedis> {
   const start = async () => {
     child = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--appendonly', 'yes', '--save', '', '--dir', dir],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--appendonly',
+        options.aof === false ? 'no' : 'yes',
+        '--save',
+        '',
+        '--dir',
+        dir,
+      ],
       { stdio: 'ignore' },
     );
     child.on('error', () => {});
