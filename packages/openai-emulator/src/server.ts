@@ -56,6 +56,12 @@ export function createEmulatorServer(state: EmulatorState, router: Router, log: 
       if (!res.headersSent) res.destroy();
     });
   });
+  // Idle keep-alive sockets stay open longer than any client keeps them
+  // (undici: 4 s; Node's server default is 5 s): when the server closed
+  // first, a client reusing the socket at that moment read ECONNRESET, and on
+  // a loaded machine that happened to SDK calls with retries off.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = performance.now();
