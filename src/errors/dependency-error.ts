@@ -38,6 +38,7 @@ const CONNECTION_MESSAGES = [
   'terminating connection due to administrator command', // Postgres restarted (57P01)
   'the database system is starting up', // 57P03
   'the database system is shutting down',
+  'too many clients already', // 53300: the server is out of connections for now
   'Client has encountered a connection error',
 ];
 

@@ -27,7 +27,7 @@ import { documentsTotal, initLabels, jobsTotal, observeJob } from '../metrics/me
 import { PAYLOAD_SCHEMAS, type QueueName } from '../queue/contracts.ts';
 import { jobKey } from '../queue/job-ids.ts';
 import { createRedis } from '../queue/redis.ts';
-import { poolWithSignal, waitFor } from './deadline.ts';
+import { poolWithSignal, sleepFor, waitFor } from './deadline.ts';
 import { DependencyMonitor } from './dependencies.ts';
 import type { JobContext } from './job-context.ts';
 import type { Runtime } from './runtime.ts';
@@ -126,6 +126,31 @@ async function outlastOutages<T>(
   }
 }
 
+/**
+ * Bookkeeping after a paid response (vectors, ledger row, run counters):
+ * failing it would make the job pay again on its retry, so any error that is
+ * not permanent is retried here, after an outage or a pause of 1 s, until
+ * `paidSignal` aborts (the job's deadline or a lost lease).
+ */
+async function settlePaid<T>(
+  fn: () => Promise<T>,
+  monitor: DependencyMonitor,
+  waitMs: number,
+  log: Logger,
+  paidSignal: AbortSignal,
+): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await outlastOutages(fn, monitor, waitMs, log, paidSignal);
+    } catch (raw) {
+      const err = asError(raw);
+      if (err instanceof JobAbortedError || isPermanent(err)) throw err;
+      log.warn({ tries, err: { message: err.message } }, 'bookkeeping after a paid response failed: retrying it alone');
+      await sleepFor('a retry of the bookkeeping after a paid response', 1_000, paidSignal);
+    }
+  }
+}
+
 /** Concurrency per queue from configuration. */
 function concurrencyFor(rt: Runtime, queue: QueueName): number {
   if (queue === 'crawl') return rt.config.workers.crawlConcurrency;
@@ -185,7 +210,7 @@ function wrap(rt: Runtime, queue: QueueName, workerRef: { current?: ObservedWork
         pool: poolWithSignal(base.db.pool, signal),
         write: (fn) => base.db.write((pool) => fn(poolWithSignal(pool, paidSignal))),
       },
-      afterPaid: (fn) => outlastOutages(fn, monitor, waitMs, log, paidSignal),
+      afterPaid: (fn) => settlePaid(fn, monitor, waitMs, log, paidSignal),
     };
     return ctx;
   }
