@@ -265,7 +265,9 @@ export async function fetchDocument(url: string, opts: FetchOptions): Promise<Fe
       await policy.assertAllowed(current);
     } catch (err) {
       if (err instanceof PermanentFetchError && via) {
-        throw new PermanentFetchError(current.href, `${err.message}${via}`, { reason: err.reason, cause: err });
+        // Same class (SsrfRefusedError stays one), the redirect named.
+        const Refusal = err.constructor as typeof PermanentFetchError;
+        throw new Refusal(current.href, `${err.message}${via}`, { reason: err.reason, cause: err });
       }
       throw err;
     }

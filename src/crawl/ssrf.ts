@@ -203,12 +203,11 @@ export class AddressPolicy {
       this.resolver = new Resolver({ timeout: DNS_TIMEOUT_MS, tries: DNS_TRIES });
       this.resolver.setServers([...opts.dnsServers]);
     }
-    const connect = buildConnector({});
+    // net.connect / tls.connect resolve a host name through the guard's lookup.
+    const connect = buildConnector({ lookup: this.lookup } as buildConnector.BuildOptions);
     this.dispatcher = new Agent({
       connect: (options, callback) => {
-        // Resolve through the guard: net.connect calls this lookup for a host name.
-        const guarded = { ...options, lookup: this.lookup } as typeof options;
-        connect(guarded, (err, socket) => {
+        connect(options, (err, socket) => {
           if (err || !socket) {
             callback(err ?? new Error('no socket'), null);
             return;

@@ -22,8 +22,8 @@ export function isQueueName(name: string): name is QueueName {
 }
 
 /**
- * Caps on what a payload may ask for (docs/design.md, "Caps where work
- * enters"): every schema here is checked by the producer before enqueueing
+ * Caps on what a payload may ask for:
+ * docs/design.md, "Caps where work enters". Every schema here is checked by the producer before enqueueing
  * and by the worker on receipt, so a payload written by hand into Redis is
  * held to them too.
  */

@@ -61,7 +61,7 @@ export async function startDnsServer(answers: Record<string, string[][]>): Promi
       rr.writeUInt16BE(1, 4); // IN
       rr.writeUInt32BE(0, 6); // TTL 0
       rr.writeUInt16BE(4, 10);
-      a.split('.').forEach((octet, k) => rr.writeUInt8(Number(octet), 12 + k));
+      for (const [k, octet] of a.split('.').entries()) rr.writeUInt8(Number(octet), 12 + k);
       return rr;
     });
     socket.send(Buffer.concat([header, question, ...records]), peer.port, peer.address);
