@@ -204,7 +204,7 @@ export function parseAllowHosts(spec: string): { hosts: string[]; networks: Allo
     .split(',')
     .map((p) => p.trim())
     .filter(Boolean)) {
-    const entry = raw.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+    const entry = raw.replace(/^\[([^\]]*)\](\/\d+)?$/, '$1$2').toLowerCase();
     const [address = '', bits, ...rest] = entry.split('/');
     const family = isIP(address);
     if (family !== 0 && rest.length === 0) {

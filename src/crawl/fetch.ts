@@ -258,7 +258,7 @@ export async function fetchDocument(url: string, opts: FetchOptions): Promise<Fe
         // Sluice does not log in, and a credential must not travel to (or be logged for) another host.
         throw new PermanentFetchError(
           current.href,
-          `${redactSecrets(label)}: the URL carries credentials (user:password@)${via}; Sluice does not log in — give a public URL`,
+          `${redactSecrets(label)}: the URL carries credentials (user:password@); Sluice does not log in — give a public URL`,
           { reason: 'credentials' },
         );
       }
@@ -413,6 +413,14 @@ export async function fetchDocument(url: string, opts: FetchOptions): Promise<Fe
         current.href,
         `${label}: body is not valid ${decoder.encoding} (invalid byte sequence); serve the page as UTF-8 or declare its real charset in Content-Type`,
         { reason: 'encoding', cause: err },
+      );
+    }
+    if (text.includes('\u0000')) {
+      // Postgres text cannot hold U+0000, and a text document has none: this is binary served as text.
+      throw new PermanentFetchError(
+        current.href,
+        `${label}: body contains NUL characters (U+0000); it is not a text document — serve it with its real type`,
+        { reason: 'encoding', status: res.status },
       );
     }
     if (text.trim() === '') {

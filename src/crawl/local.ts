@@ -235,6 +235,12 @@ export async function readLocalDocument(
       { reason: 'encoding', cause: err },
     );
   }
+  if (text.includes('\u0000')) {
+    // Postgres text cannot hold U+0000, and a text file has none: this is binary with a text extension.
+    throw new PermanentFetchError(full, `read ${full}: contains NUL characters (U+0000); it is not a text file`, {
+      reason: 'encoding',
+    });
+  }
   if (text.trim() === '') {
     throw new PermanentFetchError(
       full,
