@@ -90,6 +90,7 @@ const EnvSchema = z.object({
   KEEP_FAILED_SECONDS: int(7 * 24 * 3600, 0),
   KEEP_FAILED_COUNT: int(10_000, 0),
   SHUTDOWN_TIMEOUT_MS: int(60_000, 0),
+  STARTUP_WAIT_MS: int(900_000, 0),
   JOB_DEADLINES: z.string().default(''),
   JOB_LOCK_MS: int(30_000, 1_000),
   TTL_DAYS: int(30, 1),
@@ -305,6 +306,12 @@ export interface Config {
     scheduleConcurrency: number;
     shutdownTimeoutMs: number;
     /**
+     * How long a worker process started while Redis or Postgres does not
+     * answer keeps trying before it exits 2, ms (`STARTUP_WAIT_MS`, default
+     * 15 min; 0 tries once). Meanwhile `/healthz` is 200 and `/readyz` 503.
+     */
+    startupWaitMs: number;
+    /**
      * BullMQ lock of an active job, ms (`JOB_LOCK_MS`): renewed at half of it
      * while the process runs; a process stopped longer (SIGSTOP, a frozen VM)
      * loses the job to a redelivery, and its own delivery aborts.
@@ -477,6 +484,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       uploadConcurrency: e.UPLOAD_CONCURRENCY,
       scheduleConcurrency: e.SCHEDULE_CONCURRENCY,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+      startupWaitMs: e.STARTUP_WAIT_MS,
       lockMs: e.JOB_LOCK_MS,
     },
     jobDeadlinesMs,
