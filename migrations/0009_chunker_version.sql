@@ -1,0 +1,11 @@
+-- Up Migration
+-- Re-index that pays only for what changed (docs/design.md, "Content-defined
+-- chunking"; "Cheap unchanged pages").
+-- Numbered 0009: 0008 is taken by another change.
+
+-- chunker_version: the chunker that cut the document's chunks
+-- (src/chunk/chunker.ts `ChunkerVersion`). A document whose version is not the
+-- configured one is re-chunked on its next crawl even when its content hash is
+-- unchanged (its validators are not sent, so it is fetched whole); only chunks
+-- whose text changed are embedded. Rows that exist now were cut by version 1.
+ALTER TABLE documents ADD COLUMN chunker_version integer NOT NULL DEFAULT 1;
