@@ -189,7 +189,7 @@ export class RunTracker {
     const k = this.key(runId, 'docs');
     const m = this.redis.multi().hset(k, uri, `${doc.chunks},${doc.tokens}`).expire(k, RUN_TTL_SECONDS);
     if (page) {
-      const p = this.key(runId, 'pages');
+      const p = this.key(runId, 'outcomes');
       m.hset(p, uri, `${page.outcome},${page.bytes}`).expire(p, RUN_TTL_SECONDS);
     }
     await m.exec();
@@ -204,7 +204,7 @@ export class RunTracker {
       pagesSkippedBySitemap: 0,
       bytesDownloaded: 0,
     };
-    for (const v of await this.redis.hvals(this.key(runId, 'pages'))) {
+    for (const v of await this.redis.hvals(this.key(runId, 'outcomes'))) {
       const [outcome, bytes] = v.split(',');
       out.bytesDownloaded += Number(bytes) || 0;
       if (outcome === 'written') out.pagesWritten++;
