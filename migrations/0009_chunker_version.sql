@@ -1,6 +1,6 @@
 -- Up Migration
--- Re-index that pays only for what changed (docs/design.md, "Content-defined
--- chunking"; "Cheap unchanged pages").
+-- Re-index that pays only for what changed.
+-- See docs/design.md, "Content-defined chunking" (one citation per line).
 -- Numbered 0009: 0008 is taken by another change.
 
 -- chunker_version: the chunker that cut the document's chunks
