@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { CHUNKER_VERSIONS, type ChunkerVersion, CURRENT_CHUNKER_VERSION } from '../chunk/chunker.ts';
 import { ConfigError } from '../errors/index.ts';
 import { parseGoDuration } from '../openai/go-duration.ts';
 import { DEPLOYMENT_ID_PATTERN } from '../openai/labels.ts';
@@ -73,6 +74,13 @@ const EnvSchema = z.object({
   SCHEDULES_FILE: optionalString,
   CHUNK_MAX_TOKENS: int(512, 16),
   CHUNK_OVERLAP_TOKENS: int(64, 0),
+  CHUNKER_VERSION: z.coerce
+    .number()
+    .int()
+    .refine((v) => (CHUNKER_VERSIONS as readonly number[]).includes(v), {
+      message: `must be one of ${CHUNKER_VERSIONS.join(', ')}`,
+    })
+    .default(CURRENT_CHUNKER_VERSION),
   CRAWL_MAX_PAGES: int(5000, 1),
   CRAWL_MAX_DEPTH: int(25, 0),
   CRAWL_MAX_BYTES: int(5_000_000, 1),
@@ -268,6 +276,12 @@ export interface Config {
     maxTokens: number;
     /** Tokens repeated from the previous chunk of the same section. */
     overlapTokens: number;
+    /**
+     * The chunker that cuts long sections (src/chunk/chunker.ts `ChunkerVersion`;
+     * docs/design.md, "Content-defined chunking"). Stored on each document: a
+     * document chunked by another version is re-chunked on its next crawl.
+     */
+    version: ChunkerVersion;
   };
   crawl: {
     maxPages: number;
@@ -467,7 +481,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       coalesceMs: e.EMBEDDING_COALESCE_MS,
       claimTtlMs: e.EMBED_CLAIM_TTL_MS,
     },
-    chunk: { maxTokens: e.CHUNK_MAX_TOKENS, overlapTokens: e.CHUNK_OVERLAP_TOKENS },
+    chunk: {
+      maxTokens: e.CHUNK_MAX_TOKENS,
+      overlapTokens: e.CHUNK_OVERLAP_TOKENS,
+      version: e.CHUNKER_VERSION as ChunkerVersion,
+    },
     crawl: {
       maxPages: e.CRAWL_MAX_PAGES,
       maxDepth: e.CRAWL_MAX_DEPTH,
