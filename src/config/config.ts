@@ -101,6 +101,7 @@ const EnvSchema = z.object({
   STARTUP_WAIT_MS: int(900_000, 0),
   JOB_DEADLINES: z.string().default(''),
   JOB_LOCK_MS: int(30_000, 1_000),
+  JOB_MAX_STALLS: int(10, 1),
   TTL_DAYS: int(30, 1),
   CLEANUP_CRON: z.string().trim().min(1).default('0 4 * * *'),
   ORPHAN_GRACE_HOURS: int(24, 1),
@@ -331,6 +332,15 @@ export interface Config {
      * loses the job to a redelivery, and its own delivery aborts.
      */
     lockMs: number;
+    /**
+     * Deliveries of a job whose process died under it (SIGKILL, OOM) or
+     * stopped past its lock (`JOB_MAX_STALLS`, BullMQ's `maxStalledCount`):
+     * one more and the job fails for good with "job stalled more than
+     * allowable limit", recorded in its run. A job waiting for budget in a
+     * killed process is not at fault, so the default (10) is generous; it
+     * still stops a job that kills every process it runs in.
+     */
+    maxStalls: number;
   };
   /**
    * Deadline of one job attempt per queue, ms (`JOB_DEADLINES`, e.g.
@@ -504,6 +514,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       startupWaitMs: e.STARTUP_WAIT_MS,
       lockMs: e.JOB_LOCK_MS,
+      maxStalls: e.JOB_MAX_STALLS,
     },
     jobDeadlinesMs,
     jobs: {
