@@ -308,7 +308,7 @@ async function runOnce(
         lastReport = Date.now();
         say(
           `[${label}] +${seconds(Date.now() - t0)}: ${p ? `${p.finished}/${p.jobs} jobs finished, ${p.failed} failed` : 'Redis does not answer'}, ` +
-            `embed backlog ${await backlog()}, ${supervisor.restarts} restarts`,
+            `embed backlog ${await backlog()}, ${await embedQueue.getFailedCount().catch(() => '?')} in embed's failed set, ${supervisor.restarts} restarts`,
         );
       }
       await sleep(500);
