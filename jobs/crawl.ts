@@ -22,15 +22,23 @@ import { crawlJobId, embedJobId } from '../src/queue/job-ids.ts';
 import type { JobContext } from '../src/runtime/job-context.ts';
 import {
   ensureCollection,
-  findDocument,
-  touchDocument,
+  findDocumentInCollection,
+  touchUnchanged,
   writeDocument,
   documentStats,
   type ChunkRow,
 } from '../src/store/documents.ts';
+import type { PageOutcome } from '../src/runs/tracker.ts';
 import { missingForDocument, touchForDocument } from '../src/store/embeddings.ts';
 import type { ProcessedDocument } from '../src/textpool/task.ts';
-import { chunksTotal, documentsTotal, embeddingTokensTotal, savedUsdTotal } from '../src/metrics/metrics.ts';
+import {
+  chunksTotal,
+  crawlBytesTotal,
+  documentsTotal,
+  embeddingTokensTotal,
+  pagesTotal,
+  savedUsdTotal,
+} from '../src/metrics/metrics.ts';
 
 /** The text of a fetched or read document, before extraction. */
 interface LoadedText {
@@ -38,6 +46,8 @@ interface LoadedText {
   kind: DocumentKind;
   text: string;
   bytes: number;
+  /** Body bytes downloaded over HTTP for it (0 for local files and inline documents). */
+  downloaded: number;
   etag?: string | undefined;
   lastModified?: string | undefined;
 }
@@ -111,14 +121,73 @@ async function indexDocument(
     metadata,
     chunks,
     seenByRun: p.runId,
+    chunkerVersion: ctx.config.chunk.version,
   });
-  const result = await finishDocument(p, ctx, loaded.uri, id);
-  documentsTotal.inc({ outcome: changed ? 'written' : 'unchanged' });
-  return { ...result, status: changed ? 'written' : 'unchanged' };
+  const outcome: PageOutcome = changed ? 'written' : 'unchanged';
+  const result = await finishDocument(p, ctx, loaded.uri, id, { outcome, bytes: loaded.downloaded });
+  documentsTotal.inc({ outcome });
+  pagesTotal.inc({ outcome });
+  crawlBytesTotal.inc(loaded.downloaded);
+  return { ...result, status: outcome };
 }
 
-/** Shared tail of every document: embed what is missing, record stats. */
-async function finishDocument(p: CrawlPayload, ctx: JobContext, uri: string, documentId: number): Promise<CrawlResult> {
+/**
+ * A page that did not change — the server answered 304, or its body has the
+ * stored content hash and it was cut by the configured chunker version — costs
+ * one database statement and one Redis MULTI: no text-pool work, no chunk
+ * writes, no embed job unless some of its chunks lost their embeddings
+ * (docs/design.md, "Cheap unchanged pages").
+ */
+async function unchangedDocument(
+  p: CrawlPayload,
+  ctx: JobContext,
+  uri: string,
+  documentId: number,
+  page: { outcome: 'unchanged' | 'not_modified'; bytes: number },
+  validators: { etag?: string | undefined; lastModified?: string | undefined } = {},
+): Promise<CrawlResult> {
+  const key = { model: ctx.config.embedding.model, dimensions: ctx.config.embedding.dimensions };
+  const doc = await touchUnchanged(ctx.db.pool, documentId, p.runId, key, validators);
+  let embedJob: string | undefined;
+  if (doc.missing.length) {
+    const hashes = doc.missing.map((m) => m.chunkHash);
+    [embedJob] = await ctx.producer.add(
+      'embed',
+      [
+        {
+          jobId: embedJobId(p.runId, uri, hashes),
+          payload: { runId: p.runId, collection: p.collection, source: uri, ...key, chunkHashes: hashes },
+        },
+      ],
+      p.runId,
+    );
+  }
+  const stats = { chunks: doc.chunks, tokens: doc.tokens };
+  const dedupTokens = stats.tokens - doc.missing.reduce((s, m) => s + m.tokens, 0);
+  chunksTotal.inc({ outcome: 'deduplicated' }, stats.chunks - doc.missing.length);
+  embeddingTokensTotal.inc({ model: key.model, outcome: 'deduplicated' }, dedupTokens);
+  savedUsdTotal.inc({ kind: 'embedding_dedup' }, costUsd(dedupTokens, ctx.config.embedding.priceUsdPerMTok));
+  documentsTotal.inc({ outcome: 'unchanged' });
+  pagesTotal.inc({ outcome: page.outcome });
+  crawlBytesTotal.inc(page.bytes);
+  await ctx.tracker.recordDocument(p.runId, uri, stats, page);
+  return {
+    uri,
+    status: page.outcome === 'not_modified' ? 'not-modified' : 'unchanged',
+    ...stats,
+    ...(embedJob ? { embedJob } : {}),
+    children: 0,
+  };
+}
+
+/** Shared tail of every written document: embed what is missing, record stats. */
+async function finishDocument(
+  p: CrawlPayload,
+  ctx: JobContext,
+  uri: string,
+  documentId: number,
+  page: { outcome: PageOutcome; bytes: number },
+): Promise<CrawlResult> {
   const key = { model: ctx.config.embedding.model, dimensions: ctx.config.embedding.dimensions };
   const missing = await missingForDocument(ctx.db.pool, documentId, key);
   const hashes = missing.map((m) => m.chunkHash);
@@ -142,7 +211,7 @@ async function finishDocument(p: CrawlPayload, ctx: JobContext, uri: string, doc
   chunksTotal.inc({ outcome: 'deduplicated' }, stats.chunks - missing.length);
   embeddingTokensTotal.inc({ model: key.model, outcome: 'deduplicated' }, dedupTokens);
   savedUsdTotal.inc({ kind: 'embedding_dedup' }, costUsd(dedupTokens, ctx.config.embedding.priceUsdPerMTok));
-  await ctx.tracker.recordDocument(p.runId, uri, stats);
+  await ctx.tracker.recordDocument(p.runId, uri, stats, page);
   return { uri, status: 'written', ...stats, ...(embedJob ? { embedJob } : {}), children: 0 };
 }
 
@@ -201,23 +270,32 @@ async function crawlUrl(
       `GET ${source.url}: disallowed by ${new URL('/robots.txt', source.url)} for user agent "${cfg.userAgent}"`,
     );
   }
-  const collectionId = await ensureCollection(ctx.db.pool, p.collection);
-  const known = await findDocument(ctx.db.pool, collectionId, source.url);
+  const { collectionId, document: known } = await findDocumentInCollection(ctx.db.pool, p.collection, source.url);
+  // A document cut by another chunker version must be re-chunked: fetch it whole (no validators).
+  const current = known !== undefined && known.chunkerVersion === ctx.config.chunk.version;
   const fetched: FetchResult = await fetchDocument(source.url, {
     ...fetchOptions,
     scope: source.scope,
-    ...(known?.etag ? { etag: known.etag } : {}),
-    ...(known?.lastModified ? { lastModified: known.lastModified } : {}),
+    ...(current && known.etag ? { etag: known.etag } : {}),
+    ...(current && known.lastModified ? { lastModified: known.lastModified } : {}),
   });
 
   let result: CrawlResult;
   let links: string[];
   if (fetched.status === 'not-modified') {
-    if (!known) throw new Error(`GET ${source.url}: 304 Not Modified for a document Sluice has not stored`);
-    await touchDocument(ctx.db.pool, known.id, p.runId);
-    documentsTotal.inc({ outcome: 'unchanged' });
+    if (!known || !current) throw new Error(`GET ${source.url}: 304 Not Modified to a request without validators`);
     links = known.links;
-    result = { ...(await finishDocument(p, ctx, source.url, known.id)), status: 'not-modified' };
+    result = await unchangedDocument(p, ctx, source.url, known.id, { outcome: 'not_modified', bytes: 0 });
+  } else if (current && fetched.url === source.url && known.contentHash === sha256Hex(fetched.text)) {
+    links = known.links;
+    result = await unchangedDocument(
+      p,
+      ctx,
+      source.url,
+      known.id,
+      { outcome: 'unchanged', bytes: fetched.bytes },
+      { etag: fetched.etag, lastModified: fetched.lastModified },
+    );
   } else {
     // A redirect (inside the scope: fetchDocument refuses others) is indexed under the URL whose content
     // it is, so a URL never holds another page's text; the requested URL then has no document and
@@ -227,6 +305,7 @@ async function crawlUrl(
       kind: fetched.kind,
       text: fetched.text,
       bytes: fetched.bytes,
+      downloaded: fetched.bytes,
       etag: fetched.etag,
       lastModified: fetched.lastModified,
     };
@@ -265,7 +344,13 @@ async function crawlPath(job: Job, p: CrawlPayload, ctx: JobContext, filePath: s
   if (!first.done && path.resolve(first.value) === path.resolve(filePath)) {
     const read = await readLocalDocument(filePath, ctx.config.crawl.maxBytes, roots);
     const collectionId = await ensureCollection(ctx.db.pool, p.collection);
-    const loaded: LoadedText = { uri: read.uri, kind: read.kind, text: read.text, bytes: Buffer.byteLength(read.text) };
+    const loaded: LoadedText = {
+      uri: read.uri,
+      kind: read.kind,
+      text: read.text,
+      bytes: Buffer.byteLength(read.text),
+      downloaded: 0,
+    };
     return indexDocument(p, ctx, collectionId, loaded, await processText(ctx, loaded), []);
   }
   if (first.done)
@@ -319,7 +404,7 @@ async function crawlInline(
       `${inlineUri(d)}: inline document is ${bytes} bytes, over the limit of ${ctx.config.crawl.maxBytes} bytes (CRAWL_MAX_BYTES); split it or raise CRAWL_MAX_BYTES`,
     );
   }
-  const loaded: LoadedText = { uri: inlineUri(d), kind, text, bytes };
+  const loaded: LoadedText = { uri: inlineUri(d), kind, text, bytes, downloaded: 0 };
   const doc = await processText(ctx, loaded, { title: d.title, fallbackTitle: d.id });
   const collectionId = await ensureCollection(ctx.db.pool, p.collection);
   return indexDocument(p, ctx, collectionId, loaded, doc, [], d.metadata ?? {});

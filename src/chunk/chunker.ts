@@ -28,9 +28,30 @@ export interface ChunkDraft {
   chunkHash: string;
 }
 
+/**
+ * Which algorithm cuts long sections (docs/design.md, "Content-defined chunking"):
+ * - 1: greedy packing from the section start (Sluice before issue 12);
+ * - 2: content-defined cut points (a cut depends on the text around it, not
+ *   on where the section starts), so an edit changes the chunk that holds it
+ *   and at most its neighbours.
+ * Stored on each document: a document chunked by another version is
+ * re-chunked on its next crawl even when its content did not change.
+ */
+export type ChunkerVersion = 1 | 2;
+
+/** The version new documents are chunked with unless `CHUNKER_VERSION` says otherwise. */
+export const CURRENT_CHUNKER_VERSION: ChunkerVersion = 2;
+
+/** Every chunker version this build can run. */
+export const CHUNKER_VERSIONS: readonly ChunkerVersion[] = [1, 2];
+
 export interface ChunkOptions {
+  /** Upper bound of a chunk, tokens (cl100k_base), overlap included. */
   maxTokens: number;
+  /** Tokens repeated from the previous chunk of the same section. */
   overlapTokens: number;
+  /** The algorithm; default {@link CURRENT_CHUNKER_VERSION}. */
+  version?: ChunkerVersion | undefined;
 }
 
 // Text like "<|endoftext|>" in a page is ordinary text, not a special token.
@@ -205,7 +226,8 @@ function overlapTail(text: string, budget: number): Piece | null {
   return { sep: '', text: tail, tokens };
 }
 
-function chunkSection(section: Section, opts: ChunkOptions): Array<{ text: string; tokenCount: number }> {
+/** Version 1: greedy packing of paragraphs from the section start. */
+function chunkSectionGreedy(section: Section, opts: ChunkOptions): Array<{ text: string; tokenCount: number }> {
   const { maxTokens } = opts;
   const whole = tidy(section.text);
   if (whole.trim() === '') return [];
@@ -261,6 +283,210 @@ function chunkSection(section: Section, opts: ChunkOptions): Array<{ text: strin
   return out;
 }
 
+// ---------------------------------------------------------------------------
+// Version 2: content-defined cut points.
+// ---------------------------------------------------------------------------
+
+/**
+ * How strongly a boundary between two pieces separates them: a blank line
+ * (paragraph) over a line break over a sentence end over a bare token cut.
+ */
+const LEVEL_PARAGRAPH = 3;
+const LEVEL_LINE = 2;
+const LEVEL_SENTENCE = 1;
+const LEVEL_TOKEN = 0;
+
+interface LevelledPiece extends Piece {
+  /** How strongly the boundary before this piece separates (LEVEL_*; meaningless for the first piece). */
+  level: number;
+}
+
+/**
+ * A section's text cut at every paragraph, line and sentence boundary (and
+ * at token boundaries inside a sentence over `limit` tokens), each piece
+ * with the strength of the boundary before it. Every piece is at most
+ * `limit` tokens; joined with their separators they are the text.
+ */
+function finePieces(text: string, limit: number): LevelledPiece[] {
+  const out: LevelledPiece[] = [];
+  for (const para of splitKeep(text, PARAGRAPH_SPLIT)) {
+    let sep = para.sep;
+    let level = LEVEL_PARAGRAPH;
+    for (const line of splitKeep(para.text, LINE_SPLIT)) {
+      if (line.sep !== '') {
+        sep = line.sep;
+        level = LEVEL_LINE;
+      }
+      for (const sentence of splitKeep(line.text, SENTENCE_SPLIT)) {
+        if (sentence.sep !== '') {
+          sep = sentence.sep;
+          level = LEVEL_SENTENCE;
+        }
+        const tokens = countTokens(sentence.text);
+        if (tokens <= limit) {
+          out.push({ sep, text: sentence.text, tokens, level });
+        } else {
+          const parts = splitTokens(sentence.text, limit);
+          for (let i = 0; i < parts.length; i++) {
+            out.push({ ...parts[i]!, sep: i === 0 ? sep : '', level: i === 0 ? level : LEVEL_TOKEN });
+          }
+        }
+        sep = '';
+        level = LEVEL_TOKEN;
+      }
+    }
+  }
+  return out;
+}
+
+/** FNV-1a (32 bits) of a string's UTF-16 code units: a cheap, stable hash of a piece's text. */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Range arg-max over a fixed array (a segment tree): O(n) to build, O(log n) per query; leftmost on ties. */
+class ArgMax {
+  readonly #size: number;
+  readonly #tree: Int32Array;
+  readonly #values: Float64Array;
+
+  constructor(values: Float64Array) {
+    this.#values = values;
+    let size = 1;
+    while (size < values.length) size *= 2;
+    this.#size = size;
+    this.#tree = new Int32Array(2 * size).fill(-1);
+    for (let i = 0; i < values.length; i++) this.#tree[size + i] = i;
+    for (let i = size - 1; i >= 1; i--) this.#tree[i] = this.#better(this.#tree[2 * i]!, this.#tree[2 * i + 1]!);
+  }
+
+  #better(a: number, b: number): number {
+    if (a < 0) return b;
+    if (b < 0) return a;
+    const va = this.#values[a]!;
+    const vb = this.#values[b]!;
+    return vb > va || (vb === va && b < a) ? b : a;
+  }
+
+  /** Index of the largest value in [lo, hi] (inclusive), -1 when the range is empty. */
+  query(lo: number, hi: number): number {
+    let best = -1;
+    let l = lo + this.#size;
+    let r = hi + this.#size + 1;
+    while (l < r) {
+      if (l & 1) best = this.#better(best, this.#tree[l++]!);
+      if (r & 1) best = this.#better(best, this.#tree[--r]!);
+      l >>= 1;
+      r >>= 1;
+    }
+    return best;
+  }
+}
+
+/** The smallest part a content-defined cut leaves on either side, as a fraction of the body budget. */
+const MIN_PART_FRACTION = 0.25;
+
+/**
+ * Version 2. A section that fits in `maxTokens` is one chunk, as in version
+ * 1. A longer one is cut into pieces at every paragraph, line and sentence
+ * boundary; each boundary gets a priority from its content alone — its
+ * strength (paragraph > line > sentence > token cut), then a hash of the
+ * piece before it. The section is split at its highest-priority boundary
+ * that leaves at least a quarter of the body budget on each side, and each
+ * part again, until every part fits in the body budget (`maxTokens` minus
+ * the overlap); a part with no such boundary is split at its best boundary.
+ * A cut thus depends on the text around it and on the cuts above it, not on
+ * where the section starts: an edit inside one part leaves the parts it
+ * does not touch as they were (docs/design.md, "Content-defined chunking").
+ * Each chunk then starts with the tail of the previous chunk's own text
+ * (overlap), as in version 1. Work is O(n log n) in the section's pieces.
+ */
+function chunkSectionContentDefined(section: Section, opts: ChunkOptions): Array<{ text: string; tokenCount: number }> {
+  const { maxTokens } = opts;
+  const whole = tidy(section.text);
+  if (whole.trim() === '') return [];
+  const wholeTokens = countTokens(whole);
+  if (wholeTokens <= maxTokens) return [{ text: whole, tokenCount: wholeTokens }];
+
+  const overlap = Math.max(0, Math.min(opts.overlapTokens, Math.floor(maxTokens / 2)));
+  const budget = maxTokens - overlap;
+  const minPart = Math.max(1, Math.floor(budget * MIN_PART_FRACTION));
+  const ps = finePieces(whole, budget);
+  const n = ps.length;
+  // pre[k]: estimated tokens of pieces 0..k-1 with their separators.
+  const pre = new Float64Array(n + 1);
+  for (let k = 0; k < n; k++) pre[k + 1] = pre[k]! + sepTokens(ps[k]!.sep) + ps[k]!.tokens;
+  const size = (i: number, j: number): number => pre[j]! - pre[i]! - sepTokens(ps[i]!.sep);
+  // priority[k]: of the boundary before piece k (k >= 1).
+  const priority = new Float64Array(n);
+  priority[0] = -1;
+  for (let k = 1; k < n; k++) priority[k] = ps[k]!.level * 2 ** 32 + fnv1a(ps[k - 1]!.text);
+  const best = new ArgMax(priority);
+
+  /** First k in [lo, hi] with pre[k] >= x (hi + 1 when none). */
+  const lowerBound = (lo: number, hi: number, x: number): number => {
+    let a = lo;
+    let b = hi + 1;
+    while (a < b) {
+      const m = (a + b) >>> 1;
+      if (pre[m]! >= x) b = m;
+      else a = m + 1;
+    }
+    return a;
+  };
+
+  // Parts [i, j) of pieces, split depth first, left before right.
+  const bodies: Array<{ sep: string; text: string; tokens: number }> = [];
+  const stack: Array<[number, number]> = [[0, n]];
+  while (stack.length) {
+    const [i, j] = stack.pop()!;
+    if (size(i, j) <= budget || j - i === 1) {
+      const text = tidy(joinPieces(ps.slice(i, j)));
+      const tokens = countTokens(text);
+      if (tokens <= budget || j - i === 1) {
+        if (text.trim() !== '') bodies.push({ sep: ps[i]!.sep, text, tokens });
+        continue;
+      }
+    }
+    // Boundaries k in (i, j) leaving at least minPart tokens on each side, else any boundary.
+    const lo = Math.max(i + 1, lowerBound(i + 1, j - 1, pre[i]! + minPart));
+    const hi = lowerBound(i + 1, j - 1, pre[j]! - minPart) - 1;
+    let k = lo <= hi ? best.query(lo, hi) : -1;
+    if (k < 0) k = best.query(i + 1, j - 1);
+    stack.push([k, j], [i, k]);
+  }
+
+  const out: Array<{ text: string; tokenCount: number }> = [];
+  let prevBody: string | null = null;
+  for (const body of bodies) {
+    let text = body.text;
+    let tokens = body.tokens;
+    const lead = prevBody === null ? null : overlapTail(prevBody, Math.min(overlap, maxTokens - body.tokens - 1));
+    if (lead) {
+      // Joined by the whitespace that separates the two in the section.
+      const withLead = tidy(`${lead.text}${body.sep}${body.text}`);
+      const n2 = countTokens(withLead);
+      if (n2 <= maxTokens) {
+        text = withLead;
+        tokens = n2;
+      }
+    }
+    if (tokens > maxTokens) {
+      // Cannot happen (a body is at most `budget` tokens), but never emit an oversize chunk.
+      for (const p of splitTokens(text, maxTokens)) out.push({ text: p.text, tokenCount: p.tokens });
+    } else {
+      out.push({ text, tokenCount: tokens });
+    }
+    prevBody = body.text;
+  }
+  return out;
+}
+
 /** Cuts an extracted document into chunk drafts, numbered from 0 in document order. */
 export function chunkDocument(doc: ExtractedDocument, opts: ChunkOptions): ChunkDraft[] {
   if (!Number.isInteger(opts.maxTokens) || opts.maxTokens < 8) {
@@ -269,9 +495,15 @@ export function chunkDocument(doc: ExtractedDocument, opts: ChunkOptions): Chunk
   if (!Number.isInteger(opts.overlapTokens) || opts.overlapTokens < 0) {
     throw new RangeError(`chunkDocument: overlapTokens must be an integer >= 0, got ${opts.overlapTokens}`);
   }
+  if (opts.version !== undefined && !CHUNKER_VERSIONS.includes(opts.version)) {
+    throw new RangeError(
+      `chunkDocument: version must be one of ${CHUNKER_VERSIONS.join(', ')}, got ${String(opts.version)}`,
+    );
+  }
   const drafts: ChunkDraft[] = [];
   for (const section of doc.sections) {
-    for (const c of chunkSection(section, opts)) {
+    const cut = (opts.version ?? CURRENT_CHUNKER_VERSION) === 1 ? chunkSectionGreedy : chunkSectionContentDefined;
+    for (const c of cut(section, opts)) {
       drafts.push({
         ordinal: drafts.length,
         text: c.text,

@@ -1,2 +1,2 @@
-export { chunkDocument, countTokens } from './chunker.ts';
-export type { ChunkDraft, ChunkOptions } from './chunker.ts';
+export { CHUNKER_VERSIONS, CURRENT_CHUNKER_VERSION, chunkDocument, countTokens } from './chunker.ts';
+export type { ChunkDraft, ChunkerVersion, ChunkOptions } from './chunker.ts';

@@ -87,6 +87,7 @@ function printSummary(s: IngestSummary): void {
     `collection ${s.collection}: ${s.documents} documents, ${s.chunks} chunks in ${s.durationSeconds} s${s.resumed ? ' (resumed run)' : ''}`,
     `embedded ${s.chunksEmbedded} chunks (${s.tokensEmbedded} tokens); deduplicated ${s.chunksDeduplicated} chunks (${s.tokensDeduplicated} tokens)`,
     `embeddings from ${s.embeddingsFrom}`,
+    `unchanged pages: ${s.pagesNotModified} answered 304, ${s.pagesUnchanged} same content, ${s.pagesSkippedBySitemap} skipped by sitemap; ${s.bytesDownloaded} bytes downloaded`,
   ];
   if (s.pagesSkipped) lines.push(`${s.pagesSkipped} pages not crawled: page limit reached (--max-pages)`);
   if (s.documentsDeleted) lines.push(`${s.documentsDeleted} documents deleted: no longer at the source`);

@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
+import { CHUNKER_VERSIONS, type ChunkerVersion, CURRENT_CHUNKER_VERSION } from '../chunk/chunker.ts';
 import { ConfigError } from '../errors/index.ts';
 import { parseGoDuration } from '../openai/go-duration.ts';
 import { DEPLOYMENT_ID_PATTERN } from '../openai/labels.ts';
@@ -101,6 +102,13 @@ const EnvSchema = z.object({
   SCHEDULES_FILE: optionalString,
   CHUNK_MAX_TOKENS: int(512, 16),
   CHUNK_OVERLAP_TOKENS: int(64, 0),
+  CHUNKER_VERSION: z.coerce
+    .number()
+    .int()
+    .refine((v) => (CHUNKER_VERSIONS as readonly number[]).includes(v), {
+      message: `must be one of ${CHUNKER_VERSIONS.join(', ')}`,
+    })
+    .default(CURRENT_CHUNKER_VERSION),
   CRAWL_MAX_PAGES: int(5000, 1),
   CRAWL_MAX_DEPTH: int(25, 0),
   CRAWL_MAX_BYTES: int(5_000_000, 1),
@@ -122,8 +130,10 @@ const EnvSchema = z.object({
   KEEP_FAILED_SECONDS: int(7 * 24 * 3600, 0),
   KEEP_FAILED_COUNT: int(10_000, 0),
   SHUTDOWN_TIMEOUT_MS: int(60_000, 0),
+  STARTUP_WAIT_MS: int(900_000, 0),
   JOB_DEADLINES: z.string().default(''),
   JOB_LOCK_MS: int(30_000, 1_000),
+  JOB_MAX_STALLS: int(10, 1),
   TTL_DAYS: int(30, 1),
   CLEANUP_CRON: z.string().trim().min(1).default('0 4 * * *'),
   ORPHAN_GRACE_HOURS: int(24, 1),
@@ -399,6 +409,12 @@ export interface Config {
     maxTokens: number;
     /** Tokens repeated from the previous chunk of the same section. */
     overlapTokens: number;
+    /**
+     * The chunker that cuts long sections (src/chunk/chunker.ts `ChunkerVersion`;
+     * docs/design.md, "Content-defined chunking"). Stored on each document: a
+     * document chunked by another version is re-chunked on its next crawl.
+     */
+    version: ChunkerVersion;
   };
   crawl: {
     maxPages: number;
@@ -450,11 +466,26 @@ export interface Config {
     scheduleConcurrency: number;
     shutdownTimeoutMs: number;
     /**
+     * How long a worker process started while Redis or Postgres does not
+     * answer keeps trying before it exits 2, ms (`STARTUP_WAIT_MS`, default
+     * 15 min; 0 tries once). Meanwhile `/healthz` is 200 and `/readyz` 503.
+     */
+    startupWaitMs: number;
+    /**
      * BullMQ lock of an active job, ms (`JOB_LOCK_MS`): renewed at half of it
      * while the process runs; a process stopped longer (SIGSTOP, a frozen VM)
      * loses the job to a redelivery, and its own delivery aborts.
      */
     lockMs: number;
+    /**
+     * Deliveries of a job whose process died under it (SIGKILL, OOM) or
+     * stopped past its lock (`JOB_MAX_STALLS`, BullMQ's `maxStalledCount`):
+     * one more and the job fails for good with "job stalled more than
+     * allowable limit", recorded in its run. A job waiting for budget in a
+     * killed process is not at fault, so the default (10) is generous; it
+     * still stops a job that kills every process it runs in.
+     */
+    maxStalls: number;
   };
   /**
    * Deadline of one job attempt per queue, ms (`JOB_DEADLINES`, e.g.
@@ -637,7 +668,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       coalesceMs: e.EMBEDDING_COALESCE_MS,
       claimTtlMs: e.EMBED_CLAIM_TTL_MS,
     },
-    chunk: { maxTokens: e.CHUNK_MAX_TOKENS, overlapTokens: e.CHUNK_OVERLAP_TOKENS },
+    chunk: {
+      maxTokens: e.CHUNK_MAX_TOKENS,
+      overlapTokens: e.CHUNK_OVERLAP_TOKENS,
+      version: e.CHUNKER_VERSION as ChunkerVersion,
+    },
     crawl: {
       maxPages: e.CRAWL_MAX_PAGES,
       maxDepth: e.CRAWL_MAX_DEPTH,
@@ -657,7 +692,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       uploadConcurrency: e.UPLOAD_CONCURRENCY,
       scheduleConcurrency: e.SCHEDULE_CONCURRENCY,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+      startupWaitMs: e.STARTUP_WAIT_MS,
       lockMs: e.JOB_LOCK_MS,
+      maxStalls: e.JOB_MAX_STALLS,
     },
     jobDeadlinesMs,
     jobs: {

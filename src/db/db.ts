@@ -9,6 +9,7 @@ import { DatabaseUnavailableError } from '../errors/index.ts';
 import type { Config } from '../config/config.ts';
 import type { Logger } from '../log/logger.ts';
 import { redactUrl } from '../log/logger.ts';
+import { within } from '../runtime/deadline.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
 
 export type Pool = pg.Pool;
@@ -139,11 +140,10 @@ export async function connectDb(
  * destroyed rather than returned: a half-open socket must not serve the next probe.
  */
 async function pingWithin(pool: pg.Pool, timeoutMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
   let client: pg.PoolClient | undefined;
   let late = false;
   try {
-    await Promise.race([
+    await within(
       (async () => {
         const c = await pool.connect();
         if (late) {
@@ -153,17 +153,14 @@ async function pingWithin(pool: pg.Pool, timeoutMs: number): Promise<void> {
         client = c;
         await c.query('SELECT 1');
       })(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => {
-          late = true;
-          reject(new Error(`no answer within ${timeoutMs} ms`));
-        }, timeoutMs);
-      }),
-    ]);
+      timeoutMs,
+    ).catch((err: unknown) => {
+      late = true;
+      throw err;
+    });
     client?.release();
     client = undefined;
   } finally {
-    clearTimeout(timer);
     client?.release(true);
   }
 }

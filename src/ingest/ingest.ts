@@ -100,6 +100,14 @@ export interface IngestSummary {
   tokensDeduplicated: number;
   /** Pages not crawled because of the page limit. */
   pagesSkipped: number;
+  /** Pages the server answered 304 Not Modified (docs/design.md, "Cheap unchanged pages"). */
+  pagesNotModified: number;
+  /** Pages fetched whole whose content hash and chunker version were unchanged: not re-processed. */
+  pagesUnchanged: number;
+  /** Pages not fetched because their sitemap `<lastmod>` is not newer than their last fetch (still seen by the run). */
+  pagesSkippedBySitemap: number;
+  /** Body bytes downloaded by the run's crawl (pages and sitemaps, after content decoding), bytes. */
+  bytesDownloaded: number;
   /** Failed jobs: the source, the error's message and (when recorded) its class name, e.g. `SsrfRefusedError`. */
   failed: Array<{ source: string; error: string; errorName?: string }>;
   durationSeconds: number;
@@ -355,6 +363,7 @@ export async function summarizeRun(
   deletion: DeletionOutcome = { documentsDeleted: 0, deletionHeld: null },
 ): Promise<IngestSummary> {
   const totals = await rt.tracker.totals(run.runId);
+  const pages = await rt.tracker.pageCounts(run.runId);
   const failures: RunFailure[] = await rt.tracker.failures(run.runId);
   return {
     runId: run.runId,
@@ -366,6 +375,10 @@ export async function summarizeRun(
     tokensEmbedded: totals.tokensEmbedded,
     tokensDeduplicated: Math.max(0, totals.tokens - totals.tokensEmbedded),
     pagesSkipped: await rt.tracker.refusedPages(run.runId),
+    pagesNotModified: pages.pagesNotModified,
+    pagesUnchanged: pages.pagesUnchanged,
+    pagesSkippedBySitemap: pages.pagesSkippedBySitemap,
+    bytesDownloaded: pages.bytesDownloaded,
     failed: failures.map((f) => ({
       source: f.source,
       error: f.error,

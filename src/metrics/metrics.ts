@@ -38,6 +38,17 @@ export type QueueState = (typeof QUEUE_STATES)[number];
 export const DOCUMENT_OUTCOMES = ['written', 'unchanged', 'failed'] as const;
 export type DocumentOutcome = (typeof DOCUMENT_OUTCOMES)[number];
 
+/**
+ * What a crawl did with one page or file (`sluice_pages_total`; docs/design.md,
+ * "Cheap unchanged pages"): `written` (new or changed content, or re-chunked
+ * for a new chunker version), `unchanged` (fetched whole, same content hash and
+ * chunker version: not re-processed), `not_modified` (the server answered 304),
+ * `skipped_by_sitemap` (its sitemap `<lastmod>` is not newer than its last
+ * fetch: not fetched).
+ */
+export const PAGE_OUTCOMES = ['written', 'unchanged', 'not_modified', 'skipped_by_sitemap'] as const;
+export type PageOutcome = (typeof PAGE_OUTCOMES)[number];
+
 export const CHUNK_OUTCOMES = ['new', 'deduplicated'] as const;
 export type ChunkOutcome = (typeof CHUNK_OUTCOMES)[number];
 
@@ -138,6 +149,21 @@ export const documentsTotal = new Counter({
   name: 'sluice_documents_total',
   help: 'Documents processed, by outcome (written|unchanged|failed).',
   labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+/** Pages and files a crawl reached, by `outcome` ({@link PAGE_OUTCOMES}); a failed one is in `sluice_documents_total`. */
+export const pagesTotal = new Counter({
+  name: 'sluice_pages_total',
+  help: 'Pages reached by crawls, by outcome (written|unchanged|not_modified|skipped_by_sitemap).',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+/** Body bytes crawls downloaded (pages and sitemaps, after content decoding), bytes. */
+export const crawlBytesTotal = new Counter({
+  name: 'sluice_crawl_bytes_total',
+  help: 'Body bytes downloaded by crawls (pages and sitemaps, after content decoding).',
   registers: [registry],
 });
 
@@ -407,6 +433,7 @@ export const waitingForDependency = new Gauge({
 for (const outcome of SCHEDULE_TICK_OUTCOMES) scheduleTicksTotal.inc({ outcome }, 0);
 for (const outcome of DOCUMENT_OUTCOMES) documentsTotal.inc({ outcome }, 0);
 for (const outcome of CHUNK_OUTCOMES) chunksTotal.inc({ outcome }, 0);
+for (const outcome of PAGE_OUTCOMES) pagesTotal.inc({ outcome }, 0);
 for (const kind of COST_KINDS) costUsdTotal.inc({ kind }, 0);
 for (const kind of SAVED_KINDS) savedUsdTotal.inc({ kind }, 0);
 for (const outcome of FILE_OUTCOMES) filesTotal.inc({ outcome }, 0);

@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import type { Config } from '../config/config.ts';
 import { RedisUnavailableError } from '../errors/index.ts';
 import { redactUrl } from '../log/logger.ts';
+import { within } from '../runtime/deadline.ts';
 
 export type { Redis };
 
@@ -72,21 +73,13 @@ export function createRedis(config: Config, role: RedisRole): Redis {
  * @throws RedisUnavailableError naming the URL and the command that starts Redis.
  */
 export async function checkRedis(redis: Redis, url: string, timeoutMs = PRODUCER_CONNECT_TIMEOUT_MS): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      redis.ping(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
+    await within(redis.ping(), timeoutMs);
   } catch (err) {
     throw new RedisUnavailableError(
       `Cannot reach Redis at ${redactUrl(url)} (${(err as Error).message}). Start it with: ` +
         `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 (or set REDIS_URL).`,
       { cause: err },
     );
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -43,6 +43,18 @@ export interface RunDocument {
   tokens: number;
 }
 
+/** What a run did with one page or file: src/metrics/metrics.ts `PAGE_OUTCOMES`. */
+export type PageOutcome = 'written' | 'unchanged' | 'not_modified' | 'skipped_by_sitemap';
+
+/** Per-run counts of page outcomes and body bytes downloaded (bytes as received, after content decoding). */
+export interface RunPageCounts {
+  pagesWritten: number;
+  pagesNotModified: number;
+  pagesUnchanged: number;
+  pagesSkippedBySitemap: number;
+  bytesDownloaded: number;
+}
+
 export interface RunProgress {
   jobs: number;
   finished: number;
@@ -171,10 +183,44 @@ export class RunTracker {
     return all.map((v) => JSON.parse(v) as RunFailure).sort((a, b) => a.source.localeCompare(b.source));
   }
 
-  /** Records a document's chunk and token counts for the run summary. */
-  async recordDocument(runId: string, uri: string, doc: RunDocument): Promise<void> {
+  /**
+   * Records a document's chunk and token counts for the run summary, and
+   * (when given) what the run did with it and the body bytes it downloaded
+   * for it; one MULTI, keyed by URI, so a redelivered job counts once.
+   */
+  async recordDocument(
+    runId: string,
+    uri: string,
+    doc: RunDocument,
+    page?: { outcome: PageOutcome; bytes: number },
+  ): Promise<void> {
     const k = this.key(runId, 'docs');
-    await this.redis.multi().hset(k, uri, `${doc.chunks},${doc.tokens}`).expire(k, RUN_TTL_SECONDS).exec();
+    const m = this.redis.multi().hset(k, uri, `${doc.chunks},${doc.tokens}`).expire(k, RUN_TTL_SECONDS);
+    if (page) {
+      const p = this.key(runId, 'outcomes');
+      m.hset(p, uri, `${page.outcome},${page.bytes}`).expire(p, RUN_TTL_SECONDS);
+    }
+    await m.exec();
+  }
+
+  /** Page outcome counts and bytes downloaded over the run (see {@link recordDocument}). */
+  async pageCounts(runId: string): Promise<RunPageCounts> {
+    const out: RunPageCounts = {
+      pagesWritten: 0,
+      pagesNotModified: 0,
+      pagesUnchanged: 0,
+      pagesSkippedBySitemap: 0,
+      bytesDownloaded: 0,
+    };
+    for (const v of await this.redis.hvals(this.key(runId, 'outcomes'))) {
+      const [outcome, bytes] = v.split(',');
+      out.bytesDownloaded += Number(bytes) || 0;
+      if (outcome === 'written') out.pagesWritten++;
+      else if (outcome === 'not_modified') out.pagesNotModified++;
+      else if (outcome === 'unchanged') out.pagesUnchanged++;
+      else if (outcome === 'skipped_by_sitemap') out.pagesSkippedBySitemap++;
+    }
+    return out;
   }
 
   /** Records chunk hashes this run embedded (new rows only), with their tokens. */

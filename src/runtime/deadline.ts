@@ -47,6 +47,18 @@ export function sleepFor(what: string, ms: number, signal: AbortSignal | undefin
   return waitFor(what, slept, signal).finally(() => clearTimeout(timer));
 }
 
+/**
+ * Resolves or rejects as `promise` does, unless `ms` pass first: then rejects
+ * with `Error("no answer within <ms> ms")` (the promise keeps running; its
+ * outcome is ignored). For probes and connection checks, whose caller only
+ * needs to know whether an answer came in time.
+ */
+export function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new Error(`no answer within ${ms} ms`)), ms);
+  return waitFor('an answer', promise, deadline.signal).finally(() => clearTimeout(timer));
+}
+
 function named(reason: unknown, what: string): unknown {
   return reason instanceof JobAbortedError ? reason.whileWaitingFor(what) : reason;
 }

@@ -8,6 +8,7 @@
 import type { Dependency } from '../errors/index.ts';
 import type { Logger } from '../log/logger.ts';
 import { waitingForDependency } from '../metrics/metrics.ts';
+import { within } from './deadline.ts';
 
 /** One dependency and how to ask it whether it answers. */
 export interface DependencyProbe {
@@ -133,22 +134,11 @@ export class DependencyMonitor {
 
   /** Runs one probe under the deadline. @returns undefined when it answered, else why not. */
   private async probe(p: DependencyProbe): Promise<string | undefined> {
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
-        p.check(),
-        new Promise((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`no answer within ${this.opts.timeoutMs} ms`)),
-            this.opts.timeoutMs,
-          );
-        }),
-      ]);
+      await within(p.check(), this.opts.timeoutMs);
       return undefined;
     } catch (err) {
       return err instanceof Error ? err.message : String(err);
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Documents and chunks in Postgres. A document's chunks are replaced as a
- * whole, in one transaction, only when its content hash changes, so a worker
+ * whole, in one transaction, only when its content hash or its chunker
+ * version changes, so a worker
  * killed mid-write leaves the previous state and a retry converges.
  */
 import type { DocumentKind } from '../extract/types.ts';
@@ -32,6 +33,8 @@ export interface DocumentInput {
   links: string[];
   metadata: Record<string, unknown>;
   chunks: ChunkRow[];
+  /** The chunker version that cut `chunks` (src/chunk/chunker.ts `ChunkerVersion`). */
+  chunkerVersion: number;
   /**
    * The run that reached the document, recorded as `last_seen_run` with
    * `last_seen_at` (docs/design.md, "Deletion sync"); undefined outside a run.
@@ -45,6 +48,29 @@ export interface StoredDocument {
   etag: string | null;
   lastModified: string | null;
   links: string[];
+  /** The chunker version that cut its chunks. */
+  chunkerVersion: number;
+}
+
+/** A documents row as the queries below select it. */
+interface DocumentRow {
+  id: string;
+  content_hash: string;
+  etag: string | null;
+  last_modified: string | null;
+  links: string[];
+  chunker_version: number;
+}
+
+function storedDocument(r: DocumentRow): StoredDocument {
+  return {
+    id: Number(r.id),
+    contentHash: r.content_hash,
+    etag: r.etag,
+    lastModified: r.last_modified,
+    links: r.links,
+    chunkerVersion: r.chunker_version,
+  };
 }
 
 /** Creates the collection if needed and marks it used; returns its id. */
@@ -63,25 +89,91 @@ export async function findCollection(pool: pg.Pool, name: string): Promise<numbe
   return rows[0] ? Number(rows[0].id) : undefined;
 }
 
+/**
+ * Creates the collection if needed (marking it used) and reads the stored
+ * document at `uri`, in one statement: the two reads every crawled page needs.
+ */
+export async function findDocumentInCollection(
+  pool: pg.Pool,
+  collection: string,
+  uri: string,
+): Promise<{ collectionId: number; document: StoredDocument | undefined }> {
+  const { rows } = await pool.query<Omit<DocumentRow, 'id'> & { collection_id: string; id: string | null }>(
+    `WITH c AS (INSERT INTO collections (name) VALUES ($1)
+                ON CONFLICT (name) DO UPDATE SET last_used_at = now() RETURNING id)
+     SELECT c.id AS collection_id, d.id, d.content_hash, d.etag, d.last_modified, d.links, d.chunker_version
+     FROM c LEFT JOIN documents d ON d.collection_id = c.id AND d.uri = $2`,
+    [collection, uri],
+  );
+  const r = rows[0]!;
+  return {
+    collectionId: Number(r.collection_id),
+    document: r.id === null ? undefined : storedDocument({ ...r, id: r.id }),
+  };
+}
+
 export async function findDocument(
   pool: pg.Pool,
   collectionId: number,
   uri: string,
 ): Promise<StoredDocument | undefined> {
-  const { rows } = await pool.query<{
-    id: string;
-    content_hash: string;
-    etag: string | null;
-    last_modified: string | null;
-    links: string[];
-  }>(`SELECT id, content_hash, etag, last_modified, links FROM documents WHERE collection_id = $1 AND uri = $2`, [
-    collectionId,
-    uri,
-  ]);
-  const r = rows[0];
-  return (
-    r && { id: Number(r.id), contentHash: r.content_hash, etag: r.etag, lastModified: r.last_modified, links: r.links }
+  const { rows } = await pool.query<DocumentRow>(
+    `SELECT id, content_hash, etag, last_modified, links, chunker_version FROM documents WHERE collection_id = $1 AND uri = $2`,
+    [collectionId, uri],
   );
+  const r = rows[0];
+  return r && storedDocument(r);
+}
+
+/** What {@link touchUnchanged} found: the document's chunk and token counts and the chunk hashes it still lacks embeddings for. */
+export interface UnchangedDocument {
+  chunks: number;
+  tokens: number;
+  missing: Array<{ chunkHash: string; tokens: number }>;
+}
+
+/**
+ * The whole database cost of a page that did not change (a 304, or the same
+ * content hash and chunker version; docs/design.md, "Cheap unchanged pages"),
+ * in one statement: marks the document fetched, used and seen by `runId`
+ * (and stores new validators when given), marks the embeddings it reuses as
+ * used (at most once a day per row, as `touchForDocument` does), and
+ * returns its chunk and token counts and the chunk hashes without an
+ * embedding for `key` (normally none).
+ */
+export async function touchUnchanged(
+  pool: pg.Pool,
+  documentId: number,
+  runId: string,
+  key: { model: string; dimensions: number },
+  validators: { etag?: string | undefined; lastModified?: string | undefined } = {},
+): Promise<UnchangedDocument> {
+  const { rows } = await pool.query<{ chunks: string; tokens: string; missing: Array<{ h: string; t: number }> }>(
+    `WITH d AS (
+       UPDATE documents SET fetched_at = now(), last_used_at = now(), last_seen_at = now(), last_seen_run = $2,
+         etag = coalesce($5, etag), last_modified = coalesce($6, last_modified)
+       WHERE id = $1 RETURNING id),
+     c AS (SELECT chunk_hash, token_count FROM chunks WHERE document_id = $1),
+     t AS (
+       UPDATE embeddings e SET last_used_at = now()
+       FROM (SELECT DISTINCT chunk_hash FROM c) x
+       WHERE e.model = $3 AND e.dimensions = $4 AND e.chunk_hash = x.chunk_hash
+         AND e.last_used_at < now() - interval '1 day'
+       RETURNING 1)
+     SELECT (SELECT count(*) FROM c) AS chunks, (SELECT coalesce(sum(token_count), 0) FROM c) AS tokens,
+       (SELECT coalesce(json_agg(json_build_object('h', m.chunk_hash, 't', m.tokens) ORDER BY m.chunk_hash), '[]'::json)
+        FROM (SELECT chunk_hash, min(token_count) AS tokens FROM c
+              WHERE NOT EXISTS (SELECT 1 FROM embeddings e
+                                WHERE e.model = $3 AND e.dimensions = $4 AND e.chunk_hash = c.chunk_hash)
+              GROUP BY chunk_hash) m) AS missing`,
+    [documentId, runId, key.model, key.dimensions, validators.etag ?? null, validators.lastModified ?? null],
+  );
+  const r = rows[0]!;
+  return {
+    chunks: Number(r.chunks),
+    tokens: Number(r.tokens),
+    missing: r.missing.map((m) => ({ chunkHash: m.h, tokens: Number(m.t) })),
+  };
 }
 
 /**
@@ -104,19 +196,19 @@ export async function touchDocument(pool: pg.Pool, documentId: number, runId: st
  */
 export async function writeDocument(pool: pg.Pool, doc: DocumentInput): Promise<{ id: number; changed: boolean }> {
   return withTransaction(pool, async (client) => {
-    const prev = await client.query<{ id: string; content_hash: string }>(
-      `SELECT id, content_hash FROM documents WHERE collection_id = $1 AND uri = $2 FOR UPDATE`,
+    const prev = await client.query<{ id: string; content_hash: string; chunker_version: number }>(
+      `SELECT id, content_hash, chunker_version FROM documents WHERE collection_id = $1 AND uri = $2 FOR UPDATE`,
       [doc.collectionId, doc.uri],
     );
     const { rows } = await client.query<{ id: string }>(
       `INSERT INTO documents (collection_id, uri, kind, title, content_hash, bytes, etag, last_modified, links, metadata,
-                              last_seen_at, last_seen_run)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, now(), $11)
+                              last_seen_at, last_seen_run, chunker_version)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, now(), $11, $12)
        ON CONFLICT (collection_id, uri) DO UPDATE SET
          kind = EXCLUDED.kind, title = EXCLUDED.title, content_hash = EXCLUDED.content_hash,
          bytes = EXCLUDED.bytes, etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified,
          links = EXCLUDED.links, metadata = EXCLUDED.metadata, fetched_at = now(), last_used_at = now(),
-         last_seen_at = now(), last_seen_run = EXCLUDED.last_seen_run
+         last_seen_at = now(), last_seen_run = EXCLUDED.last_seen_run, chunker_version = EXCLUDED.chunker_version
        RETURNING id`,
       [
         doc.collectionId,
@@ -130,10 +222,13 @@ export async function writeDocument(pool: pg.Pool, doc: DocumentInput): Promise<
         JSON.stringify(doc.links),
         JSON.stringify(doc.metadata),
         doc.seenByRun ?? null,
+        doc.chunkerVersion,
       ],
     );
     const id = Number(rows[0]!.id);
-    const unchanged = prev.rows[0]?.content_hash === doc.contentHash;
+    // A document cut by another chunker version is re-chunked even when its content is the same.
+    const unchanged =
+      prev.rows[0]?.content_hash === doc.contentHash && prev.rows[0]?.chunker_version === doc.chunkerVersion;
     if (unchanged) return { id, changed: false };
     await client.query(`DELETE FROM chunks WHERE document_id = $1`, [id]);
     await client.query(

@@ -1,6 +1,6 @@
 /**
  * Embedding provenance (docs/design.md, "Embeddings provider"): the database
- * records which embeddings provider filled it (migration 0008), and a
+ * records which embeddings provider filled it (migration 0009), and a
  * process configured for another one refuses to start. Vectors of two
  * providers must never mix: dedup by chunk hash would keep the emulator's
  * fake vectors under the real model's name forever.

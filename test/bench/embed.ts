@@ -72,7 +72,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { countTokens } from '../../src/chunk/index.ts';
+import { countTokens, CURRENT_CHUNKER_VERSION } from '../../src/chunk/index.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { PG_MANUAL_DIR, requireManual, serveDirectory } from '../../src/demo/static-server.ts';
 import type { EmulatorStats } from '@sluice/openai-emulator';
@@ -540,6 +540,7 @@ async function addCopies(pool: pg.Pool, k: number): Promise<void> {
           collectionId,
           uri: `${doc.uri}?bench-copy=${copy}`,
           kind: doc.kind,
+          chunkerVersion: CURRENT_CHUNKER_VERSION,
           title: doc.title,
           contentHash: sha256Hex(rows.map((r) => r.text).join('\n')),
           bytes: Number(doc.bytes),

@@ -5,6 +5,7 @@
  */
 import { countTokens } from 'gpt-tokenizer/encoding/cl100k_base';
 import type pg from 'pg';
+import { CURRENT_CHUNKER_VERSION } from '../../src/chunk/index.ts';
 import { chunkHash } from '../../src/hash/index.ts';
 import { ensureCollection, writeDocument } from '../../src/store/documents.ts';
 
@@ -37,6 +38,7 @@ export async function seedDocuments(pool: pg.Pool, collection: string, docs: num
       collectionId,
       uri,
       kind: 'text',
+      chunkerVersion: CURRENT_CHUNKER_VERSION,
       title: uri,
       contentHash: chunkHash(chunks.map((c) => c.text).join('\n')),
       bytes: 1,

@@ -6,7 +6,7 @@
 -- a process configured for another provider refuses to start, so the
 -- emulator's fake vectors never sit under a real model name where dedup
 -- would keep them forever.
--- Numbered 0008: 0007 is the spend-intent migration.
+-- Numbered 0009: 0008 is the chunker-version migration.
 CREATE TABLE embeddings_provider (
   singleton    boolean PRIMARY KEY DEFAULT true CHECK (singleton),
   provider     text NOT NULL CHECK (provider ~ '^[a-z0-9][a-z0-9_.-]{0,39}$'),
