@@ -7,6 +7,7 @@
  * waits for it and runs again instead of failing (docs/design.md,
  * "Dependency outages").
  */
+import { redactSecrets } from '../log/redact.ts';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { ZodError } from 'zod';
 import { processorFor } from '../../jobs/registry.ts';
@@ -252,6 +253,9 @@ function wrap(rt: Runtime, queue: QueueName, workerRef: { current?: ObservedWork
       return result;
     } catch (raw) {
       const err = asError(raw);
+      // Credentials in URLs never reach a failure reason, a job's failedReason or a log line (docs/design.md, "Secrets").
+      err.message = redactSecrets(err.message);
+      source = redactSecrets(source);
       if (err instanceof RateLimitedError && workerRef.current) {
         // Pause the whole queue for as long as the API asked, then retry this
         // job without burning an attempt (BullMQ's queue rate limit).
@@ -288,7 +292,14 @@ function wrap(rt: Runtime, queue: QueueName, workerRef: { current?: ObservedWork
       // A crawl job that failed for good is a document that could not be fetched, read or parsed.
       if (final && queue === 'crawl') documentsTotal.inc({ outcome: 'failed' });
       if (final && runId) {
-        const failure = { source, error: err.message, queue, jobId: String(job.id), transient: !permanent };
+        const failure = {
+          source,
+          error: err.message,
+          errorName: err.name,
+          queue,
+          jobId: String(job.id),
+          transient: !permanent,
+        };
         await outlastOutages(() => rt.tracker.failJob(runId, key, failure), monitor, waitMs, log, paidSignal);
       }
       log[final ? 'error' : 'warn'](
