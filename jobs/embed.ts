@@ -86,9 +86,18 @@ async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: 
         ctx.paidSignal,
       );
     } catch (err) {
-      // Sent and refused unbilled (429, 4xx), or not sent: the intent bills nothing.
+      // Sent and refused unbilled (429, 4xx, 5xx), or not sent: the intent
+      // bills nothing. Voided through an outage like the bookkeeping of a
+      // paid response: left 'sent', the ledger would count tokens nobody
+      // billed. A job whose lease or deadline ends first leaves it 'sent'.
       const id = intent;
-      if (id !== undefined) await ctx.db.write((pool) => voidSpend(pool, id)).catch(() => {});
+      if (id !== undefined)
+        await afterPaid(() => ctx.db.write((pool) => voidSpend(pool, id))).catch((voidErr: unknown) => {
+          ctx.logger.warn(
+            { jobId: job.id, ledgerId: id, err: { message: (voidErr as Error).message } },
+            'could not void the ledger row of an unbilled request: it stays sent',
+          );
+        });
       throw err;
     }
     const rows = request.items.map((item, i) => ({

@@ -7,6 +7,9 @@
  * - A blackholed Postgres connection (the proxy forwards nothing, closes
  *   nothing): the job fails by its deadline, naming what it waited for, and
  *   readiness is red meanwhile.
+ * - An embeddings request answered 500 (unbilled) while PostgreSQL refuses
+ *   connections: its ledger row is voided once PostgreSQL answers, not left
+ *   'sent' to count tokens nobody billed.
  * After each, the ledger's tokens equal the tokens the emulator billed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -107,6 +110,37 @@ describe('paid once', () => {
     console.log(
       `paid once: ${stats.requests.total} request, ${stats.inputsAccepted} inputs, ${stats.tokensAccepted} tokens billed; ledger ${JSON.stringify(l)}`,
     );
+  }, 120_000);
+});
+
+describe('unbilled', () => {
+  it('a 500 answered while PostgreSQL refuses: the intent is voided once it answers, not left sent', async () => {
+    const docs = await seedDocuments(t.rt.db.pool, 'unbilled', 1, 5, 140); // texts no other test embeds
+    emu.reset();
+    const before = await ledger();
+    // Every embeddings request fails (500/503, unbilled) after 2 s; PostgreSQL refuses meanwhile.
+    emu.configure({ latencyMs: 2000, errorRate: 1, faultRoutes: ['/v1/embeddings'] });
+    const runId = await enqueueEmbeds('unbilled', docs);
+    await until(async () => (emu.stats().requests.total >= 1 ? true : undefined), 'the request to arrive', 20_000);
+    await proxy.refuse();
+    await sleep(4000); // the 500 arrives while PostgreSQL refuses
+    await proxy.accept();
+    const failure = await until(
+      async () => (await t.rt.tracker.failures(runId).catch(() => []))[0],
+      'the job to fail with the server error',
+      60_000,
+    );
+    emu.configure({ latencyMs: 0, errorRate: 0, faultRoutes: null });
+    expect(failure.error).toMatch(/500|503|server/i);
+    const stats = emu.stats();
+    expect(stats.tokensAccepted).toBe(0);
+    const after = await ledger();
+    console.log(
+      `unbilled: ${stats.requests.total} requests answered 5xx, ${stats.tokensAccepted} tokens billed; ledger sent ${after.sent - before.sent}, failed rows ${after.failed - before.failed}`,
+    );
+    expect(after.sent - before.sent).toBe(0);
+    expect(after.billed - before.billed).toBe(0);
+    expect(after.failed - before.failed).toBeGreaterThanOrEqual(1);
   }, 120_000);
 });
 
