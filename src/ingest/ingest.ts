@@ -96,6 +96,8 @@ export interface IngestSummary {
   pagesSkippedBySitemap: number;
   /** Body bytes downloaded by the run's crawl (pages and sitemaps, after content decoding), bytes. */
   bytesDownloaded: number;
+  /** Sitemaps that could not be read or used, whole or in part (docs/design.md, "Sitemaps"); the run went on without them. */
+  sitemapErrors: Array<{ sitemap: string; error: string }>;
   failed: Array<{ source: string; error: string }>;
   durationSeconds: number;
   /** `openai` or `emulator (<url>)`: where embeddings were computed. */
@@ -366,6 +368,7 @@ export async function summarizeRun(
     pagesUnchanged: pages.pagesUnchanged,
     pagesSkippedBySitemap: pages.pagesSkippedBySitemap,
     bytesDownloaded: pages.bytesDownloaded,
+    sitemapErrors: await rt.tracker.sitemapErrors(run.runId),
     failed: failures.map((f) => ({ source: f.source, error: f.error })),
     durationSeconds: Math.round((Date.now() - startedAt) / 10) / 100,
     embeddingsFrom: rt.openaiTarget,
