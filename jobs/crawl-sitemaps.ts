@@ -36,8 +36,10 @@ export interface SitemapPass {
  * Runs the sitemap pass for a start URL. Never throws for a sitemap's sake
  * (errors are recorded in the run: `sitemapErrors`); a database or Redis
  * failure throws as anywhere in the job, and the job's retry repeats the
- * pass idempotently (claims are the job's own, skipped pages are not
- * skipped twice, job ids are deterministic).
+ * pass idempotently (claims are the job's own, the same pages are skipped
+ * and recorded by URI again, job ids are deterministic). On a retry after
+ * the pass's crawl jobs ran, a page one of them fetched may be counted as
+ * skipped instead: its outcome is overwritten, nothing is fetched twice.
  */
 export async function followSitemaps(
   job: Job,
@@ -57,7 +59,9 @@ export async function followSitemaps(
         return url === null ? [] : [{ url }];
       })
     : [{ url: `${origin}/sitemap.xml`, implicit: true }];
-  const signal = AbortSignal.timeout(cfg.sitemaps.deadlineMs);
+  // The pass's own deadline, or the job's abort (its deadline, a lost lock, a drain): stop reading sitemaps.
+  const deadline = AbortSignal.timeout(cfg.sitemaps.deadlineMs);
+  const signal = ctx.signal ? AbortSignal.any([deadline, ctx.signal]) : deadline;
   const load = await loadSitemaps(roots, {
     maxBytes: cfg.maxBytes,
     maxEntries: cfg.sitemaps.maxUrls,

@@ -286,12 +286,12 @@ export interface SitemapSkip {
  * The whole database cost of the pages a sitemap says did not change
  * (docs/design.md, "Sitemaps"), in one statement: of `pages` (URIs with the
  * end of their `<lastmod>`, ms), the documents of the collection that were
- * fetched at or after it, were cut by `chunkerVersion`, have an embedding
- * for every chunk, and were not reached by `runId` yet, are marked used and
- * seen by `runId` (deletion sync keeps them; `fetched_at` stays: they were
- * not fetched). Returns them with their chunk and token counts, and the
- * distinct stored links of theirs that are not in `pages`. Idempotent: a
- * repeated call skips nothing more.
+ * fetched at or after it, were cut by `chunkerVersion` and have an
+ * embedding for every chunk are marked used and seen by `runId` (deletion
+ * sync keeps them; `fetched_at` stays: they were not fetched). Returns them
+ * with their chunk and token counts, and the distinct stored links of theirs
+ * that are not in `pages`. Idempotent: a repeated call (a retried job)
+ * returns the same pages, so they are recorded, not enqueued, again.
  */
 export async function skipBySitemap(
   pool: pg.Pool,
@@ -312,7 +312,6 @@ export async function skipBySitemap(
        WHERE d.collection_id = $1 AND d.uri = e.uri AND e.lastmod_ms IS NOT NULL
          AND d.fetched_at >= to_timestamp(e.lastmod_ms / 1000.0)
          AND d.chunker_version = $5
-         AND d.last_seen_run IS DISTINCT FROM $4
          AND NOT EXISTS (
            SELECT 1 FROM chunks c WHERE c.document_id = d.id
              AND NOT EXISTS (SELECT 1 FROM embeddings x
