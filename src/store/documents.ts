@@ -304,6 +304,9 @@ export async function skipBySitemap(
   },
 ): Promise<SitemapSkip> {
   if (!input.pages.length) return { skipped: [], links: [] };
+  // `OFFSET 0` keeps the embeddings probe a primary-key lookup per chunk: without it PostgreSQL may plan
+  // an anti-join that reads every embedding of the model once per chunk when the tables have no
+  // statistics (autovacuum off, or a collection just loaded): 1.7 s instead of ~0.1 s for 400 pages.
   const { rows } = await pool.query<{ skipped: Array<{ u: string; c: number; t: number }>; links: string[] }>(
     `WITH e AS (SELECT * FROM unnest($2::text[], $3::float8[]) AS e(uri, lastmod_ms)),
      s AS (
@@ -315,7 +318,8 @@ export async function skipBySitemap(
          AND NOT EXISTS (
            SELECT 1 FROM chunks c WHERE c.document_id = d.id
              AND NOT EXISTS (SELECT 1 FROM embeddings x
-                             WHERE x.model = $6 AND x.dimensions = $7 AND x.chunk_hash = c.chunk_hash))
+                             WHERE x.model = $6 AND x.dimensions = $7 AND x.chunk_hash = c.chunk_hash
+                             OFFSET 0))
        RETURNING d.id, d.uri, d.links),
      l AS (SELECT DISTINCT jsonb_array_elements_text(s.links) AS uri FROM s
            EXCEPT SELECT uri FROM e)
