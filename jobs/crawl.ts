@@ -12,11 +12,11 @@ import { fetchDocument, type FetchResult } from '../src/crawl/fetch.ts';
 import { followSitemaps } from './crawl-sitemaps.ts';
 import { inlineBody, inlineUri } from '../src/crawl/inline.ts';
 import { sameScope } from '../src/crawl/links.ts';
-import { listLocalSource, readLocalDocument } from '../src/crawl/local.ts';
+import { readLocalDocument, realPathUnderRoots, walkLocalSource } from '../src/crawl/local.ts';
 import { RobotsCache } from '../src/crawl/robots.ts';
 import type { DocumentKind } from '../src/extract/types.ts';
 import { sha256Hex } from '../src/hash/index.ts';
-import { PermanentError } from '../src/errors/index.ts';
+import { OversizeDocumentError, PermanentError, SourceRootError } from '../src/errors/index.ts';
 import { costUsd } from '../src/openai/prices.ts';
 import type { CrawlPayload, CrawlResult } from '../src/queue/contracts.ts';
 import { crawlJobId, embedJobId } from '../src/queue/job-ids.ts';
@@ -216,15 +216,25 @@ async function finishDocument(
   return { uri, status: 'written', ...stats, ...(embedJob ? { embedJob } : {}), children: 0 };
 }
 
-/** Claims and enqueues crawl jobs for child URLs or files. */
+/** Claims and enqueues crawl jobs for child URLs or files. @returns how many were enqueued */
 async function fanOut(
   job: Job,
   p: CrawlPayload,
   ctx: JobContext,
   children: Array<{ key: string; source: CrawlPayload['source'] }>,
 ): Promise<number> {
-  if (!children.length) return 0;
-  const { claimed } = await ctx.tracker.claimUrls(
+  return (await claimChildren(job, p, ctx, children)).added;
+}
+
+/** {@link fanOut}, also saying how many children the run's page limit refused. */
+async function claimChildren(
+  job: Job,
+  p: CrawlPayload,
+  ctx: JobContext,
+  children: Array<{ key: string; source: CrawlPayload['source'] }>,
+): Promise<{ added: number; refused: number }> {
+  if (!children.length) return { added: 0, refused: 0 };
+  const { claimed, refused } = await ctx.tracker.claimUrls(
     p.runId,
     String(job.id),
     p.limits.maxPages,
@@ -235,7 +245,7 @@ async function fanOut(
     .filter((c) => wanted.has(c.key))
     .map((c) => ({ jobId: crawlJobId(p.runId, c.key), payload: { ...p, source: c.source } }));
   await ctx.producer.add('crawl', jobs, p.runId);
-  return jobs.length;
+  return { added: jobs.length, refused };
 }
 
 async function crawlUrl(
@@ -245,14 +255,16 @@ async function crawlUrl(
   source: Extract<CrawlPayload['source'], { type: 'url' }>,
 ): Promise<CrawlResult> {
   const cfg = ctx.config.crawl;
-  const trustedHosts = new Set(p.trustedHosts);
+  // What the SSRF guard allows comes from this process's configuration only, never from the payload.
   const fetchOptions = {
     maxBytes: cfg.maxBytes,
     timeoutMs: cfg.timeoutMs,
     maxRedirects: cfg.maxRedirects,
     userAgent: cfg.userAgent,
     allowPrivateNetworks: cfg.allowPrivateNetworks,
-    trustedHosts,
+    allowHosts: cfg.allowHosts,
+    allowNetworks: cfg.allowNetworks,
+    dnsServers: cfg.dnsServers,
   };
   if (!(await robotsFor(ctx).isAllowed(source.url, fetchOptions))) {
     throw new PermanentError(
@@ -269,6 +281,7 @@ async function crawlUrl(
   const current = known !== undefined && known.chunkerVersion === ctx.config.chunk.version;
   const fetched: FetchResult = await fetchDocument(source.url, {
     ...fetchOptions,
+    scope: source.scope,
     ...(current && known.etag ? { etag: known.etag } : {}),
     ...(current && known.lastModified ? { lastModified: known.lastModified } : {}),
   });
@@ -279,7 +292,7 @@ async function crawlUrl(
     if (!known || !current) throw new Error(`GET ${source.url}: 304 Not Modified to a request without validators`);
     links = known.links;
     result = await unchangedDocument(p, ctx, source.url, known.id, { outcome: 'not_modified', bytes: 0 });
-  } else if (current && known.contentHash === sha256Hex(fetched.text)) {
+  } else if (current && fetched.url === source.url && known.contentHash === sha256Hex(fetched.text)) {
     links = known.links;
     result = await unchangedDocument(
       p,
@@ -290,10 +303,11 @@ async function crawlUrl(
       { etag: fetched.etag, lastModified: fetched.lastModified },
     );
   } else {
-    // A redirect inside the scope is indexed under the URL that was asked for,
-    // so the run's claims (by requested URL) and documents line up.
+    // A redirect (inside the scope: fetchDocument refuses others) is indexed under the URL whose content
+    // it is, so a URL never holds another page's text; the requested URL then has no document and
+    // deletion sync may remove what it held before.
     const loaded: LoadedText = {
-      uri: source.url,
+      uri: fetched.url,
       kind: fetched.kind,
       text: fetched.text,
       bytes: fetched.bytes,
@@ -323,11 +337,18 @@ async function crawlUrl(
   return result;
 }
 
+/** Files offered to the run's claims at once while a directory is listed: one bounded Lua call each. */
+const LIST_BATCH = 500;
+
 async function crawlPath(job: Job, p: CrawlPayload, ctx: JobContext, filePath: string): Promise<CrawlResult> {
-  const files = await listLocalSource(filePath);
+  const { roots, maxFiles } = ctx.config.sources;
+  // This worker's own SOURCE_ROOTS decide, whatever the producer checked (docs/design.md, "Source roots").
+  await realPathUnderRoots(filePath, roots);
   const uri = pathToFileURL(filePath).toString();
-  if (files.length === 1 && path.resolve(files[0]!) === path.resolve(filePath)) {
-    const read = await readLocalDocument(filePath, ctx.config.crawl.maxBytes);
+  const files = walkLocalSource(filePath, { maxFiles: maxFiles + 1 });
+  const first = await files.next();
+  if (!first.done && path.resolve(first.value) === path.resolve(filePath)) {
+    const read = await readLocalDocument(filePath, ctx.config.crawl.maxBytes, roots);
     const collectionId = await ensureCollection(ctx.db.pool, p.collection);
     const loaded: LoadedText = {
       uri: read.uri,
@@ -338,10 +359,41 @@ async function crawlPath(job: Job, p: CrawlPayload, ctx: JobContext, filePath: s
     };
     return indexDocument(p, ctx, collectionId, loaded, await processText(ctx, loaded), []);
   }
-  if (!files.length)
+  if (first.done)
     throw new PermanentError(`${filePath}: no supported files (.html .htm .md .markdown .txt .rst) found`);
-  const children = files.map((f) => ({ key: pathToFileURL(f).toString(), source: { type: 'path' as const, path: f } }));
-  return { uri, status: 'listed', chunks: 0, tokens: 0, children: await fanOut(job, p, ctx, children) };
+  // Streamed: claimed and enqueued LIST_BATCH files at a time; the listing stops once the run's page
+  // limit refuses files (the refusal is recorded, so the run counts as truncated) or at SOURCE_MAX_FILES.
+  let listed = 0;
+  let children = 0;
+  let batch: string[] = [first.value];
+  let done = false;
+  /** Claims the batch; false once the page limit refused some (the rest could not be claimed either). */
+  const flush = async (): Promise<boolean> => {
+    const offered = batch.map((f) => ({
+      key: pathToFileURL(f).toString(),
+      source: { type: 'path' as const, path: f },
+    }));
+    batch = [];
+    const { added, refused } = await claimChildren(job, p, ctx, offered);
+    children += added;
+    return refused === 0;
+  };
+  while (!done) {
+    const next = await files.next();
+    if (next.done) break;
+    if (++listed >= maxFiles) {
+      await flush();
+      await files.return(undefined);
+      throw new PermanentError(
+        `${filePath}: over SOURCE_MAX_FILES=${maxFiles} files; the listing stopped there (${children} files enqueued). Name subdirectories as sources, or raise SOURCE_MAX_FILES`,
+      );
+    }
+    batch.push(next.value);
+    if (batch.length >= LIST_BATCH && !(await flush())) done = true;
+  }
+  if (done) await files.return(undefined);
+  else if (batch.length) await flush();
+  return { uri, status: 'listed', chunks: 0, tokens: 0, children };
 }
 
 async function crawlInline(
@@ -351,7 +403,14 @@ async function crawlInline(
 ): Promise<CrawlResult> {
   const d = source.document;
   const { kind, text } = inlineBody(d);
-  const loaded: LoadedText = { uri: inlineUri(d), kind, text, bytes: Buffer.byteLength(text), downloaded: 0 };
+  const bytes = Buffer.byteLength(text);
+  // Checked by the producer too; a payload written by another producer is held to this worker's limit.
+  if (bytes > ctx.config.crawl.maxBytes) {
+    throw new OversizeDocumentError(
+      `${inlineUri(d)}: inline document is ${bytes} bytes, over the limit of ${ctx.config.crawl.maxBytes} bytes (CRAWL_MAX_BYTES); split it or raise CRAWL_MAX_BYTES`,
+    );
+  }
+  const loaded: LoadedText = { uri: inlineUri(d), kind, text, bytes, downloaded: 0 };
   const doc = await processText(ctx, loaded, { title: d.title, fallbackTitle: d.id });
   const collectionId = await ensureCollection(ctx.db.pool, p.collection);
   return indexDocument(p, ctx, collectionId, loaded, doc, [], d.metadata ?? {});
@@ -368,8 +427,17 @@ export async function processCrawl(job: Job, p: CrawlPayload, ctx: JobContext): 
     case 'inline':
       return crawlInline(p, ctx, s);
     case 'invalid':
-      throw new PermanentError(s.reason);
+      throw invalidSourceError(s);
   }
+}
+
+/** The error an invalid source fails with: the class its producer named, else a PermanentError. */
+function invalidSourceError(s: Extract<CrawlPayload['source'], { type: 'invalid' }>): Error {
+  if (s.error === 'SourceRootError') return new SourceRootError(s.input, s.reason, { reason: 'outside-root' });
+  if (s.error === 'OversizeDocumentError') return new OversizeDocumentError(s.reason);
+  const err = new PermanentError(s.reason);
+  if (s.error === 'CredentialsInUrlError') err.name = s.error;
+  return err;
 }
 
 /** A human name for the source of a crawl payload, for failure reports. */

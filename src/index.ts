@@ -16,7 +16,18 @@
  * (`import { startEmulator } from 'sluice/emulator'`); this entry never loads it.
  */
 export { loadConfig, type Config } from './config/config.ts';
-export { ConfigError, DocumentCpuLimitError, PermanentError, RunStateLostError, StartupError } from './errors/index.ts';
+export {
+  ConfigError,
+  DocumentCpuLimitError,
+  OversizeDocumentError,
+  PermanentError,
+  ProviderMismatchError,
+  RedirectOutOfScopeError,
+  RunStateLostError,
+  SourceRootError,
+  SsrfRefusedError,
+  StartupError,
+} from './errors/index.ts';
 export { createLogger, type Logger } from './log/logger.ts';
 export { openRuntime, type Runtime, type RuntimeOptions } from './runtime/runtime.ts';
 export { startWorkers, type RunningWorkers } from './runtime/workers.ts';
@@ -71,3 +82,5 @@ export { deploymentId } from './store/deployment.ts';
 export type { RunningEmulator } from './openai/emulator.ts';
 export { QUEUE_NAMES, type QueueName } from './queue/contracts.ts';
 export type { InlineDocument } from './crawl/inline.ts';
+export type { PathSource, SourceInput } from './ingest/sources.ts';
+export { PAYLOAD_CAPS } from './queue/contracts.ts';

@@ -5,7 +5,9 @@
 import cliProgress from 'cli-progress';
 import { loadConfig, type Config } from '../config/config.ts';
 import { exportCollection } from '../export/export.ts';
+import { normaliseHost } from '../crawl/ssrf.ts';
 import { enqueueIngest, ingest, type IngestRequest, type IngestSummary } from '../ingest/ingest.ts';
+import type { SourceInput } from '../ingest/sources.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { loadEmulator } from '../openai/emulator.ts';
 import { QUEUE_NAMES, isQueueName, type TickResult } from '../queue/contracts.ts';
@@ -40,8 +42,38 @@ function cliLogger(config: Config): Logger {
   return createLogger(process.env.LOG_LEVEL ? config.logLevel : 'warn');
 }
 
+/**
+ * The configuration of a CLI command. Its operator is trusted with what
+ * they type (docs/design.md, "Source roots", "SSRF guard"): local sources
+ * default to the current directory when SOURCE_ROOTS is unset, and the hosts
+ * of the http(s) URLs named on the command line are allowed by the SSRF
+ * guard of the workers this process runs — never through a job payload.
+ */
+export function cliConfig(sources: readonly string[] = [], env: NodeJS.ProcessEnv = process.env): Config {
+  const config = loadConfig(env);
+  if (!env.SOURCE_ROOTS?.trim()) config.sources.roots = [process.cwd()];
+  const hosts = sources.flatMap((s) => {
+    if (!/^https?:\/\//i.test(s.trim())) return [];
+    try {
+      return [normaliseHost(new URL(s.trim()).hostname)];
+    } catch {
+      return [];
+    }
+  });
+  config.crawl.allowHosts = [...new Set([...config.crawl.allowHosts, ...hosts])];
+  return config;
+}
+
+/**
+ * What the operator typed, as sources: URLs and inline JSON as they are,
+ * anything else a local path (`{ path }`) — said explicitly, by the operator.
+ */
+export function cliSources(sources: readonly string[]): SourceInput[] {
+  return sources.map((s) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(s.trim()) || s.trim().startsWith('{') ? s : { path: s }));
+}
+
 async function withRuntime<T>(role: string, fn: (rt: Runtime) => Promise<T>): Promise<T> {
-  const config = loadConfig();
+  const config = cliConfig();
   const rt = await openRuntime(config, cliLogger(config), { role });
   try {
     return await fn(rt);
@@ -82,7 +114,7 @@ export interface IngestOptions {
 function ingestRequest(sources: string[], opts: IngestOptions): IngestRequest {
   return {
     collection: opts.collection,
-    sources,
+    sources: cliSources(sources),
     ...(opts.maxPages ? { maxPages: opts.maxPages } : {}),
     ...(opts.maxDepth ? { maxDepth: opts.maxDepth } : {}),
     ...(opts.deleteMissing ? { deleteMissing: true } : {}),
@@ -124,7 +156,7 @@ async function closeWithin(rt: Runtime, workers: RunningWorkers, deadlineMs: num
 
 /** `sluice ingest`: enqueue, run all workers here, wait, summarise. Exit 1 when anything failed. */
 export async function ingestCommand(sources: string[], opts: IngestOptions): Promise<number> {
-  const config = loadConfig();
+  const config = cliConfig(sources);
   const logger = cliLogger(config);
   const rt = await openRuntime(config, logger, { role: 'ingest', workers: true });
   const workers = startWorkers(rt, runQueues());
@@ -215,7 +247,7 @@ export async function exportCommand(collection: string, opts: { embeddings?: boo
 }
 
 export async function migrateCommand(): Promise<number> {
-  const config = loadConfig();
+  const config = cliConfig();
   const logger = createLogger(config.logLevel);
   let applied: string[] = [];
   const db = await connectDb(config, logger, 'migrate', async (db) => {
@@ -310,7 +342,7 @@ export interface ReconcileCommandOptions {
  * prints what is left. Exit 0 when no drift is left, 1 otherwise.
  */
 export async function reconcileCommand(opts: ReconcileCommandOptions): Promise<number> {
-  const config = loadConfig();
+  const config = cliConfig();
   const rt = await openRuntime(config, cliLogger(config), { role: 'reconcile' });
   const workers = opts.fix ? startWorkers(rt, ['associate', 'upload', 'embed']) : undefined;
   try {
@@ -414,7 +446,7 @@ export async function syncCommand(
   sources: string[],
   opts: { collection: string; sink: Sink; json?: boolean },
 ): Promise<number> {
-  const config = loadConfig();
+  const config = cliConfig(sources);
   const rt = await openRuntime(config, cliLogger(config), { role: 'sync', workers: true });
   const workers = startWorkers(rt, runQueues());
   try {

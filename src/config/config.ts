@@ -3,6 +3,7 @@
  * turned into a typed nested object. A bad value fails fast with a message
  * that names the variable and the fix. `.env.example` lists every variable.
  */
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { CHUNKER_VERSIONS, type ChunkerVersion, CURRENT_CHUNKER_VERSION } from '../chunk/chunker.ts';
@@ -11,6 +12,13 @@ import { parseGoDuration } from '../openai/go-duration.ts';
 import { DEPLOYMENT_ID_PATTERN } from '../openai/labels.ts';
 import { ASSOCIATE_DEADLINE_MS, maxPollDeadlineMs } from '../openai/poll.ts';
 import { EMBEDDING_DEFAULT_DIMENSIONS, EMBEDDING_PRICES_USD_PER_MTOK } from '../openai/prices.ts';
+
+/** Where OpenAI's per-request limits are written down (a unit test checks the heading exists). */
+const FACTS_EMBEDDINGS = 'docs/openai-facts.md, "Embeddings"';
+/** Inputs per embeddings request (docs/openai-facts.md, "Embeddings": ≤ 2048). */
+export const OPENAI_MAX_INPUTS = 2048;
+/** Tokens per embeddings request, summed (docs/openai-facts.md, "Embeddings": ≤ 300,000). */
+export const OPENAI_MAX_REQUEST_TOKENS = 300_000;
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const bool = (def: boolean) =>
@@ -45,6 +53,15 @@ const EnvSchema = z.object({
   DATABASE_KEEPALIVE_DELAY_MS: int(10_000, 0),
   PGLITE_PORT: int(0, 0),
   OPENAI_API_KEY: optionalString,
+  OPENAI_EMULATOR: z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? undefined : v === 'true' || v === '1' || v === 'yes')),
+  EMBEDDINGS_PROVIDER: z
+    .string()
+    .trim()
+    .regex(/^[a-z0-9][a-z0-9_.-]{0,39}$/, 'lowercase letters, digits, "_", "." and "-", at most 40')
+    .default('openai'),
   OPENAI_BASE_URL: optionalString.pipe(z.string().url().optional()),
   OPENAI_TIMEOUT_MS: int(45_000, 1),
   ALLOW_OPENAI_TIMEOUT_OVER_SHUTDOWN: bool(false),
@@ -58,8 +75,19 @@ const EnvSchema = z.object({
   ),
   EMBEDDING_MODEL: z.string().min(1).default('text-embedding-3-small'),
   EMBEDDING_DIMENSIONS: z.coerce.number().int().min(1).optional(),
-  EMBEDDING_MAX_INPUTS: int(2048, 1),
-  EMBEDDING_MAX_REQUEST_TOKENS: int(300_000, 1),
+  EMBEDDING_MAX_INPUTS: int(2048, 1).pipe(
+    z
+      .number()
+      .max(OPENAI_MAX_INPUTS, `over OpenAI's limit of ${OPENAI_MAX_INPUTS} inputs per request (${FACTS_EMBEDDINGS})`),
+  ),
+  EMBEDDING_MAX_REQUEST_TOKENS: int(300_000, 1).pipe(
+    z
+      .number()
+      .max(
+        OPENAI_MAX_REQUEST_TOKENS,
+        `over OpenAI's limit of ${OPENAI_MAX_REQUEST_TOKENS} tokens per request (${FACTS_EMBEDDINGS})`,
+      ),
+  ),
   EMBEDDING_MAX_INPUT_TOKENS: int(8191, 1),
   EMBEDDING_PRICE_USD_PER_MTOK: z.coerce.number().min(0).optional(),
   EMBEDDING_RPM: int(3000, 1),
@@ -88,6 +116,10 @@ const EnvSchema = z.object({
   CRAWL_MAX_REDIRECTS: int(5, 0),
   CRAWL_USER_AGENT: z.string().default('SluiceBot/0.1 (+https://github.com/sluice)'),
   CRAWL_ALLOW_PRIVATE_NETWORKS: bool(false),
+  CRAWL_ALLOW_HOSTS: z.string().default(''),
+  CRAWL_DNS_SERVERS: z.string().default(''),
+  SOURCE_ROOTS: z.string().default(''),
+  SOURCE_MAX_FILES: int(100_000, 1),
   CRAWL_CONCURRENCY: int(8, 1),
   DOCUMENT_CPU_LIMIT_MS: int(30_000, 1),
   CRAWL_SITEMAPS: bool(true),
@@ -105,6 +137,7 @@ const EnvSchema = z.object({
   STARTUP_WAIT_MS: int(900_000, 0),
   JOB_DEADLINES: z.string().default(''),
   JOB_LOCK_MS: int(30_000, 1_000),
+  JOB_MAX_STALLS: int(10, 1),
   TTL_DAYS: int(30, 1),
   CLEANUP_CRON: z.string().trim().min(1).default('0 4 * * *'),
   ORPHAN_GRACE_HOURS: int(24, 1),
@@ -164,6 +197,93 @@ export function parseJobDeadlines(spec: string): Record<QueueNameForDeadline, nu
   return out;
 }
 
+/** One network of `CRAWL_ALLOW_HOSTS`: an address and a prefix length. */
+export interface AllowedNetwork {
+  address: string;
+  prefix: number;
+  family: 'ipv4' | 'ipv6';
+}
+
+/**
+ * Parses `CRAWL_ALLOW_HOSTS`: comma-separated host names (`docs.internal`),
+ * IP addresses (`127.0.0.1`, `::1`) and CIDR networks (`10.1.0.0/16`,
+ * `fd00::/8`). A host name is allowed whatever it resolves to; an address or
+ * network allows every host that resolves into it.
+ * @throws ConfigError naming the bad entry.
+ */
+export function parseAllowHosts(spec: string): { hosts: string[]; networks: AllowedNetwork[] } {
+  const hosts: string[] = [];
+  const networks: AllowedNetwork[] = [];
+  for (const raw of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const entry = raw.replace(/^\[([^\]]*)\](\/\d+)?$/, '$1$2').toLowerCase();
+    const [address = '', bits, ...rest] = entry.split('/');
+    const family = isIP(address);
+    if (family !== 0 && rest.length === 0) {
+      const max = family === 4 ? 32 : 128;
+      const prefix = bits === undefined ? max : Number(bits);
+      if (!/^\d{1,3}$/.test(bits ?? String(max)) || prefix > max)
+        throw new ConfigError(`CRAWL_ALLOW_HOSTS: "${raw}" has a bad prefix length (0..${max}).`);
+      networks.push({ address, prefix, family: family === 4 ? 'ipv4' : 'ipv6' });
+      continue;
+    }
+    // A DNS name: labels of letters, digits and "-", a trailing dot allowed.
+    if (
+      bits === undefined &&
+      /^(?=.{1,253}\.?$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.?$/.test(
+        entry,
+      )
+    ) {
+      hosts.push(entry.replace(/\.$/, ''));
+      continue;
+    }
+    throw new ConfigError(
+      `CRAWL_ALLOW_HOSTS: "${raw}" is not a host name, an IP address or a CIDR network (e.g. docs.internal,10.1.0.0/16,::1).`,
+    );
+  }
+  return { hosts, networks };
+}
+
+/**
+ * Parses `CRAWL_DNS_SERVERS`: comma-separated `ip` or `ip:port` (`[ipv6]:port`)
+ * that crawl host names are resolved with instead of the system resolver.
+ * @throws ConfigError naming the bad entry.
+ */
+export function parseDnsServers(spec: string): string[] {
+  const out: string[] = [];
+  for (const raw of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d{1,5}))?$/.exec(raw) ?? /^([0-9a-f:]+)$/i.exec(raw);
+    const host = m?.[1] ?? m?.[2];
+    if (!host || isIP(host) === 0 || (m?.[3] !== undefined && Number(m[3]) > 65535))
+      throw new ConfigError(
+        `CRAWL_DNS_SERVERS: "${raw}" is not an IP address with an optional port (e.g. 10.0.0.2:53).`,
+      );
+    out.push(raw);
+  }
+  return out;
+}
+
+/**
+ * Parses `SOURCE_ROOTS` (separated by "${path.delimiter}" or ","): the directories
+ * local sources may come from, made absolute against `cwd`.
+ */
+export function parseSourceRoots(spec: string, cwd = process.cwd()): string[] {
+  return [
+    ...new Set(
+      spec
+        .split(new RegExp(`[,${path.delimiter}]`))
+        .map((p) => p.trim())
+        .filter(Boolean)
+        .map((p) => path.resolve(cwd, p)),
+    ),
+  ];
+}
+
 /** The validated, typed configuration of one Sluice process. */
 export interface Config {
   logLevel: string;
@@ -213,7 +333,20 @@ export interface Config {
     keepAliveDelayMs: number;
   };
   openai: {
-    /** undefined with no base URL means: start the built-in emulator. */
+    /**
+     * Embeddings come from an emulator (`OPENAI_EMULATOR=true`, or the
+     * embedded default: no DATABASE_URL and no key): the one at
+     * OPENAI_BASE_URL, else the built-in one. With DATABASE_URL set it is
+     * never implied (docs/design.md, "Embeddings provider").
+     */
+    emulator: boolean;
+    /**
+     * The name recorded in the database for what fills it: `emulator`, or
+     * `EMBEDDINGS_PROVIDER` (default `openai`) for the real API — a proxy in
+     * front of OpenAI keeps the name. A process whose provider differs from
+     * the database's refuses to start (src/store/provider.ts).
+     */
+    provider: string;
     apiKey: string | undefined;
     baseURL: string | undefined;
     /** Per-request timeout, ms. */
@@ -297,6 +430,19 @@ export interface Config {
     userAgent: string;
     allowPrivateNetworks: boolean;
     /**
+     * Host names the SSRF guard allows whatever they resolve to
+     * (`CRAWL_ALLOW_HOSTS`), lowercase; the CLI adds the hosts of the URLs
+     * its operator names. Never read from a job payload.
+     */
+    allowHosts: string[];
+    /** Addresses and networks the SSRF guard allows (`CRAWL_ALLOW_HOSTS` IPs and CIDRs). */
+    allowNetworks: AllowedNetwork[];
+    /**
+     * DNS servers crawl host names are resolved with (`CRAWL_DNS_SERVERS`,
+     * `ip` or `ip:port`); empty = the system resolver (getaddrinfo).
+     */
+    dnsServers: string[];
+    /**
      * Longest a worker thread may extract, chunk and hash one document, ms
      * (docs/design.md, "CPU limit per document"): over it the thread is
      * stopped and the document fails with DocumentCpuLimitError. A 5 MB page
@@ -350,6 +496,15 @@ export interface Config {
      * loses the job to a redelivery, and its own delivery aborts.
      */
     lockMs: number;
+    /**
+     * Deliveries of a job whose process died under it (SIGKILL, OOM) or
+     * stopped past its lock (`JOB_MAX_STALLS`, BullMQ's `maxStalledCount`):
+     * one more and the job fails for good with "job stalled more than
+     * allowable limit", recorded in its run. A job waiting for budget in a
+     * killed process is not at fault, so the default (10) is generous; it
+     * still stops a job that kills every process it runs in.
+     */
+    maxStalls: number;
   };
   /**
    * Deadline of one job attempt per queue, ms (`JOB_DEADLINES`, e.g.
@@ -357,6 +512,21 @@ export interface Config {
    * what it was waiting for (docs/design.md, "Deadlines and leases").
    */
   jobDeadlinesMs: Record<QueueNameForDeadline, number>;
+  sources: {
+    /**
+     * Directories local sources may come from (`SOURCE_ROOTS`), absolute;
+     * empty = no local paths at all. The CLI defaults it to the current
+     * directory. A file whose real path (symbolic links resolved) is outside
+     * every root is refused with SourceRootError.
+     */
+    roots: string[];
+    /**
+     * Most files one directory source lists (`SOURCE_MAX_FILES`, default
+     * 100,000); the run's page limit stops the listing earlier. The listing
+     * streams and claims in batches, so a huge tree never sits in memory.
+     */
+    maxFiles: number;
+  };
   /** YAML or JSON schedules that worker processes upsert at start (docs/design.md, "Schedules"); absolute. */
   schedulesFile: string | undefined;
   jobs: {
@@ -461,6 +631,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         'ALLOW_OPENAI_TIMEOUT_OVER_SHUTDOWN=true to accept that such calls are cut off and their jobs retried.',
     );
   }
+  const hasDatabase = e.DATABASE_URL !== undefined;
+  if (!e.OPENAI_API_KEY && e.OPENAI_EMULATOR !== true && (hasDatabase || e.OPENAI_EMULATOR === false)) {
+    throw new ConfigError(
+      `OPENAI_API_KEY is not set${hasDatabase ? ' and DATABASE_URL is' : ''}: Sluice will not fill ${
+        hasDatabase ? 'a production database' : 'the database'
+      } with the emulator's fake vectors unasked. Set OPENAI_API_KEY, or set OPENAI_EMULATOR=true to use the OpenAI emulator on purpose.`,
+    );
+  }
+  const emulator = e.OPENAI_EMULATOR ?? !e.OPENAI_API_KEY;
+  if (!emulator && e.EMBEDDINGS_PROVIDER === 'emulator') {
+    throw new ConfigError(
+      'EMBEDDINGS_PROVIDER=emulator names the emulator but OPENAI_EMULATOR is not true: set OPENAI_EMULATOR=true to use it, or name the real provider (default openai).',
+    );
+  }
+  const allow = parseAllowHosts(e.CRAWL_ALLOW_HOSTS);
   const price = e.EMBEDDING_PRICE_USD_PER_MTOK ?? EMBEDDING_PRICES_USD_PER_MTOK[e.EMBEDDING_MODEL] ?? 0;
   return {
     logLevel: e.LOG_LEVEL,
@@ -478,6 +663,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keepAliveDelayMs: e.DATABASE_KEEPALIVE_DELAY_MS,
     },
     openai: {
+      emulator,
+      provider: emulator ? 'emulator' : e.EMBEDDINGS_PROVIDER,
       apiKey: e.OPENAI_API_KEY,
       baseURL: e.OPENAI_BASE_URL,
       timeoutMs: e.OPENAI_TIMEOUT_MS,
@@ -513,6 +700,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxRedirects: e.CRAWL_MAX_REDIRECTS,
       userAgent: e.CRAWL_USER_AGENT,
       allowPrivateNetworks: e.CRAWL_ALLOW_PRIVATE_NETWORKS,
+      allowHosts: allow.hosts,
+      allowNetworks: allow.networks,
+      dnsServers: parseDnsServers(e.CRAWL_DNS_SERVERS),
       documentCpuLimitMs: e.DOCUMENT_CPU_LIMIT_MS,
       sitemaps: {
         enabled: e.CRAWL_SITEMAPS,
@@ -529,6 +719,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       startupWaitMs: e.STARTUP_WAIT_MS,
       lockMs: e.JOB_LOCK_MS,
+      maxStalls: e.JOB_MAX_STALLS,
     },
     jobDeadlinesMs,
     jobs: {
@@ -537,6 +728,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keepCompleted: { age: e.KEEP_COMPLETED_SECONDS, count: e.KEEP_COMPLETED_COUNT },
       keepFailed: { age: e.KEEP_FAILED_SECONDS, count: e.KEEP_FAILED_COUNT },
     },
+    sources: { roots: parseSourceRoots(e.SOURCE_ROOTS), maxFiles: e.SOURCE_MAX_FILES },
     schedulesFile: e.SCHEDULES_FILE === undefined ? undefined : path.resolve(e.SCHEDULES_FILE),
     ttlDays: e.TTL_DAYS,
     cleanupCron: e.CLEANUP_CRON,

@@ -1,8 +1,11 @@
 /**
  * One bounded, vetted HTTP GET of a text document.
  *
- * - Every hop (the first request and each redirect) passes the SSRF guard.
- * - Redirects are followed by hand (`redirect: 'manual'`) up to maxRedirects.
+ * - Every hop (the first request and each redirect) passes the SSRF guard,
+ *   before the request and again at connect time (./ssrf.ts: the request
+ *   goes through the guard's undici Agent, which checks each connection).
+ * - Redirects are followed by hand (`redirect: 'manual'`) up to maxRedirects;
+ *   with a `scope`, each redirect target must stay in it.
  * - One deadline (`timeoutMs`) covers all hops and the whole body.
  * - Conditional GET: If-None-Match / If-Modified-Since; 304 → not-modified.
  * - The body is streamed and abandoned as soon as it passes `maxBytes`
@@ -12,18 +15,30 @@
  *   declared charset (UTF-8 by default) and must not be blank.
  * Every failure is a PermanentFetchError or a TransientFetchError.
  */
+import { fetch as undiciFetch } from 'undici';
 import type { DocumentKind } from '../extract/types.ts';
-import { FetchError, PermanentFetchError, TransientFetchError } from '../errors/index.ts';
-import { assertFetchAllowed } from './ssrf.ts';
+import {
+  FetchError,
+  PermanentFetchError,
+  RedirectOutOfScopeError,
+  SsrfRefusedError,
+  TransientFetchError,
+} from '../errors/index.ts';
+import { redactSecrets } from '../log/redact.ts';
+import { sameScope } from './links.ts';
+import { policyFor, type SsrfOptions } from './ssrf.ts';
 
-export interface FetchOptions {
+export interface FetchOptions extends SsrfOptions {
   maxBytes: number;
   timeoutMs: number;
   maxRedirects: number;
   userAgent: string;
-  allowPrivateNetworks: boolean;
-  /** Hosts the producer named explicitly: always allowed by the SSRF guard. */
-  trustedHosts: ReadonlySet<string>;
+  /**
+   * The crawl scope (docs/vocabulary.md, "scope") the document must stay
+   * in: a redirect out of it fails with RedirectOutOfScopeError. Unset: any
+   * redirect target the SSRF guard allows.
+   */
+  scope?: string | undefined;
   /** Validators of the stored copy, for a conditional GET. */
   etag?: string | undefined;
   lastModified?: string | undefined;
@@ -147,7 +162,13 @@ function isTimeout(err: unknown): boolean {
 
 /** Maps a thrown fetch/stream error to a FetchError. */
 function networkError(label: string, url: string, err: unknown, timeoutMs: number): FetchError {
-  if (err instanceof FetchError) return err;
+  // A refusal by the connect-time SSRF check arrives as the cause of fetch's TypeError.
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof SsrfRefusedError && e.url !== url) {
+      return new SsrfRefusedError(url, `${label}: ${e.message}`, { reason: 'ssrf', cause: e });
+    }
+    if (e instanceof FetchError) return e;
+  }
   if (isTimeout(err)) {
     return new TransientFetchError(
       url,
@@ -259,6 +280,7 @@ async function fetchHttp(url: string, opts: FetchOptions, raw?: RawAccept): Prom
   }
   current.hash = '';
   const deadline = AbortSignal.timeout(opts.timeoutMs);
+  const policy = policyFor(opts);
   const headers: Record<string, string> = { 'user-agent': opts.userAgent, accept: ACCEPT_HEADER };
   if (opts.etag) headers['if-none-match'] = opts.etag;
   if (opts.lastModified) headers['if-modified-since'] = opts.lastModified;
@@ -268,17 +290,34 @@ async function fetchHttp(url: string, opts: FetchOptions, raw?: RawAccept): Prom
     const via = hops > 0 ? ` (reached by redirect from ${url})` : '';
     const label = `GET ${current.href}`;
     try {
-      await assertFetchAllowed(current, opts);
+      if (current.username || current.password) {
+        // Sluice does not log in, and a credential must not travel to (or be logged for) another host.
+        throw new PermanentFetchError(
+          current.href,
+          `${redactSecrets(label)}: the URL carries credentials (user:password@); Sluice does not log in — give a public URL`,
+          { reason: 'credentials' },
+        );
+      }
+      await policy.assertAllowed(current);
     } catch (err) {
       if (err instanceof PermanentFetchError && via) {
-        throw new PermanentFetchError(current.href, `${err.message}${via}`, { reason: err.reason, cause: err });
+        // Same class (SsrfRefusedError stays one), the redirect named.
+        const Refusal = err.constructor as typeof PermanentFetchError;
+        throw new Refusal(current.href, `${err.message}${via}`, { reason: err.reason, cause: err });
       }
       throw err;
     }
 
     let res: Response;
     try {
-      res = await fetch(current, { method: 'GET', redirect: 'manual', headers, signal: deadline });
+      // undici's own fetch with the guard's Agent: every connection it opens is checked (./ssrf.ts).
+      res = (await undiciFetch(current, {
+        method: 'GET',
+        redirect: 'manual',
+        headers,
+        signal: deadline,
+        dispatcher: policy.dispatcher,
+      })) as unknown as Response;
     } catch (err) {
       throw networkError(label + via, current.href, err, opts.timeoutMs);
     }
@@ -303,6 +342,13 @@ async function fetchHttp(url: string, opts: FetchOptions, raw?: RawAccept): Prom
         });
       }
       next.hash = '';
+      if (opts.scope !== undefined && !sameScope(opts.scope, next.href)) {
+        throw new RedirectOutOfScopeError(
+          current.href,
+          `${label}: redirect (HTTP ${res.status}) to ${next.href}${via}, which is outside the crawl scope ${opts.scope}; point the source at the final URL if it is meant to be crawled`,
+          { reason: 'out-of-scope', status: res.status },
+        );
+      }
       if (hops >= opts.maxRedirects) {
         throw new PermanentFetchError(
           url,
@@ -376,6 +422,14 @@ async function fetchHttp(url: string, opts: FetchOptions, raw?: RawAccept): Prom
         current.href,
         `${label}: body is not valid ${decoder.encoding} (invalid byte sequence); serve the page as UTF-8 or declare its real charset in Content-Type`,
         { reason: 'encoding', cause: err },
+      );
+    }
+    if (text.includes('\u0000')) {
+      // Postgres text cannot hold U+0000, and a text document has none: this is binary served as text.
+      throw new PermanentFetchError(
+        current.href,
+        `${label}: body contains NUL characters (U+0000); it is not a text document — serve it with its real type`,
+        { reason: 'encoding', status: res.status },
       );
     }
     if (text.trim() === '') {

@@ -29,6 +29,10 @@ export const InlineDocumentSchema = z
       return;
     }
     const body = doc[given[0]!]!;
+    if (body.includes('\u0000')) {
+      // Postgres text cannot hold U+0000.
+      ctx.addIssue({ code: 'custom', message: `${given[0]} contains NUL characters (U+0000)`, path: [given[0]!] });
+    }
     if (body.trim() === '') {
       ctx.addIssue({ code: 'custom', message: `${given[0]} is empty: there is nothing to index`, path: [given[0]!] });
     }

@@ -28,7 +28,7 @@ const parseRobots: RobotsParser = ((robotsModule as unknown as { default?: unkno
 
 /** What a robots check needs to fetch robots.txt: the page fetch's options. */
 export type RobotsRequestOptions = Pick<FetchOptions, 'userAgent'> &
-  Partial<Omit<FetchOptions, 'etag' | 'lastModified'>>;
+  Partial<Omit<FetchOptions, 'etag' | 'lastModified' | 'scope'>>;
 
 export interface RobotsCacheOptions {
   /** How long fetched rules are kept. Default 24 h. */
@@ -151,7 +151,9 @@ export class RobotsCache {
       timeoutMs: opts.timeoutMs ?? this.#defaults.timeoutMs,
       maxRedirects: opts.maxRedirects ?? this.#defaults.maxRedirects,
       allowPrivateNetworks: opts.allowPrivateNetworks ?? false,
-      trustedHosts: opts.trustedHosts ?? new Set(),
+      allowHosts: opts.allowHosts,
+      allowNetworks: opts.allowNetworks,
+      dnsServers: opts.dnsServers,
     };
     try {
       const res = await fetchDocument(robotsUrl, fetchOpts);
@@ -163,7 +165,7 @@ export class RobotsCache {
         // refused by the guard will be refused for its pages too.)
         if (err.reason !== 'http-status' && err.reason !== 'empty')
           this.#log(`robots.txt ignored (allowing all): ${err.message}`);
-        // A guard refusal depends on the caller's trusted hosts: do not keep it long.
+        // A guard refusal depends on the caller's allowed hosts: do not keep it long.
         return { robot: null, expires: this.#now() + (err.reason === 'ssrf' ? this.#errorTtlMs : this.#ttlMs) };
       }
       this.#log(`robots.txt unavailable, allowing all for now: ${err instanceof Error ? err.message : String(err)}`);

@@ -4,7 +4,9 @@
  * HTTP status):
  * - {@link PermanentFetchError}, decision **fail the job now**: 404/410 and
  *   other 4xx, too large, not text, invalid encoding, empty, refused by the
- *   SSRF guard, too many redirects, disallowed by robots.txt, bad URL;
+ *   SSRF guard (SsrfRefusedError), a redirect out of the crawl scope
+ *   (RedirectOutOfScopeError), a path outside SOURCE_ROOTS (SourceRootError),
+ *   too many redirects, disallowed by robots.txt, bad URL;
  * - {@link TransientFetchError}, decision **retry with backoff**: 5xx, 408,
  *   429, timeouts, connection refused or reset, temporary DNS failure.
  * Messages name the URL (or path), the cause in plain words, and what to do.
@@ -18,6 +20,9 @@ export type FetchErrorReason =
   | 'encoding'
   | 'empty'
   | 'ssrf'
+  | 'out-of-scope'
+  | 'outside-root'
+  | 'credentials'
   | 'too-many-redirects'
   | 'robots'
   | 'timeout'
@@ -52,7 +57,7 @@ export abstract class FetchError extends Error {
 
 /** Retrying will not help: fix the source or the settings. */
 export class PermanentFetchError extends FetchError {
-  override readonly name = 'PermanentFetchError';
+  override readonly name: string = 'PermanentFetchError';
   readonly permanent = true;
 }
 
@@ -70,4 +75,32 @@ export class TransientFetchError extends FetchError {
 
 export function isFetchError(err: unknown): err is FetchError {
   return err instanceof FetchError;
+}
+
+/**
+ * Refused by the SSRF guard: the host resolved (or the socket connected) to
+ * an address that is not public and not allowed by CRAWL_ALLOW_HOSTS.
+ * Decision: fail the job now; the message names the host, the address and
+ * the setting that would allow it.
+ */
+export class SsrfRefusedError extends PermanentFetchError {
+  override readonly name: string = 'SsrfRefusedError';
+}
+
+/**
+ * A redirect left the crawl scope of its source (another origin, or outside
+ * the start URL's directory). Decision: fail the job now; the message names
+ * both URLs.
+ */
+export class RedirectOutOfScopeError extends PermanentFetchError {
+  override readonly name: string = 'RedirectOutOfScopeError';
+}
+
+/**
+ * A local path (or the real path a symbolic link points to) is outside
+ * every SOURCE_ROOTS directory. Decision: fail the job now; the message
+ * names the path, where it leads and the roots.
+ */
+export class SourceRootError extends PermanentFetchError {
+  override readonly name: string = 'SourceRootError';
 }

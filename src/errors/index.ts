@@ -1,13 +1,13 @@
 /**
  * Every error class whose type is a decision, behind one index (after
  * BullMQ's src/classes/errors). Each file documents its decision:
- * - PermanentError (+ DocumentCpuLimitError, OverBudgetError, OversizeInputError): fail the job now;
+ * - PermanentError (+ DocumentCpuLimitError, OverBudgetError, OversizeDocumentError, OversizeInputError): fail the job now;
  * - RateLimitedError: pause the queue, retry without burning an attempt;
  * - RunStateLostError (a PermanentError): a run's Redis state is gone: stop waiting for it, do not retry;
  * - PermanentFetchError / TransientFetchError: fail now / retry with backoff;
  * - DependencyUnavailableError (and lost Redis/Postgres connections): wait, retry without burning an attempt;
  * - JobDeadlineError / LeaseLostError / ShutdownError: an attempt cut short (fail / stop before paying / hand back);
- * - StartupError (+ ConfigError, RedisUnavailableError, …): do not start;
+ * - StartupError (+ ConfigError, ProviderMismatchError, RedisUnavailableError, …): do not start;
  * - anything else: retry with backoff until the job's attempts run out.
  */
 export { asError, describeZodError, isPermanent } from './classify.ts';
@@ -18,11 +18,15 @@ export {
   type FetchErrorReason,
   isFetchError,
   PermanentFetchError,
+  RedirectOutOfScopeError,
+  SourceRootError,
+  SsrfRefusedError,
   TransientFetchError,
 } from './fetch-error.ts';
 export { JobAbortedError, JobDeadlineError, LeaseLostError, ShutdownError } from './job-aborted-error.ts';
 export { DocumentCpuLimitError } from './document-cpu-limit-error.ts';
 export { OverBudgetError } from './over-budget-error.ts';
+export { OversizeDocumentError } from './oversize-document-error.ts';
 export { OversizeInputError } from './oversize-input-error.ts';
 export { PermanentError } from './permanent-error.ts';
 export { RateLimitedError } from './rate-limited-error.ts';
@@ -31,6 +35,7 @@ export {
   ConfigError,
   DatabaseUnavailableError,
   NoProcessorError,
+  ProviderMismatchError,
   RedisUnavailableError,
   StartupError,
   UnsupportedDatabaseError,

@@ -32,3 +32,12 @@ export class UnsupportedDatabaseError extends StartupError {
 export class NoProcessorError extends StartupError {
   override name = 'NoProcessorError';
 }
+
+/**
+ * The database was filled by another embeddings provider than this process
+ * is configured for (the emulator against the real API, or two named
+ * providers); the message names both and how to migrate.
+ */
+export class ProviderMismatchError extends StartupError {
+  override name = 'ProviderMismatchError';
+}

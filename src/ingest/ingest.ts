@@ -5,21 +5,33 @@
  * so an ingest killed midway and run again picks up where it stopped.
  */
 import { createHash } from 'node:crypto';
-import { CollectionNameSchema, type CrawlPayload } from '../queue/contracts.ts';
+import { z } from 'zod';
+import { CollectionNameSchema, type CrawlPayload, PAYLOAD_CAPS } from '../queue/contracts.ts';
 import { crawlJobId, parseJobKey } from '../queue/job-ids.ts';
 import { isConnectionError, RunStateLostError } from '../errors/index.ts';
-import type { InlineDocument } from '../crawl/inline.ts';
 import type { RunFailure, RunProgress } from '../runs/tracker.ts';
 import { newRunId } from '../runs/tracker.ts';
 import type { RunDeps } from '../runtime/job-context.ts';
 import { type DeletionOutcome, syncDeletions } from './deletion-sync.ts';
-import { resolveSource } from './sources.ts';
+import { resolveSource, type SourceInput } from './sources.ts';
+
+/** The producer-side caps of a request (docs/design.md, "Caps where work enters"); workers check the payloads again. */
+const RequestCapsSchema = z.object({
+  sources: z.array(z.unknown()).min(1, 'name at least one source').max(PAYLOAD_CAPS.sources),
+  maxPages: z.number().int().min(1).max(PAYLOAD_CAPS.maxPages).optional(),
+  maxDepth: z.number().int().min(0).max(PAYLOAD_CAPS.maxDepth).optional(),
+});
 
 export interface IngestRequest {
   /** Collection name: letters, digits, "_", "." and "-". Default `default`. */
   collection?: string;
-  /** URLs, local paths, inline JSON strings or inline document objects. */
-  sources: Array<string | InlineDocument>;
+  /**
+   * http(s) and file:// URLs, inline JSON strings, inline document objects,
+   * or `{ path }` for a local file or directory under SOURCE_ROOTS. A bare
+   * string is never read as a path (docs/design.md, "Source roots"). At most
+   * 10,000 (`PAYLOAD_CAPS.sources`).
+   */
+  sources: SourceInput[];
   /** Pages (or files) per run, over all sources. Default CRAWL_MAX_PAGES. */
   maxPages?: number;
   /** Link depth from each start URL. Default CRAWL_MAX_DEPTH. */
@@ -98,7 +110,8 @@ export interface IngestSummary {
   bytesDownloaded: number;
   /** Sitemaps that could not be read or used, whole or in part (docs/design.md, "Sitemaps"); the run went on without them. */
   sitemapErrors: Array<{ sitemap: string; error: string }>;
-  failed: Array<{ source: string; error: string }>;
+  /** Failed jobs: the source, the error's message and (when recorded) its class name, e.g. `SsrfRefusedError`. */
+  failed: Array<{ source: string; error: string; errorName?: string }>;
   durationSeconds: number;
   /** `openai` or `emulator (<url>)`: where embeddings were computed. */
   embeddingsFrom: string;
@@ -120,13 +133,15 @@ function runKeyOf(rt: RunDeps, collection: string, sources: string[], maxPages: 
 /**
  * Enqueues the crawl jobs of a run (or resumes an identical unfinished one).
  * Bad sources are enqueued too, as jobs that fail with the reason.
- * @throws ZodError for an invalid collection name.
+ * @throws ZodError for an invalid collection name, no sources, more than 10,000, or limits over their caps.
  */
 export async function enqueueIngest(rt: RunDeps, request: IngestRequest): Promise<EnqueuedRun> {
   const collection = CollectionNameSchema.parse(request.collection ?? 'default');
+  RequestCapsSchema.parse({ sources: request.sources, maxPages: request.maxPages, maxDepth: request.maxDepth });
   const maxPages = request.maxPages ?? rt.config.crawl.maxPages;
   const maxDepth = request.maxDepth ?? rt.config.crawl.maxDepth;
-  const resolved = request.sources.map((s) => resolveSource(s));
+  const resolveOptions = { roots: rt.config.sources.roots, maxInlineBytes: rt.config.crawl.maxBytes };
+  const resolved = request.sources.map((s) => resolveSource(s, resolveOptions));
   const runKey = runKeyOf(
     rt,
     collection,
@@ -160,7 +175,6 @@ export async function enqueueIngest(rt: RunDeps, request: IngestRequest): Promis
     resolved.flatMap((r) => (r.scope ? [r.scope] : [])),
   );
 
-  const trustedHosts = [...new Set(resolved.flatMap((r) => (r.trustedHost ? [r.trustedHost] : [])))];
   // Start pages count against the page limit and are claimed by the run, so links back to them are not crawled twice.
   const { claimed } = await rt.tracker.claimUrls(
     runId,
@@ -178,7 +192,6 @@ export async function enqueueIngest(rt: RunDeps, request: IngestRequest): Promis
         collection,
         source: r.source,
         limits: { maxPages, maxDepth },
-        trustedHosts,
       } satisfies CrawlPayload,
     }));
   const jobIds = await rt.producer.add('crawl', jobs, runId);
@@ -369,7 +382,11 @@ export async function summarizeRun(
     pagesSkippedBySitemap: pages.pagesSkippedBySitemap,
     bytesDownloaded: pages.bytesDownloaded,
     sitemapErrors: await rt.tracker.sitemapErrors(run.runId),
-    failed: failures.map((f) => ({ source: f.source, error: f.error })),
+    failed: failures.map((f) => ({
+      source: f.source,
+      error: f.error,
+      ...(f.errorName ? { errorName: f.errorName } : {}),
+    })),
     durationSeconds: Math.round((Date.now() - startedAt) / 10) / 100,
     embeddingsFrom: rt.openaiTarget,
     resumed: run.resumed,

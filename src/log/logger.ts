@@ -1,8 +1,10 @@
 /**
  * JSON logs (pino) with secrets redacted: API keys, Authorization headers and
- * passwords in connection strings never reach a log line.
+ * credentials in URLs (`user:pass@`, anywhere in a message or a logged
+ * object; src/log/redact.ts) never reach a log line.
  */
 import { pino, type Logger } from 'pino';
+import { redactDeep, redactSecrets } from './redact.ts';
 
 export type { Logger };
 
@@ -32,7 +34,19 @@ export function createLogger(level: string, name = 'sluice'): Logger {
       name,
       level,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (object) => redactDeep(object) as Record<string, unknown>,
+      },
+      hooks: {
+        // The message and any interpolation arguments: credentials in URLs become `***@`.
+        logMethod(args, method) {
+          method.apply(
+            this,
+            args.map((a) => (typeof a === 'string' ? redactSecrets(a) : a)) as Parameters<typeof method>,
+          );
+        },
+      },
     },
     pino.destination({ dest: 2, sync: true }),
   );
@@ -45,6 +59,6 @@ export function redactUrl(url: string): string {
     if (u.password) u.password = '***';
     return u.toString();
   } catch {
-    return url;
+    return redactSecrets(url);
   }
 }

@@ -42,7 +42,8 @@ function timed(send: typeof fetch): typeof fetch {
  */
 export function createOpenAI(config: Config, baseURL: string | undefined, send: typeof fetch = fetch): OpenAI {
   return new OpenAI({
-    apiKey: config.openai.apiKey ?? EMULATOR_API_KEY,
+    // The built-in emulator (baseURL given) never sees a real key, even with OPENAI_EMULATOR=true and one set.
+    apiKey: baseURL !== undefined ? EMULATOR_API_KEY : (config.openai.apiKey ?? EMULATOR_API_KEY),
     baseURL: baseURL ?? config.openai.baseURL,
     timeout: config.openai.timeoutMs,
     maxRetries: config.openai.maxRetries,

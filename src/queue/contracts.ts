@@ -21,6 +21,30 @@ export function isQueueName(name: string): name is QueueName {
   return (QUEUE_NAMES as readonly string[]).includes(name);
 }
 
+/**
+ * Caps on what a payload may ask for:
+ * docs/design.md, "Caps where work enters". Every schema here is checked by the producer before enqueueing
+ * and by the worker on receipt, so a payload written by hand into Redis is
+ * held to them too.
+ */
+export const PAYLOAD_CAPS = {
+  /** Sources of one run or schedule. */
+  sources: 10_000,
+  /** Pages per run (`limits.maxPages`, `--max-pages`). */
+  maxPages: 1_000_000,
+  /** Link depth (`limits.maxDepth`, `--max-depth`). */
+  maxDepth: 1_000,
+  /**
+   * Chunk hashes of one embed job: one document's chunks. A CRAWL_MAX_BYTES
+   * document (5 MB) in 16-token chunks (CHUNK_MAX_TOKENS' minimum) is ~80,000.
+   */
+  chunkHashes: 100_000,
+  /** Files of one fileset (one associate job). */
+  files: 100_000,
+  /** Length of a URL or path, characters. */
+  location: 8_192,
+} as const;
+
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 hex digest');
 const runId = z.string().min(1);
 const collection = z
@@ -35,20 +59,29 @@ export const CollectionNameSchema = collection;
 export const SourceSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('url'),
-    url: z.string().url(),
+    url: z.string().max(PAYLOAD_CAPS.location).url(),
     /** Links are followed when they are under this URL prefix (same origin, start path's directory). */
-    scope: z.string().url(),
+    scope: z.string().max(PAYLOAD_CAPS.location).url(),
     /** Link distance from the start URL. */
-    depth: z.number().int().min(0),
+    depth: z.number().int().min(0).max(PAYLOAD_CAPS.maxDepth),
   }),
   z.object({
     type: z.literal('path'),
-    /** A local file or a directory (walked recursively) — absolute. */
-    path: z.string().min(1),
+    /** A local file or a directory (walked recursively) — absolute; read only under the worker's SOURCE_ROOTS. */
+    path: z
+      .string()
+      .min(1)
+      .max(PAYLOAD_CAPS.location)
+      .refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p), 'an absolute path'),
   }),
   z.object({ type: z.literal('inline'), document: InlineDocumentSchema }),
-  /** A source string that could not be understood: the job fails with the reason. */
-  z.object({ type: z.literal('invalid'), input: z.string(), reason: z.string() }),
+  /** A source that could not be understood: the job fails with the reason (and the error's name, when it has one). */
+  z.object({
+    type: z.literal('invalid'),
+    input: z.string().max(PAYLOAD_CAPS.location),
+    reason: z.string().max(4 * PAYLOAD_CAPS.location),
+    error: z.string().max(60).optional(),
+  }),
 ]);
 export type Source = z.infer<typeof SourceSchema>;
 
@@ -57,11 +90,19 @@ export const CrawlPayloadSchema = z.object({
   collection,
   source: SourceSchema,
   limits: z.object({
-    maxPages: z.number().int().min(1),
-    maxDepth: z.number().int().min(0),
+    maxPages: z.number().int().min(1).max(PAYLOAD_CAPS.maxPages),
+    maxDepth: z.number().int().min(0).max(PAYLOAD_CAPS.maxDepth),
   }),
-  /** Hosts the producer named explicitly: allowed even on private networks (SSRF guard). */
-  trustedHosts: z.array(z.string()).default([]),
+  /**
+   * Refused: what the SSRF guard allows comes from the worker's configuration
+   * (CRAWL_ALLOW_HOSTS), never from a payload (docs/design.md, "SSRF guard").
+   */
+  trustedHosts: z
+    .undefined({
+      error:
+        'trustedHosts is not accepted in a payload: allowed hosts come from the worker configuration (CRAWL_ALLOW_HOSTS)',
+    })
+    .optional(),
 });
 export type CrawlPayload = z.infer<typeof CrawlPayloadSchema>;
 
@@ -73,7 +114,7 @@ export const EmbedPayloadSchema = z.object({
   model: z.string().min(1),
   dimensions: z.number().int().min(1),
   /** Unique chunk hashes that had no embedding when the job was enqueued. */
-  chunkHashes: z.array(sha256Hex).min(1),
+  chunkHashes: z.array(sha256Hex).min(1).max(PAYLOAD_CAPS.chunkHashes),
 });
 export type EmbedPayload = z.infer<typeof EmbedPayloadSchema>;
 
@@ -108,11 +149,12 @@ export const AssociatePayloadSchema = z.object({
   filesetHash: sha256Hex,
   /** Every file of the fileset, by content hash (first name seen). */
   files: z
-    .array(z.object({ contentHash: sha256Hex, filename: z.string().min(1), bytes: z.number().int().min(0) }))
-    .min(1),
+    .array(z.object({ contentHash: sha256Hex, filename: z.string().min(1).max(1000), bytes: z.number().int().min(0) }))
+    .min(1)
+    .max(PAYLOAD_CAPS.files),
   chunkingStrategy: ChunkingStrategySchema,
   /** Hashes already uploaded when the sync was enqueued (no upload job was needed). */
-  knownHashes: z.array(sha256Hex).default([]),
+  knownHashes: z.array(sha256Hex).max(PAYLOAD_CAPS.files).default([]),
   /**
    * A repair (`sluice reconcile --fix`; docs/design.md, "Reconcile"): upload
    * the files that have no File, and on a live store re-attach the files it
@@ -147,10 +189,10 @@ export const SchedulePayloadSchema = z.object({
   schedule: ScheduleNameSchema,
   collection,
   /** URLs, local files or directories (resolved to absolute paths when the schedule was added). */
-  sources: z.array(z.string().min(1)).min(1),
+  sources: z.array(z.string().min(1).max(PAYLOAD_CAPS.location)).min(1).max(PAYLOAD_CAPS.sources),
   /** Where the content goes; a URL goes to pgvector only. */
   sink: z.enum(['pgvector', 'openai', 'both']).default('pgvector'),
-  maxPages: z.number().int().min(1).optional(),
+  maxPages: z.number().int().min(1).max(PAYLOAD_CAPS.maxPages).optional(),
   /** Deletion sync may remove more than REINDEX_MAX_DELETE_FRACTION of a scope. */
   allowMassDelete: z.boolean().default(false),
   /** Who owns the schedule: `file` (SCHEDULES_FILE, removed when it leaves the file) or `api` (CLI, TypeScript API). */

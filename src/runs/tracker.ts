@@ -7,6 +7,7 @@
  * reason. Keys expire after RUN_TTL_SECONDS: run state is a progress view,
  * never the source of truth (Postgres is).
  */
+import { redactSecrets } from '../log/redact.ts';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from '../queue/redis.ts';
 import { defineScript } from '../queue/scripts.ts';
@@ -21,7 +22,10 @@ export const RUN_TTL_SECONDS = 7 * 24 * 3600;
 /** A failure as `ingest` reports it: the source and the reason. */
 export interface RunFailure {
   source: string;
+  /** The error's message, credentials in URLs redacted (src/log/redact.ts). */
   error: string;
+  /** The error's class name (`SsrfRefusedError`, `SourceRootError`, …), when recorded. */
+  errorName?: string;
   queue: string;
   jobId: string;
   /**
@@ -149,7 +153,11 @@ export class RunTracker {
     const d = this.key(runId, 'done');
     await this.redis
       .multi()
-      .hset(f, jobKey, JSON.stringify(failure))
+      .hset(
+        f,
+        jobKey,
+        JSON.stringify({ ...failure, source: redactSecrets(failure.source), error: redactSecrets(failure.error) }),
+      )
       .expire(f, RUN_TTL_SECONDS)
       .sadd(d, jobKey)
       .expire(d, RUN_TTL_SECONDS)

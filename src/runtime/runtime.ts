@@ -1,9 +1,12 @@
 /**
  * Builds everything a Sluice process needs, once: Redis connections,
  * queues, the database (migrated), the run tracker, the producer and the
- * OpenAI client — or, with no OPENAI_API_KEY and no OPENAI_BASE_URL, the
- * built-in emulator on a loopback port (shared by the processes of one
- * DATA_DIR, its state kept there), announced in the log.
+ * OpenAI client — or, when config says the emulator (OPENAI_EMULATOR=true,
+ * or the embedded default with no DATABASE_URL and no key), the one at
+ * OPENAI_BASE_URL or the built-in emulator on a loopback port (shared by the
+ * processes of one DATA_DIR, its state kept there), announced in the log.
+ * The database's recorded embeddings provider must match this process's
+ * (src/store/provider.ts).
  */
 import { OffsetClock } from '../clock/clock.ts';
 import type { Config } from '../config/config.ts';
@@ -22,6 +25,7 @@ import { Producer } from '../queue/producer.ts';
 import { closeQueues, createQueues, type Queues } from '../queue/queues.ts';
 import { checkRedis, createRedis, type Redis } from '../queue/redis.ts';
 import { RunTracker } from '../runs/tracker.ts';
+import { checkEmbeddingsProvider } from '../store/provider.ts';
 import { defaultTextThreads, TextPool } from '../textpool/pool.ts';
 
 /**
@@ -71,15 +75,23 @@ async function openOpenAI(
   config: Config,
   logger: Logger,
 ): Promise<{ openai: OpenAI; target: string; embedded?: EmbeddedEmulator }> {
-  if (config.openai.apiKey || config.openai.baseURL) {
+  if (!config.openai.emulator || config.openai.baseURL) {
     const target = config.openai.baseURL ?? 'https://api.openai.com/v1';
-    return { openai: createOpenAI(config, undefined), target };
+    return {
+      openai: createOpenAI(config, undefined),
+      target: config.openai.emulator ? `emulator (${target})` : target,
+    };
   }
   // Only here is the emulator loaded: with a key or base URL no emulator module is resolved.
   // Shared by the processes of one DATA_DIR, its state kept there (docs/design.md, "Embedded defaults and production parts").
   const embedded = await openEmbeddedEmulator(config.dataDir, logger);
   const url = embedded.url();
-  logger.info({ url }, 'OPENAI_API_KEY is not set: using the built-in OpenAI emulator on loopback');
+  logger.info(
+    { url },
+    config.openai.apiKey
+      ? 'OPENAI_EMULATOR=true: using the built-in OpenAI emulator on loopback'
+      : 'OPENAI_API_KEY is not set: using the built-in OpenAI emulator on loopback',
+  );
   return { openai: createOpenAI(config, url, embedded.fetch), target: `emulator (${url})`, embedded };
 }
 
@@ -98,6 +110,13 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
     await checkRedis(redis, config.redis.url);
     const db = await connectDb(config, logger, options.role, (db) => migrate(db, logger, config.embedding.dimensions));
     cleanups.push(() => db.close());
+    const provider = await checkEmbeddingsProvider(
+      db.pool,
+      config.openai.provider,
+      `The database ${db.displayUrl} (schema ${db.schema})`,
+    );
+    if (provider.wrote)
+      logger.info({ provider: provider.recorded }, 'recorded the embeddings provider of this database');
     const { openai, target, embedded } = await openOpenAI(config, logger);
     if (embedded) cleanups.push(() => embedded.close());
     const emulator = embedded?.running();

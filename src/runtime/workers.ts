@@ -7,6 +7,7 @@
  * waits for it and runs again instead of failing (docs/design.md,
  * "Dependency outages").
  */
+import { redactSecrets } from '../log/redact.ts';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { ZodError } from 'zod';
 import { processorFor } from '../../jobs/registry.ts';
@@ -252,6 +253,9 @@ function wrap(rt: Runtime, queue: QueueName, workerRef: { current?: ObservedWork
       return result;
     } catch (raw) {
       const err = asError(raw);
+      // Credentials in URLs never reach a failure reason, a job's failedReason or a log line (docs/design.md, "Secrets").
+      err.message = redactSecrets(err.message);
+      source = redactSecrets(source);
       if (err instanceof RateLimitedError && workerRef.current) {
         // Pause the whole queue for as long as the API asked, then retry this
         // job without burning an attempt (BullMQ's queue rate limit).
@@ -288,7 +292,14 @@ function wrap(rt: Runtime, queue: QueueName, workerRef: { current?: ObservedWork
       // A crawl job that failed for good is a document that could not be fetched, read or parsed.
       if (final && queue === 'crawl') documentsTotal.inc({ outcome: 'failed' });
       if (final && runId) {
-        const failure = { source, error: err.message, queue, jobId: String(job.id), transient: !permanent };
+        const failure = {
+          source,
+          error: err.message,
+          errorName: err.name,
+          queue,
+          jobId: String(job.id),
+          transient: !permanent,
+        };
         await outlastOutages(() => rt.tracker.failJob(runId, key, failure), monitor, waitMs, log, paidSignal);
       }
       log[final ? 'error' : 'warn'](
@@ -299,6 +310,38 @@ function wrap(rt: Runtime, queue: QueueName, workerRef: { current?: ObservedWork
       throw err;
     }
   }
+}
+
+/** BullMQ's reason for a job whose process died under it more than `maxStalledCount` times. */
+const STALLED_TOO_OFTEN = 'job stalled more than allowable limit';
+
+/** Records in its run a job BullMQ failed for stalling too often (its processor never saw the last delivery). */
+async function recordStalledTooOften(rt: Runtime, queue: QueueName, job: Job, monitor: DependencyMonitor) {
+  const { config, logger } = rt;
+  const log = logger.child({ queue, jobId: job.id });
+  observeJob(queue, 'failed', 0);
+  log.error(
+    { maxStalls: config.workers.maxStalls },
+    'job failed: its process died under it (or stopped past its lock) more than JOB_MAX_STALLS times',
+  );
+  const runId = typeof job.data?.runId === 'string' ? (job.data.runId as string) : undefined;
+  if (!runId) return;
+  const failure = {
+    source: `${queue} job ${job.id}`,
+    error: `${STALLED_TOO_OFTEN}: its process died or stopped past its lock on ${config.workers.maxStalls + 1} deliveries (JOB_MAX_STALLS=${config.workers.maxStalls})`,
+    queue,
+    jobId: String(job.id),
+    // Nothing says the source is gone: it counts against deletion sync.
+    transient: true,
+  };
+  await outlastOutages(
+    () => rt.tracker.failJob(runId, jobKey(queue, String(job.id)), failure),
+    monitor,
+    config.dependencies.waitMs,
+    log,
+  ).catch((err: unknown) =>
+    log.warn({ err: { message: (err as Error).message } }, 'could not record the failure in its run'),
+  );
 }
 
 /** One worker's fetch state for `/readyz`: `ok` or why not. */
@@ -342,7 +385,7 @@ export function startWorkers(rt: Runtime, queues: QueueName[]): RunningWorkers {
       // A killed worker's jobs return to the queue after the lock expires.
       lockDuration: config.workers.lockMs,
       stalledInterval: Math.max(1_000, Math.floor(config.workers.lockMs / 2)),
-      maxStalledCount: 2,
+      maxStalledCount: config.workers.maxStalls,
       // After a failed fetch (Redis away), try again in 2 s, not BullMQ's 15 s.
       runRetryDelay: 2_000,
     });
@@ -354,6 +397,12 @@ export function startWorkers(rt: Runtime, queues: QueueName[]): RunningWorkers {
       else logger.error({ queue, err: { message: err.message } }, 'worker error');
     });
     worker.on('closed', () => connection.disconnect());
+    // A job past JOB_MAX_STALLS is failed by BullMQ without calling the
+    // processor, so the wrapper cannot record it: record it here, or its run
+    // would wait for it until a waiter's stall check finds it.
+    worker.on('failed', (job, err) => {
+      if (job && err.message === STALLED_TOO_OFTEN) void recordStalledTooOften(rt, queue, job, monitor);
+    });
     // A lock that could not be renewed belongs to a redelivery soon: abort
     // this delivery's waits before it pays for work the redelivery will do.
     worker.on('lockRenewalFailed', (ids: string[]) => {

@@ -7,6 +7,7 @@
  * vector store) is refused when the schedule is added, not at 3 a.m.
  */
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { CronExpressionParser } from 'cron-parser';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -142,7 +143,10 @@ export function schedulePayload(
   return {
     schedule: def.name,
     collection: def.collection,
-    sources: def.sources.map((s) => (isUrl(s) || s.trimStart().startsWith('{') ? s : path.resolve(cwd, s))),
+    // A local path travels as a file:// URL: a payload never turns a bare string into a path (docs/design.md, "Source roots").
+    sources: def.sources.map((s) =>
+      isUrl(s) || /^file:/i.test(s) || s.trimStart().startsWith('{') ? s : pathToFileURL(path.resolve(cwd, s)).href,
+    ),
     sink: def.sink ?? 'pgvector',
     ...(def.maxPages !== undefined ? { maxPages: def.maxPages } : {}),
     allowMassDelete: def.allowMassDelete,

@@ -52,6 +52,27 @@ export interface StoredDocument {
   chunkerVersion: number;
 }
 
+/** A documents row as the queries below select it. */
+interface DocumentRow {
+  id: string;
+  content_hash: string;
+  etag: string | null;
+  last_modified: string | null;
+  links: string[];
+  chunker_version: number;
+}
+
+function storedDocument(r: DocumentRow): StoredDocument {
+  return {
+    id: Number(r.id),
+    contentHash: r.content_hash,
+    etag: r.etag,
+    lastModified: r.last_modified,
+    links: r.links,
+    chunkerVersion: r.chunker_version,
+  };
+}
+
 /** Creates the collection if needed and marks it used; returns its id. */
 export async function ensureCollection(pool: pg.Pool, name: string): Promise<number> {
   const { rows } = await pool.query<{ id: string }>(
@@ -77,15 +98,7 @@ export async function findDocumentInCollection(
   collection: string,
   uri: string,
 ): Promise<{ collectionId: number; document: StoredDocument | undefined }> {
-  const { rows } = await pool.query<{
-    collection_id: string;
-    id: string | null;
-    content_hash: string;
-    etag: string | null;
-    last_modified: string | null;
-    links: string[];
-    chunker_version: number;
-  }>(
+  const { rows } = await pool.query<Omit<DocumentRow, 'id'> & { collection_id: string; id: string | null }>(
     `WITH c AS (INSERT INTO collections (name) VALUES ($1)
                 ON CONFLICT (name) DO UPDATE SET last_used_at = now() RETURNING id)
      SELECT c.id AS collection_id, d.id, d.content_hash, d.etag, d.last_modified, d.links, d.chunker_version
@@ -95,17 +108,7 @@ export async function findDocumentInCollection(
   const r = rows[0]!;
   return {
     collectionId: Number(r.collection_id),
-    document:
-      r.id === null
-        ? undefined
-        : {
-            id: Number(r.id),
-            contentHash: r.content_hash,
-            etag: r.etag,
-            lastModified: r.last_modified,
-            links: r.links,
-            chunkerVersion: r.chunker_version,
-          },
+    document: r.id === null ? undefined : storedDocument({ ...r, id: r.id }),
   };
 }
 
@@ -114,28 +117,12 @@ export async function findDocument(
   collectionId: number,
   uri: string,
 ): Promise<StoredDocument | undefined> {
-  const { rows } = await pool.query<{
-    id: string;
-    content_hash: string;
-    etag: string | null;
-    last_modified: string | null;
-    links: string[];
-    chunker_version: number;
-  }>(
+  const { rows } = await pool.query<DocumentRow>(
     `SELECT id, content_hash, etag, last_modified, links, chunker_version FROM documents WHERE collection_id = $1 AND uri = $2`,
     [collectionId, uri],
   );
   const r = rows[0];
-  return (
-    r && {
-      id: Number(r.id),
-      contentHash: r.content_hash,
-      etag: r.etag,
-      lastModified: r.last_modified,
-      links: r.links,
-      chunkerVersion: r.chunker_version,
-    }
-  );
+  return r && storedDocument(r);
 }
 
 /** What {@link touchUnchanged} found: the document's chunk and token counts and the chunk hashes it still lacks embeddings for. */

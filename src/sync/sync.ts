@@ -8,6 +8,8 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { realPathUnderRoots } from '../crawl/local.ts';
 import { CollectionNameSchema, type SyncResult } from '../queue/contracts.ts';
 import { AUTO_CHUNKING, filesetHash, isTextFilename, type ChunkingStrategy } from '../files/fileset.ts';
 import { listFiles } from '../files/walk.ts';
@@ -23,7 +25,10 @@ export type Sink = 'openai' | 'pgvector' | 'both';
 
 export interface SyncRequest {
   collection?: string;
-  /** Local files and directories. */
+  /**
+   * Local files and directories (paths, or file:// URLs), each under
+   * SOURCE_ROOTS by its real path (docs/design.md, "Source roots").
+   */
   sources: string[];
   /** Default `openai`. */
   sink?: Sink;
@@ -62,7 +67,13 @@ const MAX_FILE_BYTES = 512 * 1024 * 1024;
 /** Files read at once while hashing. */
 const READ_CONCURRENCY = 16;
 
-async function readFile(p: string): Promise<LocalFile> {
+/** A sync source as a path: file:// URLs are paths said explicitly. */
+function syncPath(source: string): string {
+  return source.startsWith('file:') ? fileURLToPath(source) : source;
+}
+
+async function readFile(p: string, roots: readonly string[]): Promise<LocalFile> {
+  await realPathUnderRoots(p, roots);
   const st = await fs.stat(p);
   if (st.size > MAX_FILE_BYTES) throw new PermanentError(`${p}: ${st.size} bytes is over OpenAI's 512 MB file limit`);
   const data = await fs.readFile(p);
@@ -70,14 +81,14 @@ async function readFile(p: string): Promise<LocalFile> {
   return { path: p, filename, contentHash: contentHash(data, isTextFilename(filename)), bytes: data.length, data };
 }
 
-async function readFiles(paths: string[]): Promise<LocalFile[]> {
+async function readFiles(paths: string[], roots: readonly string[]): Promise<LocalFile[]> {
   const out: LocalFile[] = new Array(paths.length);
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(READ_CONCURRENCY, paths.length) }, async () => {
       while (next < paths.length) {
         const i = next++;
-        out[i] = await readFile(paths[i]!);
+        out[i] = await readFile(paths[i]!, roots);
       }
     }),
   );
@@ -94,7 +105,10 @@ export async function enqueueSync(
 ): Promise<{ runId: string; associateJobId: string; files: number; uniqueFiles: number }> {
   const collection = CollectionNameSchema.parse(request.collection ?? 'default');
   const chunking = request.chunkingStrategy ?? AUTO_CHUNKING;
-  const local = await readFiles(await listFiles(request.sources));
+  const roots = rt.config.sources.roots;
+  const paths = request.sources.map(syncPath);
+  for (const p of paths) await realPathUnderRoots(p, roots);
+  const local = await readFiles(await listFiles(paths), roots);
   if (!local.length) throw new PermanentError(`no files in ${request.sources.join(', ')}`);
   const unique = new Map<string, LocalFile>();
   for (const f of local) if (!unique.has(f.contentHash)) unique.set(f.contentHash, f);
@@ -170,7 +184,7 @@ export async function sync(rt: RunDeps, request: SyncRequest, options: WaitOptio
       ? undefined
       : await enqueueIngest(rt, {
           collection,
-          sources: request.sources,
+          sources: request.sources.map((s) => ({ path: syncPath(s) })),
           ...(request.deleteMissing !== undefined ? { deleteMissing: request.deleteMissing } : {}),
           ...(request.allowMassDelete !== undefined ? { allowMassDelete: request.allowMassDelete } : {}),
           ...(request.runId !== undefined ? { runId: `${request.runId}-pgvector` } : {}),

@@ -31,7 +31,7 @@ import { RunTracker } from '../../src/runs/tracker.ts';
 import { runCli, spawnCli } from '../helpers/cli.ts';
 import { startOwnRedis, type OwnRedis } from '../helpers/redis-server.ts';
 import { isolate, requirePostgres, TEST_DATABASE_URL, type TestIsolation } from '../helpers/services.ts';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
+import { startDatabaseProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { startEmulatorProcess, type EmulatorProcess } from './chaos/emulator-process.ts';
 import { DEFAULT_PLAN, describePlan, planFaults, scalePlan, type Fault } from './chaos/plan.ts';
 import { Supervisor, type Supervised } from './chaos/supervisor.ts';
@@ -107,13 +107,7 @@ interface Setup {
   site: StaticServer;
   redis: OwnRedis;
   proxy: TcpProxy;
-}
-
-/** The database URL through the harness's proxy. */
-function proxiedDatabaseUrl(proxy: TcpProxy): string {
-  const u = new URL(TEST_DATABASE_URL);
-  u.port = String(proxy.port);
-  return u.toString();
+  databaseUrl: string;
 }
 
 async function queryFigures(
@@ -182,7 +176,7 @@ async function runOnce(
   const iso: TestIsolation = isolate({
     LOG_LEVEL: 'warn',
     REDIS_URL: setup.redis.url,
-    DATABASE_URL: proxiedDatabaseUrl(setup.proxy),
+    DATABASE_URL: setup.databaseUrl,
     OPENAI_BASE_URL: emulator.url,
     OPENAI_API_KEY: 'chaos',
     EMBEDDING_TPM: String(opts.tpm),
@@ -314,7 +308,7 @@ async function runOnce(
         lastReport = Date.now();
         say(
           `[${label}] +${seconds(Date.now() - t0)}: ${p ? `${p.finished}/${p.jobs} jobs finished, ${p.failed} failed` : 'Redis does not answer'}, ` +
-            `embed backlog ${await backlog()}, ${supervisor.restarts} restarts`,
+            `embed backlog ${await backlog()}, ${await embedQueue.getFailedCount().catch(() => '?')} in embed's failed set, ${supervisor.restarts} restarts`,
         );
       }
       await sleep(500);
@@ -438,8 +432,8 @@ async function main(): Promise<void> {
   say(`chaos run, seed ${seed}, scale ${scale}; plan:\n  ${describePlan(plan).join('\n  ')}`);
   const site = await serveDirectory(PG_MANUAL_DIR);
   const redis = await startOwnRedis();
-  const proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(TEST_DATABASE_URL).port || 5432) });
-  const setup = { site, redis, proxy };
+  const { proxy, databaseUrl } = await startDatabaseProxy();
+  const setup = { site, redis, proxy, databaseUrl };
   try {
     say('undisturbed run …');
     const base = await runOnce('undisturbed', setup, { tpm: 100_000_000, errorRate: 0, dropRate: 0, plan: [] });

@@ -972,6 +972,8 @@ async function main(): Promise<void> {
     REDIS_URL: TEST_REDIS_URL,
     DATABASE_URL: TEST_DATABASE_URL,
     DATABASE_SCHEMA: schema,
+    // The manual is served on loopback: allowed by configuration, as an operator would (docs/design.md, "SSRF guard").
+    CRAWL_ALLOW_HOSTS: '127.0.0.1',
   };
   const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'));
   cleanups.push(async () => rmSync(tmpDir, { recursive: true, force: true }));

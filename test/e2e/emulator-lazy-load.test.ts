@@ -79,7 +79,8 @@ describe.each(PROGRAMS)('$name', ({ name, args }) => {
   const slug = name.replace(/\W+/g, '-');
 
   it('with OPENAI_API_KEY set, resolves no emulator module', async () => {
-    const r = await runRecorded(`${slug}-key`, args(), { ...iso.env, OPENAI_API_KEY: 'sk-test' });
+    // The real API: a key, and no OPENAI_EMULATOR (isolate() asks for the emulator where a database is set).
+    const r = await runRecorded(`${slug}-key`, args(), { ...iso.env, OPENAI_EMULATOR: '', OPENAI_API_KEY: 'sk-test' });
     expect(r.code, r.stderr).toBe(0);
     // The recorder saw the program (Sluice's runtime) load.
     expect(

@@ -25,7 +25,7 @@ import { runCli, spawnCli } from '../helpers/cli.ts';
 import { freePort, startOwnRedis, type OwnRedis } from '../helpers/redis-server.ts';
 import { isolate, requirePostgres, TEST_DATABASE_URL, type TestIsolation } from '../helpers/services.ts';
 import { PG_MANUAL_DIR, requireManual, serveDirectory, type StaticServer } from '../helpers/static-server.ts';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
+import { startDatabaseProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { until } from '../helpers/wait.ts';
 
 interface WorkerProc {
@@ -143,16 +143,15 @@ beforeAll(async () => {
   requireManual();
   await requirePostgres();
   redisSrv = await startOwnRedis();
-  proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(TEST_DATABASE_URL).port || 5432) });
+  let databaseUrl: string;
+  ({ proxy, databaseUrl } = await startDatabaseProxy());
   // Some latency, so that embedding keeps a backlog while the outages start.
   emu = await startEmulator({ rpm: 100_000, tpm: 100_000_000, seed: 3, latencyMs: 150 });
   site = await serveDirectory(PG_MANUAL_DIR);
-  const dbUrl = new URL(TEST_DATABASE_URL);
-  dbUrl.port = String(proxy.port);
   iso = isolate({
     LOG_LEVEL: 'warn',
     REDIS_URL: redisSrv.url,
-    DATABASE_URL: dbUrl.toString(),
+    DATABASE_URL: databaseUrl,
     OPENAI_BASE_URL: emu.url,
     OPENAI_API_KEY: 'test-key',
     EMBEDDING_RPM: '100000',

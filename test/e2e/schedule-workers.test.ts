@@ -14,6 +14,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -210,7 +211,12 @@ describe('SCHEDULES_FILE upserted by worker processes', () => {
     // One tick waits per scheduler, however many processes upserted it.
     expect(await queue.getJobCountByTypes('delayed', 'waiting')).toBe(3);
     const local = schedulers.find((s) => s.key === 'local');
-    expect(local?.template?.data).toMatchObject({ sources: [path.join(dir, 'docs')], sink: 'both', managedBy: 'file' });
+    // A local path travels as a file:// URL: a payload never turns a bare string into a path.
+    expect(local?.template?.data).toMatchObject({
+      sources: [pathToFileURL(path.join(dir, 'docs')).href],
+      sink: 'both',
+      managedBy: 'file',
+    });
 
     fs.writeFileSync(
       file,

@@ -13,8 +13,8 @@ import { RunTracker } from '../../src/runs/tracker.ts';
 import { Redis } from 'ioredis';
 import { runCli, spawnCli } from '../helpers/cli.ts';
 import { freePort, startOwnRedis, type OwnRedis } from '../helpers/redis-server.ts';
-import { isolate, requirePostgres, TEST_DATABASE_URL, type TestIsolation } from '../helpers/services.ts';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
+import { isolate, requirePostgres, type TestIsolation } from '../helpers/services.ts';
+import { startDatabaseProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { until } from '../helpers/wait.ts';
 
 let redisSrv: OwnRedis;
@@ -53,14 +53,13 @@ function startWorker(env: Record<string, string>, port: number) {
 beforeAll(async () => {
   await requirePostgres();
   redisSrv = await startOwnRedis();
-  proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(TEST_DATABASE_URL).port || 5432) });
+  let databaseUrl: string;
+  ({ proxy, databaseUrl } = await startDatabaseProxy());
   emu = await startEmulator({ seed: 5 });
-  const dbUrl = new URL(TEST_DATABASE_URL);
-  dbUrl.port = String(proxy.port);
   iso = isolate({
     LOG_LEVEL: 'warn',
     REDIS_URL: redisSrv.url,
-    DATABASE_URL: dbUrl.toString(),
+    DATABASE_URL: databaseUrl,
     OPENAI_BASE_URL: emu.url,
     OPENAI_API_KEY: 'test-key',
   });

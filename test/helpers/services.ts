@@ -3,6 +3,7 @@
  * test gets its own queue prefix and schema and removes them afterwards.
  * A missing service fails loudly with the command that starts it.
  */
+import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -72,6 +73,12 @@ export function isolate(
     DATABASE_SCHEMA: schema,
     LOG_LEVEL: 'silent',
     ...(opts.postgres === false ? {} : { DATABASE_URL: TEST_DATABASE_URL }),
+    // With DATABASE_URL set the emulator is never implied: tests without a key of their own ask for it.
+    ...(opts.postgres === false || extraEnv.OPENAI_API_KEY ? {} : { OPENAI_EMULATOR: 'true' }),
+    // Test servers listen on loopback: allowed by configuration, as an operator would (never by a job payload).
+    CRAWL_ALLOW_HOSTS: '127.0.0.1',
+    // Test projects and sites are written under the temporary directory: the one source root tests name.
+    SOURCE_ROOTS: os.tmpdir(),
     ...extraEnv,
   };
   return {

@@ -8,6 +8,7 @@
  * ends it (the connections it held stay dead: their bytes were dropped).
  */
 import net from 'node:net';
+import { TEST_DATABASE_URL } from './services.ts';
 
 export interface TcpProxy {
   port: number;
@@ -92,4 +93,13 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     },
     close: refuse,
   };
+}
+
+/** A proxy of the test's own in front of the machine's PostgreSQL, and the database URL through it. */
+export async function startDatabaseProxy(): Promise<{ proxy: TcpProxy; databaseUrl: string }> {
+  const target = new URL(TEST_DATABASE_URL);
+  const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+  const through = new URL(TEST_DATABASE_URL);
+  through.port = String(proxy.port);
+  return { proxy, databaseUrl: through.toString() };
 }

@@ -149,7 +149,7 @@ const opts = (over: Partial<FetchOptions> = {}): FetchOptions => ({
   maxRedirects: 3,
   userAgent: 'SluiceTest/1.0 (+https://example.invalid/bot)',
   allowPrivateNetworks: false,
-  trustedHosts: new Set(['127.0.0.1']),
+  allowHosts: ['127.0.0.1'],
   ...over,
 });
 
@@ -238,14 +238,14 @@ describe('fetchDocument', () => {
 
   it('an untrusted private host is refused before any request', async () => {
     const before = requests.length;
-    const err = await failure('/page.html', { trustedHosts: new Set() });
+    const err = await failure('/page.html', { allowHosts: [] });
     expect(err).toBeInstanceOf(PermanentFetchError);
     expect(err.message).toContain(
       `GET ${base}/page.html: refused by the SSRF guard: 127.0.0.1 is not a public address (loopback)`,
     );
     expect(requests.length).toBe(before);
     expect(
-      (await fetchDocument(`${base}/page.html`, opts({ trustedHosts: new Set(), allowPrivateNetworks: true }))).status,
+      (await fetchDocument(`${base}/page.html`, opts({ allowHosts: [], allowPrivateNetworks: true }))).status,
     ).toBe('ok');
   });
 
@@ -386,7 +386,7 @@ describe('RobotsCache', () => {
     const logs: string[] = [];
     const robots = new RobotsCache({ log: (m) => logs.push(m) });
     const before = requests.length;
-    expect(await robots.isAllowed(`${base}/private/x`, { ...opts(), trustedHosts: new Set() })).toBe(true);
+    expect(await robots.isAllowed(`${base}/private/x`, { ...opts(), allowHosts: [] })).toBe(true);
     expect(requests.length).toBe(before);
     expect(logs.join('\n')).toMatch(/refused by the SSRF guard/);
   });

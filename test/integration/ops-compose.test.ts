@@ -62,6 +62,9 @@ describe('docker-compose.yml', () => {
     expect(redis.image).toMatch(/^redis:7/);
     expect(redis.command?.join(' ')).toContain('--appendonly yes');
     expect(redis.command?.join(' ')).toContain('--maxmemory-policy noeviction');
+    // A password, required (no default): whoever writes a job chooses what is fetched (SECURITY.md).
+    expect(redis.command?.join(' ')).toContain('--requirepass ${REDIS_PASSWORD:?');
+    expect(redis.environment?.REDISCLI_AUTH).toMatch(/^\$\{REDIS_PASSWORD:\?.+\}$/);
     expect(redis.healthcheck?.test.join(' ')).toContain('redis-cli');
     expect(redis.volumes?.some((v) => v.endsWith(':/data'))).toBe(true);
   });
@@ -87,10 +90,10 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('gives every app service the connection settings, with OPENAI_API_KEY required', () => {
+  it('gives every app service the connection settings, with OPENAI_API_KEY and REDIS_PASSWORD required', () => {
     for (const name of APP_SERVICES) {
       const env = svc(name).environment ?? {};
-      expect(env.REDIS_URL, name).toBe('redis://redis:6379');
+      expect(env.REDIS_URL, name).toMatch(/^redis:\/\/:\$\{REDIS_PASSWORD:\?[^}]+\}@redis:6379$/);
       expect(env.DATABASE_URL, name).toMatch(/^postgres:\/\/[^@]+@postgres:5432\//);
       expect(env.OPENAI_API_KEY, name).toMatch(/^\$\{OPENAI_API_KEY:\?.+\}$/);
       expect(svc(name).env_file, name).toContainEqual({ path: '.env', required: false });
@@ -180,7 +183,7 @@ describe('docker-compose.yml', () => {
     const r = spawnSync('docker', ['compose', '-f', 'docker-compose.yml', 'config', '--quiet'], {
       cwd: root,
       encoding: 'utf8',
-      env: { ...process.env, OPENAI_API_KEY: 'sk-test' },
+      env: { ...process.env, OPENAI_API_KEY: 'sk-test', REDIS_PASSWORD: 'test-password' },
     });
     expect(r.status, r.stderr).toBe(0);
   });

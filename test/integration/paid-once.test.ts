@@ -16,8 +16,7 @@ import { newRunId } from '../../src/runs/tracker.ts';
 import { startOwnRedis, type OwnRedis } from '../helpers/redis-server.ts';
 import { openTestRuntime, type TestRuntime } from '../helpers/runtime.ts';
 import { seedDocuments } from '../helpers/seed.ts';
-import { TEST_DATABASE_URL } from '../helpers/services.ts';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
+import { startDatabaseProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { until } from '../helpers/wait.ts';
 
 let redisSrv: OwnRedis;
@@ -58,13 +57,12 @@ async function enqueueEmbeds(collection: string, docs: Awaited<ReturnType<typeof
 
 beforeAll(async () => {
   redisSrv = await startOwnRedis();
-  proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(TEST_DATABASE_URL).port || 5432) });
+  let databaseUrl: string;
+  ({ proxy, databaseUrl } = await startDatabaseProxy());
   emu = await startEmulator({ rpm: 100_000, tpm: 100_000_000, seed: 11 });
-  const dbUrl = new URL(TEST_DATABASE_URL);
-  dbUrl.port = String(proxy.port);
   t = await openTestRuntime({
     REDIS_URL: redisSrv.url,
-    DATABASE_URL: dbUrl.toString(),
+    DATABASE_URL: databaseUrl,
     OPENAI_BASE_URL: emu.url,
     OPENAI_API_KEY: 'test-key',
     EMBEDDING_RPM: '100000',

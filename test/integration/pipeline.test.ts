@@ -97,7 +97,7 @@ describe('bad input', () => {
       `${site.url}/docs/latin1.txt`,
       '{"id": "broken", "text": ',
       '{"text": "an inline document without id"}',
-      '/no/such/path',
+      'file:///no/such/path',
     ];
     const s = await ingest(t.rt, { collection: 'bad', sources, maxDepth: 0 });
     expect(s.documents).toBe(1);

@@ -60,7 +60,7 @@ const opts: FetchOptions = {
   maxRedirects: 3,
   userAgent: 'SluiceTest/1.0',
   allowPrivateNetworks: false,
-  trustedHosts: new Set(['127.0.0.1']),
+  allowHosts: ['127.0.0.1'],
 };
 
 async function failure(path: string): Promise<FetchError> {

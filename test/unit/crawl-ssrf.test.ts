@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PermanentFetchError } from '../../src/errors/index.ts';
+import { PermanentFetchError, SsrfRefusedError } from '../../src/errors/index.ts';
 import { assertFetchAllowed, isPrivateAddress, nonPublicReason, normaliseHost } from '../../src/crawl/ssrf.ts';
 
 describe('nonPublicReason', () => {
@@ -63,7 +63,7 @@ describe('normaliseHost', () => {
 });
 
 describe('assertFetchAllowed', () => {
-  const strict = { allowPrivateNetworks: false, trustedHosts: new Set<string>() };
+  const strict = { allowPrivateNetworks: false, allowHosts: [] };
 
   it('refuses loopback and private literals, naming the URL and the cause', async () => {
     for (const url of [
@@ -87,41 +87,56 @@ describe('assertFetchAllowed', () => {
     expect((err as Error).message).toMatch(/localhost → (127\.0\.0\.1|::1) is not a public address \(loopback\)/);
   });
 
-  it('allows a trusted host, and everything with allowPrivateNetworks', async () => {
+  it('allows a configured host, and everything with allowPrivateNetworks', async () => {
     await expect(
       assertFetchAllowed(new URL('http://127.0.0.1:8080/'), {
         allowPrivateNetworks: false,
-        trustedHosts: new Set(['127.0.0.1']),
+        allowHosts: ['127.0.0.1'],
       }),
     ).resolves.toBeUndefined();
     await expect(
       assertFetchAllowed(new URL('http://[::1]:8080/'), {
         allowPrivateNetworks: false,
-        trustedHosts: new Set(['[::1]']),
+        allowHosts: ['[::1]'],
       }),
     ).resolves.toBeUndefined();
     await expect(
       assertFetchAllowed(new URL('http://LOCALHOST/'), {
         allowPrivateNetworks: false,
-        trustedHosts: new Set(['localhost']),
+        allowHosts: ['localhost'],
       }),
     ).resolves.toBeUndefined();
     await expect(
-      assertFetchAllowed(new URL('http://10.0.0.1/'), { allowPrivateNetworks: true, trustedHosts: new Set() }),
+      assertFetchAllowed(new URL('http://10.0.0.1/'), { allowPrivateNetworks: true, allowHosts: [] }),
     ).resolves.toBeUndefined();
   });
 
-  it('a trusted host does not make other private hosts allowed', async () => {
-    const opts = { allowPrivateNetworks: false, trustedHosts: new Set(['127.0.0.1']) };
+  it('an allowed host does not make other private hosts allowed', async () => {
+    const opts = { allowPrivateNetworks: false, allowHosts: ['127.0.0.1'] };
     await expect(assertFetchAllowed(new URL('http://127.0.0.2/'), opts)).rejects.toBeInstanceOf(PermanentFetchError);
   });
 
   it('refuses non-http schemes', async () => {
     const err = await assertFetchAllowed(new URL('file:///etc/passwd'), {
       allowPrivateNetworks: true,
-      trustedHosts: new Set(),
+      allowHosts: [],
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PermanentFetchError);
     expect((err as Error).message).toMatch(/file:\/\/\/etc\/passwd: scheme file is not supported/);
+  });
+
+  it('allows addresses in a configured network (CRAWL_ALLOW_HOSTS CIDR), and only those', async () => {
+    const opts = {
+      allowPrivateNetworks: false,
+      allowNetworks: [
+        { address: '10.1.0.0', prefix: 16, family: 'ipv4' as const },
+        { address: 'fd00::', prefix: 8, family: 'ipv6' as const },
+      ],
+    };
+    await expect(assertFetchAllowed(new URL('http://10.1.200.3/'), opts)).resolves.toBeUndefined();
+    await expect(assertFetchAllowed(new URL('http://[fd12::1]/'), opts)).resolves.toBeUndefined();
+    const err = await assertFetchAllowed(new URL('http://10.2.0.1/'), opts).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SsrfRefusedError);
+    expect((err as Error).message).toMatch(/CRAWL_ALLOW_HOSTS/);
   });
 });

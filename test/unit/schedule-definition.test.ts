@@ -52,14 +52,14 @@ describe('schedule definitions', () => {
     expect(validateSchedule({ ...base, sources: ['./docs'], every: '6h', sink: 'openai' }).sink).toBe('openai');
   });
 
-  it('makes local paths absolute and defaults the sink to pgvector', () => {
+  it('makes local paths absolute file:// URLs (a payload never holds a bare path) and defaults the sink to pgvector', () => {
     const p = schedulePayload(
       validateSchedule({ ...base, sources: ['docs', base.sources[0]!], every: '1h' }),
       'file',
       '/srv',
     );
     expect(p).toMatchObject({
-      sources: ['/srv/docs', 'https://docs.example.com/'],
+      sources: ['file:///srv/docs', 'https://docs.example.com/'],
       sink: 'pgvector',
       managedBy: 'file',
     });
