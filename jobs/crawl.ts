@@ -9,6 +9,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Job } from 'bullmq';
 import { fetchDocument, type FetchResult } from '../src/crawl/fetch.ts';
+import { followSitemaps } from './crawl-sitemaps.ts';
 import { inlineBody, inlineUri } from '../src/crawl/inline.ts';
 import { sameScope } from '../src/crawl/links.ts';
 import { readLocalDocument, realPathUnderRoots, walkLocalSource } from '../src/crawl/local.ts';
@@ -271,6 +272,11 @@ async function crawlUrl(
     );
   }
   const { collectionId, document: known } = await findDocumentInCollection(ctx.db.pool, p.collection, source.url);
+  if (source.depth === 0 && p.limits.maxDepth > 0 && cfg.sitemaps.enabled) {
+    // Before this page's links fan out, so the pages the sitemaps list are claimed (and skipped) first.
+    const pass = await followSitemaps(job, p, ctx, source, robotsFor(ctx), fetchOptions, collectionId);
+    if (pass.sitemaps) ctx.logger.info({ component: 'sitemap', url: source.url, ...pass }, 'sitemap pass');
+  }
   // A document cut by another chunker version must be re-chunked: fetch it whole (no validators).
   const current = known !== undefined && known.chunkerVersion === ctx.config.chunk.version;
   const fetched: FetchResult = await fetchDocument(source.url, {

@@ -89,6 +89,7 @@ function printSummary(s: IngestSummary): void {
     `embeddings from ${s.embeddingsFrom}`,
     `unchanged pages: ${s.pagesNotModified} answered 304, ${s.pagesUnchanged} same content, ${s.pagesSkippedBySitemap} skipped by sitemap; ${s.bytesDownloaded} bytes downloaded`,
   ];
+  for (const e of s.sitemapErrors) lines.push(`sitemap not used: ${e.error}`);
   if (s.pagesSkipped) lines.push(`${s.pagesSkipped} pages not crawled: page limit reached (--max-pages)`);
   if (s.documentsDeleted) lines.push(`${s.documentsDeleted} documents deleted: no longer at the source`);
   if (s.deletionHeld) lines.push(s.deletionHeld.message);

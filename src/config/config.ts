@@ -122,6 +122,10 @@ const EnvSchema = z.object({
   SOURCE_MAX_FILES: int(100_000, 1),
   CRAWL_CONCURRENCY: int(8, 1),
   DOCUMENT_CPU_LIMIT_MS: int(30_000, 1),
+  CRAWL_SITEMAPS: bool(true),
+  SITEMAP_MAX_URLS: int(100_000, 1),
+  SITEMAP_MAX_FILES: int(50, 1),
+  SITEMAP_DEADLINE_MS: int(60_000, 1),
   EMBED_CONCURRENCY: int(256, 1),
   JOB_ATTEMPTS: int(5, 1),
   JOB_BACKOFF_MS: int(2000, 0),
@@ -446,6 +450,21 @@ export interface Config {
      * machine.
      */
     documentCpuLimitMs: number;
+    /**
+     * Sitemaps (docs/design.md, "Sitemaps"): read from robots.txt `Sitemap:`
+     * lines or `/sitemap.xml` by the crawl job of each start URL, to find pages
+     * and to skip fetching those whose `<lastmod>` is not newer than their last
+     * fetch. A sitemap's bytes are limited by `maxBytes` after decompression.
+     */
+    sitemaps: {
+      enabled: boolean;
+      /** Most pages read from one start URL's sitemaps (sitemaps.org allows 50,000 per file). */
+      maxUrls: number;
+      /** Most sitemap files read per start URL, indexes included. */
+      maxFiles: number;
+      /** Longest the sitemap pass of one start URL may read sitemaps, ms; the rest are crawled by their links. */
+      deadlineMs: number;
+    };
   };
   workers: {
     crawlConcurrency: number;
@@ -685,6 +704,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       allowNetworks: allow.networks,
       dnsServers: parseDnsServers(e.CRAWL_DNS_SERVERS),
       documentCpuLimitMs: e.DOCUMENT_CPU_LIMIT_MS,
+      sitemaps: {
+        enabled: e.CRAWL_SITEMAPS,
+        maxUrls: e.SITEMAP_MAX_URLS,
+        maxFiles: e.SITEMAP_MAX_FILES,
+        deadlineMs: e.SITEMAP_DEADLINE_MS,
+      },
     },
     workers: {
       crawlConcurrency: e.CRAWL_CONCURRENCY,

@@ -44,6 +44,26 @@ export interface FetchOptions extends SsrfOptions {
   lastModified?: string | undefined;
 }
 
+/** What {@link fetchRaw} accepts: the Accept header it sends and the media types it takes (any when none is declared). */
+export interface RawAccept {
+  accept: string;
+  mediaTypes: readonly string[];
+}
+
+/** A body fetched by {@link fetchRaw}, undecoded. */
+export type RawFetchResult =
+  | {
+      status: 'ok';
+      /** The final URL, after redirects. */
+      url: string;
+      /** The declared media type, lower case; '' when none. */
+      contentType: string;
+      body: Uint8Array;
+      /** Body size in bytes (after content decoding). */
+      bytes: number;
+    }
+  | { status: 'not-modified'; url: string };
+
 export type FetchResult =
   | {
       status: 'ok';
@@ -234,6 +254,21 @@ function statusError(label: string, url: string, res: Response): FetchError {
 
 /** Fetches one text document. Throws PermanentFetchError or TransientFetchError. */
 export async function fetchDocument(url: string, opts: FetchOptions): Promise<FetchResult> {
+  return (await fetchHttp(url, opts)) as FetchResult;
+}
+
+/**
+ * Fetches the undecoded body of a resource of one of `accept.mediaTypes`
+ * (sitemaps: src/crawl/sitemap.ts), with every guard and limit of
+ * {@link fetchDocument}: SSRF guard on each hop, redirects, one deadline,
+ * `maxBytes` on the body as received (after Content-Encoding is undone).
+ * Throws PermanentFetchError (reason `content-type` for another type) or TransientFetchError.
+ */
+export async function fetchRaw(url: string, opts: FetchOptions, accept: RawAccept): Promise<RawFetchResult> {
+  return (await fetchHttp(url, opts, accept)) as RawFetchResult;
+}
+
+async function fetchHttp(url: string, opts: FetchOptions, raw?: RawAccept): Promise<FetchResult | RawFetchResult> {
   let current: URL;
   try {
     current = new URL(url);
@@ -249,6 +284,7 @@ export async function fetchDocument(url: string, opts: FetchOptions): Promise<Fe
   const headers: Record<string, string> = { 'user-agent': opts.userAgent, accept: ACCEPT_HEADER };
   if (opts.etag) headers['if-none-match'] = opts.etag;
   if (opts.lastModified) headers['if-modified-since'] = opts.lastModified;
+  if (raw) headers.accept = raw.accept;
 
   for (let hops = 0; ; hops++) {
     const via = hops > 0 ? ` (reached by redirect from ${url})` : '';
@@ -332,6 +368,7 @@ export async function fetchDocument(url: string, opts: FetchOptions): Promise<Fe
       await discard(res);
       throw statusError(label + via, current.href, res);
     }
+    if (raw) return readRaw(res, current.href, label + via, opts, raw);
 
     // Content type: only text documents.
     const { mediaType, charset } = parseContentType(res.headers.get('content-type'));
@@ -362,36 +399,8 @@ export async function fetchDocument(url: string, opts: FetchOptions): Promise<Fe
       );
     }
 
-    // Stream the body, stopping at the limit.
-    const pieces: Uint8Array[] = [];
-    let bytes = 0;
-    if (res.body) {
-      const reader = res.body.getReader();
-      try {
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          bytes += value.byteLength;
-          if (bytes > opts.maxBytes) {
-            await reader.cancel().catch(() => undefined);
-            throw new PermanentFetchError(
-              current.href,
-              `${label}: body is over the limit of ${opts.maxBytes} bytes (stopped reading at ${bytes}); raise maxBytes to index it`,
-              { reason: 'too-large', status: res.status },
-            );
-          }
-          pieces.push(value);
-        }
-      } catch (err) {
-        throw networkError(label + via, current.href, err, opts.timeoutMs);
-      }
-    }
-    const body = new Uint8Array(bytes);
-    let offset = 0;
-    for (const p of pieces) {
-      body.set(p, offset);
-      offset += p.byteLength;
-    }
+    const body = await readBody(res, current.href, label + via, opts);
+    const bytes = body.byteLength;
 
     const encoding =
       sniffBom(body) ?? charset ?? (kind !== 'text' && kind !== 'markdown' ? metaCharset(body) : null) ?? 'utf-8';
@@ -447,4 +456,77 @@ export async function fetchDocument(url: string, opts: FetchOptions): Promise<Fe
       bytes,
     };
   }
+}
+
+/**
+ * Reads a response body, stopping at `maxBytes` (as received, after
+ * Content-Encoding is undone: undici inflates gzip/deflate/br as it streams,
+ * so a compression bomb stops at the limit too).
+ */
+async function readBody(
+  res: Response,
+  href: string,
+  label: string,
+  opts: Pick<FetchOptions, 'maxBytes' | 'timeoutMs'>,
+): Promise<Uint8Array> {
+  const pieces: Uint8Array[] = [];
+  let bytes = 0;
+  if (res.body) {
+    const reader = res.body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        bytes += value.byteLength;
+        if (bytes > opts.maxBytes) {
+          await reader.cancel().catch(() => undefined);
+          throw new PermanentFetchError(
+            href,
+            `${label}: body is over the limit of ${opts.maxBytes} bytes (stopped reading at ${bytes}); raise maxBytes to index it`,
+            { reason: 'too-large', status: res.status },
+          );
+        }
+        pieces.push(value);
+      }
+    } catch (err) {
+      throw networkError(label, href, err, opts.timeoutMs);
+    }
+  }
+  const body = new Uint8Array(bytes);
+  let offset = 0;
+  for (const p of pieces) {
+    body.set(p, offset);
+    offset += p.byteLength;
+  }
+  return body;
+}
+
+/** The raw-body tail of {@link fetchHttp}: type check, size checks, body. */
+async function readRaw(
+  res: Response,
+  href: string,
+  label: string,
+  opts: FetchOptions,
+  raw: RawAccept,
+): Promise<RawFetchResult> {
+  const { mediaType } = parseContentType(res.headers.get('content-type'));
+  if (mediaType !== '' && !raw.mediaTypes.includes(mediaType)) {
+    await discard(res);
+    throw new PermanentFetchError(
+      href,
+      `${label}: content type ${mediaType} is not one of ${raw.mediaTypes.join(', ')}`,
+      { reason: 'content-type', status: res.status },
+    );
+  }
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > opts.maxBytes) {
+    await discard(res);
+    throw new PermanentFetchError(
+      href,
+      `${label}: body is ${declared} bytes (Content-Length), over the limit of ${opts.maxBytes} bytes (CRAWL_MAX_BYTES)`,
+      { reason: 'too-large', status: res.status },
+    );
+  }
+  const body = await readBody(res, href, label, opts);
+  return { status: 'ok', url: href, contentType: mediaType, body, bytes: body.byteLength };
 }

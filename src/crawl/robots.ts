@@ -18,6 +18,7 @@ import { fetchDocument, type FetchOptions } from './fetch.ts';
 interface Robot {
   isAllowed(url: string, ua?: string): boolean | undefined;
   getCrawlDelay(ua?: string): number | undefined;
+  getSitemaps(): string[];
 }
 type RobotsParser = (url: string, contents: string) => Robot;
 
@@ -102,6 +103,16 @@ export class RobotsCache {
     const robot = await this.#robotFor(url, opts);
     const seconds = robot?.getCrawlDelay(robotsToken(opts.userAgent));
     return seconds === undefined || !Number.isFinite(seconds) || seconds < 0 ? undefined : seconds * 1000;
+  }
+
+  /**
+   * The `Sitemap:` URLs robots.txt of the URL's origin lists (absolute, as
+   * written; any host), in file order; empty when none or no usable robots.txt.
+   */
+  async sitemaps(url: string, agent: string | RobotsRequestOptions): Promise<string[]> {
+    const opts = typeof agent === 'string' ? { userAgent: agent } : agent;
+    const robot = await this.#robotFor(url, opts);
+    return robot?.getSitemaps() ?? [];
   }
 
   /** Forgets every cached robots.txt. */

@@ -1,7 +1,8 @@
 /**
  * A static file server on loopback for tests and demos: serves a directory
  * with Content-Type, Last-Modified and ETag, answers conditional GETs with
- * 304, and counts requests so tests can see what a crawl fetched.
+ * 304, and counts requests (in all and by path) and body bytes so tests can
+ * see what a crawl fetched.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -19,12 +20,21 @@ const TYPES: Record<string, string> = {
   '.gif': 'image/gif',
   '.svg': 'image/svg+xml',
   '.json': 'application/json',
+  '.xml': 'application/xml',
+  '.gz': 'application/gzip',
 };
 
 export interface StaticServer {
   url: string;
   port: number;
-  stats: { requests: number; notModified: number };
+  stats: {
+    requests: number;
+    notModified: number;
+    /** Requests by URL path (decoded), whatever the answer. */
+    byPath: Map<string, number>;
+    /** Body bytes sent with 200 answers. */
+    bodyBytes: number;
+  };
   /**
    * Answers to inject, by URL path (e.g. `/docs/a.html` → 500): a request
    * for a path in the map gets that status and a short body, whatever the
@@ -35,11 +45,12 @@ export interface StaticServer {
 }
 
 export async function serveDirectory(root: string, port = 0): Promise<StaticServer> {
-  const stats = { requests: 0, notModified: 0 };
+  const stats = { requests: 0, notModified: 0, byPath: new Map<string, number>(), bodyBytes: 0 };
   const statusOverrides = new Map<string, number>();
   const server = http.createServer((req, res) => {
     stats.requests++;
     const urlPath = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    stats.byPath.set(urlPath, (stats.byPath.get(urlPath) ?? 0) + 1);
     const injected = statusOverrides.get(urlPath);
     if (injected !== undefined) {
       res.writeHead(injected, { 'content-type': 'text/plain' }).end(`injected status ${injected}`);
@@ -66,6 +77,7 @@ export async function serveDirectory(root: string, port = 0): Promise<StaticServ
         res.writeHead(304, headers).end();
         return;
       }
+      stats.bodyBytes += st.size;
       res.writeHead(200, { ...headers, 'content-length': st.size });
       fs.createReadStream(file).pipe(res);
     });

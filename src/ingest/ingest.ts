@@ -108,6 +108,8 @@ export interface IngestSummary {
   pagesSkippedBySitemap: number;
   /** Body bytes downloaded by the run's crawl (pages and sitemaps, after content decoding), bytes. */
   bytesDownloaded: number;
+  /** Sitemaps that could not be read or used, whole or in part (docs/design.md, "Sitemaps"); the run went on without them. */
+  sitemapErrors: Array<{ sitemap: string; error: string }>;
   /** Failed jobs: the source, the error's message and (when recorded) its class name, e.g. `SsrfRefusedError`. */
   failed: Array<{ source: string; error: string; errorName?: string }>;
   durationSeconds: number;
@@ -379,6 +381,7 @@ export async function summarizeRun(
     pagesUnchanged: pages.pagesUnchanged,
     pagesSkippedBySitemap: pages.pagesSkippedBySitemap,
     bytesDownloaded: pages.bytesDownloaded,
+    sitemapErrors: await rt.tracker.sitemapErrors(run.runId),
     failed: failures.map((f) => ({
       source: f.source,
       error: f.error,

@@ -203,6 +203,52 @@ export class RunTracker {
     await m.exec();
   }
 
+  /**
+   * Records the pages a sitemap let the run skip (docs/design.md,
+   * "Sitemaps"): their chunk and token counts, outcome `skipped_by_sitemap`
+   * and 0 bytes, as {@link recordDocument} does for one page, in one MULTI.
+   */
+  async recordSkipped(runId: string, docs: Array<{ uri: string; chunks: number; tokens: number }>): Promise<void> {
+    if (!docs.length) return;
+    const k = this.key(runId, 'docs');
+    const p = this.key(runId, 'outcomes');
+    await this.redis
+      .multi()
+      .hset(k, ...docs.flatMap((d) => [d.uri, `${d.chunks},${d.tokens}`]))
+      .expire(k, RUN_TTL_SECONDS)
+      .hset(p, ...docs.flatMap((d) => [d.uri, 'skipped_by_sitemap,0']))
+      .expire(p, RUN_TTL_SECONDS)
+      .exec();
+  }
+
+  /**
+   * Records the sitemap files a run read: their body bytes count in
+   * `bytesDownloaded` (outcome `sitemap`, not a page), and their errors are
+   * kept for the summary ({@link sitemapErrors}); keyed by URL, one MULTI.
+   */
+  async recordSitemaps(runId: string, files: Array<{ url: string; bytes: number; error?: string }>): Promise<void> {
+    if (!files.length) return;
+    const p = this.key(runId, 'outcomes');
+    const m = this.redis
+      .multi()
+      .hset(p, ...files.flatMap((f) => [`sitemap ${f.url}`, `sitemap,${f.bytes}`]))
+      .expire(p, RUN_TTL_SECONDS);
+    const errors = files.filter((f) => f.error !== undefined);
+    if (errors.length) {
+      const e = this.key(runId, 'sitemaperrors');
+      m.hset(e, ...errors.flatMap((f) => [f.url, f.error!])).expire(e, RUN_TTL_SECONDS);
+    }
+    await m.exec();
+  }
+
+  /** The sitemap errors of the run, by sitemap URL (see {@link recordSitemaps}). */
+  async sitemapErrors(runId: string): Promise<Array<{ sitemap: string; error: string }>> {
+    const all = await this.redis.hgetall(this.key(runId, 'sitemaperrors'));
+    return Object.entries(all)
+      .map(([sitemap, error]) => ({ sitemap, error }))
+      .sort((a, b) => a.sitemap.localeCompare(b.sitemap));
+  }
+
   /** Page outcome counts and bytes downloaded over the run (see {@link recordDocument}). */
   async pageCounts(runId: string): Promise<RunPageCounts> {
     const out: RunPageCounts = {

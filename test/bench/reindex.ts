@@ -22,7 +22,12 @@
  * 5. (old schema only) the switch to version 2: a re-crawl with
  *    CHUNKER_VERSION=2 re-chunks every page once and embeds only the chunks
  *    whose text changed.
- * No sitemap is served: Sluice does not read sitemaps yet (issue 12 goal 2 is open).
+ * Steps 3 and 4 run with and without a sitemap: the manual has none, so the
+ * bench writes a generated `/sitemap.xml` beside it (the pages the first
+ * crawl reached, `<lastmod>` = each file's true mtime, ms precision) after the
+ * first crawl and the sitemap-less re-crawl, and writes it again after the
+ * edits (the edited files' mtimes moved). The first crawl finds no sitemap
+ * (404), as before.
  *
  * Flags: --pages N (crawl at most N pages: a quick run; default all),
  *        --edit-fraction 0.05, --seed 12.
@@ -110,9 +115,39 @@ const q = (xs: number[], p: number): number => {
   return s.length ? s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]! : Number.NaN;
 };
 
+/** Writes `/sitemap.xml` listing `pages` (file names in `dir`) with their files' mtimes as `<lastmod>`. */
+function writeSitemap(dir: string, base: string, pages: Iterable<string>): number {
+  const urls = [...pages]
+    .sort()
+    .map(
+      (p) =>
+        `<url><loc>${base}/${p}</loc><lastmod>${fs.statSync(path.join(dir, p)).mtime.toISOString()}</lastmod></url>`,
+    );
+  const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n${urls.join('\n')}\n</urlset>\n`;
+  fs.writeFileSync(path.join(dir, 'sitemap.xml'), xml);
+  return Buffer.byteLength(xml);
+}
+
+/** Requests the static server answered during `fn`, and the body bytes it sent. */
+async function counted<T>(
+  site: StaticServer,
+  fn: () => Promise<T>,
+): Promise<{ value: T; requests: number; bodyBytes: number }> {
+  const r = site.stats.requests;
+  const b = site.stats.bodyBytes;
+  const value = await fn();
+  return { value, requests: site.stats.requests - r, bodyBytes: site.stats.bodyBytes - b };
+}
+
 interface Figures {
   first: IngestSummary;
   unchanged: IngestSummary;
+  /** The unchanged re-crawl with the sitemap, and the requests the server answered during it. */
+  unchangedSitemap: IngestSummary;
+  unchangedSitemapRequests: number;
+  sitemapBytes: number;
+  /** The edited re-crawl (with the sitemap): requests the server answered. */
+  editedRequests: number;
   edited: IngestSummary;
   editedPages: number;
   perPageChunks: number[];
@@ -150,6 +185,12 @@ async function runVersion(version: number, dir: string, site: StaticServer, iso:
 
     const unchanged = await ingest(rt, { collection: COLLECTION, sources: [source], maxPages });
     log(`unchanged re-crawl: ${unchanged.durationSeconds} s`);
+    const sitemapBytes = writeSitemap(dir, site.url, crawled);
+    const withSitemap = await counted(site, () => ingest(rt, { collection: COLLECTION, sources: [source], maxPages }));
+    const unchangedSitemap = withSitemap.value;
+    log(
+      `unchanged re-crawl with the sitemap: ${unchangedSitemap.durationSeconds} s, ${unchangedSitemap.pagesSkippedBySitemap} skipped, ${withSitemap.requests} requests`,
+    );
 
     // 5 % of the crawled pages, the same for both versions (seeded, from the sorted page list).
     const random = rng(Number(flags.seed));
@@ -166,8 +207,10 @@ async function runVersion(version: number, dir: string, site: StaticServer, iso:
       fs.writeFileSync(file, edited);
       chosen.add(page);
     }
+    writeSitemap(dir, site.url, crawled);
     const before = await chunksByDoc(rt);
-    const edited = await ingest(rt, { collection: COLLECTION, sources: [source], maxPages });
+    const editedRun = await counted(site, () => ingest(rt, { collection: COLLECTION, sources: [source], maxPages }));
+    const edited = editedRun.value;
     const after = await chunksByDoc(rt);
     const perPageChunks: number[] = [];
     const perPageTokens: number[] = [];
@@ -188,6 +231,10 @@ async function runVersion(version: number, dir: string, site: StaticServer, iso:
     return {
       first,
       unchanged,
+      unchangedSitemap,
+      unchangedSitemapRequests: withSitemap.requests,
+      sitemapBytes,
+      editedRequests: editedRun.requests,
       edited,
       editedPages: chosen.size,
       perPageChunks,
@@ -247,19 +294,41 @@ function print(v2: Figures, v1: Figures): void {
     ],
     ['first crawl: wall s, body bytes', (f) => `${f.first.durationSeconds} s, ${f.first.bytesDownloaded}`],
     [
-      'unchanged: 304 / unchanged / by sitemap',
+      'unchanged, no sitemap: 304 / unchanged / by sitemap',
       (f) => `${f.unchanged.pagesNotModified} / ${f.unchanged.pagesUnchanged} / ${f.unchanged.pagesSkippedBySitemap}`,
     ],
     [
-      'unchanged: body bytes ÷ first',
+      'unchanged, no sitemap: body bytes ÷ first',
       (f) => `${pct(f.unchanged.bytesDownloaded, f.first.bytesDownloaded)} (${f.unchanged.bytesDownloaded} B)`,
     ],
-    ['unchanged: tokens embedded', (f) => String(f.unchanged.tokensEmbedded)],
+    ['unchanged, no sitemap: tokens embedded', (f) => String(f.unchanged.tokensEmbedded)],
     [
-      'unchanged: wall ÷ first',
+      'unchanged, no sitemap: wall ÷ first',
       (f) => `${pct(f.unchanged.durationSeconds, f.first.durationSeconds)} (${f.unchanged.durationSeconds} s)`,
     ],
+    ['sitemap (generated): entries, bytes', (f) => `${f.first.documents}, ${f.sitemapBytes}`],
+    [
+      'unchanged + sitemap: skipped / 304 / requests',
+      (f) =>
+        `${f.unchangedSitemap.pagesSkippedBySitemap} / ${f.unchangedSitemap.pagesNotModified} / ${f.unchangedSitemapRequests}`,
+    ],
+    [
+      'unchanged + sitemap: body bytes ÷ first',
+      (f) =>
+        `${pct(f.unchangedSitemap.bytesDownloaded, f.first.bytesDownloaded)} (${f.unchangedSitemap.bytesDownloaded} B)`,
+    ],
+    ['unchanged + sitemap: tokens embedded', (f) => String(f.unchangedSitemap.tokensEmbedded)],
+    [
+      'unchanged + sitemap: wall ÷ first',
+      (f) =>
+        `${pct(f.unchangedSitemap.durationSeconds, f.first.durationSeconds)} (${f.unchangedSitemap.durationSeconds} s)`,
+    ],
     ['edited pages (of crawled)', (f) => String(f.editedPages)],
+    [
+      'edited + sitemap: skipped / fetched, requests, wall',
+      (f) =>
+        `${f.edited.pagesSkippedBySitemap} / ${f.edited.documents - f.edited.pagesSkippedBySitemap}, ${f.editedRequests}, ${f.edited.durationSeconds} s`,
+    ],
     [
       're-embedded chunks / edited page: median, p95, max',
       (f) => `${q(f.perPageChunks, 0.5)}, ${q(f.perPageChunks, 0.95)}, ${Math.max(...f.perPageChunks)}`,
