@@ -36,8 +36,16 @@ export interface EmbeddedPostgres {
   close(): Promise<void>;
 }
 
-/** pglite-socket queues queries per connection; 16 lets a pool of 10 plus tools connect. */
-const MAX_CONNECTIONS = 16;
+/**
+ * Connections the socket server accepts (Node's `server.maxConnections`:
+ * one more is reset, and its client reads ECONNRESET). Every process of the
+ * data directory connects here with its pools — up to DATABASE_POOL_MAX (10)
+ * + DATABASE_WRITE_POOL_MAX (2) + 1 probe each — so two syncs at once and a
+ * worker already need ~40; at 16 a concurrent sync read ECONNRESET. Queries
+ * are queued one at a time whatever the count, so idle connections cost
+ * only a socket. Postgres's own default.
+ */
+export const MAX_CONNECTIONS = 100;
 
 interface LockInfo {
   pid: number;

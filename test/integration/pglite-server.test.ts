@@ -7,6 +7,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_CONNECTIONS } from '../../src/db/embedded.ts';
 import { servePglite, type PgliteServer } from '../../src/db/pglite-server.ts';
 
 let db: PGlite;
@@ -31,6 +32,30 @@ afterAll(async () => {
 });
 
 describe('servePglite', () => {
+  it('at the embedded default, serves the pools of several processes at once (two syncs and a worker: 39 connections)', async () => {
+    // Each process of a data directory connects with up to 10 + 2 + 1 connections; one over the
+    // server's limit is reset (a concurrent sync read "read ECONNRESET" at 16).
+    const shared = await servePglite(db, '127.0.0.1', 0, MAX_CONNECTIONS);
+    const clients = Array.from(
+      { length: 39 },
+      () =>
+        new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${shared.port}/postgres?sslmode=disable` }),
+    );
+    try {
+      const results = await Promise.allSettled(
+        clients.map(async (c) => {
+          await c.connect();
+          return (await c.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one;
+        }),
+      );
+      const failed = results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
+      expect(failed).toEqual([]);
+    } finally {
+      await Promise.allSettled(clients.map((c) => c.end()));
+      await shared.close();
+    }
+  });
+
   it('answers 500 concurrent parameterised queries from 10 connections correctly', async () => {
     const results = await Promise.all(
       Array.from({ length: 500 }, (_, i) =>
