@@ -55,6 +55,9 @@ async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: 
   for (const request of requests) {
     const hashesOf = request.items.map((i) => i.id);
     let intent: string | undefined;
+    // The row being written: a part dropped (aborted) while its INSERT is on
+    // the wire must still find and void it.
+    let intentWrite: Promise<string> | undefined;
     // Right before the request goes out (after the budget wait): this
     // delivery must still hold every claim, and its ledger row is written.
     const beforeSend = async () => {
@@ -66,12 +69,23 @@ async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: 
         );
       // A retry after a 5xx (unbilled) replaces the earlier attempt's row.
       if (intent !== undefined) await voidSpend(ctx.db.pool, intent);
-      intent = await recordSpendIntent(ctx.db.pool, {
+      intent = undefined;
+      intentWrite = recordSpendIntent(ctx.db.pool, {
         model: p.model,
         runId: p.runId,
         tokens: request.tokens,
         usd: costUsd(request.tokens, cfg.priceUsdPerMTok),
       });
+      intent = await intentWrite;
+    };
+    // A sent attempt refused unbilled (5xx, dropped connection) is voided at
+    // once, not when its retry is sent: the retry may wait minutes for the
+    // budget, and a process killed meanwhile would leave the row 'sent'.
+    const afterUnbilled = async () => {
+      const id = intent;
+      if (id === undefined) return;
+      await voidSpend(ctx.db.pool, id);
+      if (intent === id) intent = undefined;
     };
     let response: Awaited<ReturnType<typeof ctx.coalescer.embed>>;
     try {
@@ -81,7 +95,7 @@ async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: 
           key,
           request.items.map((i) => i.text),
           request.tokens,
-          { ...(ctx.signal ? { signal: ctx.signal } : {}), beforeSend },
+          { ...(ctx.signal ? { signal: ctx.signal } : {}), beforeSend, afterUnbilled },
         ),
         ctx.paidSignal,
       );
@@ -90,7 +104,7 @@ async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: 
       // bills nothing. Voided through an outage like the bookkeeping of a
       // paid response: left 'sent', the ledger would count tokens nobody
       // billed. A job whose lease or deadline ends first leaves it 'sent'.
-      const id = intent;
+      const id = intent ?? (await intentWrite?.catch(() => undefined));
       if (id !== undefined)
         await afterPaid(() => ctx.db.write((pool) => voidSpend(pool, id))).catch((voidErr: unknown) => {
           ctx.logger.warn(

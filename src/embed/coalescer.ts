@@ -50,6 +50,8 @@ export interface PartOptions {
    * without it. Embed jobs check here that they still hold their claims.
    */
   beforeSend?: () => Promise<void>;
+  /** Called when a sent attempt ended unbilled and will be retried (`SendOptions.afterUnbilled`). */
+  afterUnbilled?: () => Promise<void>;
 }
 
 /** One job's part of a request. */
@@ -179,13 +181,16 @@ export class EmbeddingCoalescer {
       if (left) throw new PartsLeft('parts left the request before it was sent');
       for (const p of parts) p.sent = true;
     };
+    const afterUnbilled = async () => {
+      await Promise.all(parts.map((p) => (p.sent ? p.afterUnbilled?.().catch(() => {}) : undefined)));
+    };
     let response: EmbeddingResponse;
     try {
       response = await this.embedder.embed(
         target,
         parts.flatMap((p) => p.texts),
         parts.reduce((sum, p) => sum + p.tokens, 0),
-        { signal: allGone.signal, beforeSend },
+        { signal: allGone.signal, beforeSend, afterUnbilled },
       );
     } catch (err) {
       if (err instanceof PartsLeft) {
@@ -194,7 +199,17 @@ export class EmbeddingCoalescer {
       }
       if (parts.length > 1 && isInputError(err)) {
         // One part's input may be at fault: let each part succeed or fail alone.
-        await Promise.all(parts.map((p) => this.embedder.embed(target, p.texts, p.tokens).then(p.resolve, p.reject)));
+        // Each part writes its own ledger row again (its beforeSend voids the one of the refused request).
+        await Promise.all(
+          parts.map((p) =>
+            this.embedder
+              .embed(target, p.texts, p.tokens, {
+                ...(p.beforeSend ? { beforeSend: p.beforeSend } : {}),
+                ...(p.afterUnbilled ? { afterUnbilled: p.afterUnbilled } : {}),
+              })
+              .then(p.resolve, p.reject),
+          ),
+        );
       } else {
         for (const p of parts) if (!p.done || p.sent) p.reject(err);
       }

@@ -98,6 +98,14 @@ export interface SendOptions {
    * tokens and ends the call with that error, unsent.
    */
   beforeSend?: () => Promise<void>;
+  /**
+   * Runs as soon as a sent attempt ends unbilled and will be retried (answered
+   * 5xx, or the connection dropped), before the retry's backoff and budget
+   * wait: an embed job voids that attempt's ledger row here, so a process
+   * killed while the retry waits leaves no row for tokens nobody billed.
+   * A throw is ignored (the next `beforeSend` voids it again).
+   */
+  afterUnbilled?: () => Promise<void>;
 }
 
 export interface EmbedderOptions {
@@ -172,6 +180,7 @@ export class Embedder {
               embeddingRateLimitedTotal.inc({ model: target.model, type: 'insufficient_quota' });
             throw new AbortError(classified);
           }
+          await opts.afterUnbilled?.().catch(() => {});
           throw classified;
         }
         // Paid from here on: nothing below may send the request again (no

@@ -144,6 +144,79 @@ describe('unbilled', () => {
   }, 120_000);
 });
 
+describe('unbilled, then waiting for the budget', () => {
+  it("a 500'd attempt's ledger row is void while its retry waits for the budget (a kill then leaves nothing 'sent')", async () => {
+    // A runtime of its own whose budget fits one request a minute: the 500'd
+    // attempt keeps its reservation (it may have been counted), so the retry
+    // waits for the window to roll, the minutes a SIGKILL could land in.
+    const slow = await openTestRuntime({
+      REDIS_URL: redisSrv.url,
+      DATABASE_URL: t.iso.env.DATABASE_URL!,
+      OPENAI_BASE_URL: emu.url,
+      OPENAI_API_KEY: 'test-key',
+      EMBEDDING_RPM: '100000',
+      EMBEDDING_TPM: '1000',
+      JOB_ATTEMPTS: '1',
+      JOB_DEADLINES: 'embed=120s',
+    });
+    try {
+      const docs = await seedDocuments(slow.rt.db.pool, 'unbilled-wait', 1, 4, 150); // 600 tokens, texts no other test embeds
+      emu.reset();
+      emu.configure({ errorRate: 1, faultRoutes: ['/v1/embeddings'] });
+      const runId = newRunId();
+      const { model, dimensions } = slow.rt.config.embedding;
+      await slow.rt.tracker.start(runId, { collection: 'unbilled-wait' });
+      await slow.rt.producer.add(
+        'embed',
+        [
+          {
+            jobId: `embed-${runId}-0`,
+            payload: {
+              runId,
+              collection: 'unbilled-wait',
+              source: docs[0]!.uri,
+              model,
+              dimensions,
+              chunkHashes: docs[0]!.hashes,
+            },
+          },
+        ],
+        runId,
+      );
+      await until(async () => (emu.stats().requests.total >= 1 ? true : undefined), 'the first attempt', 20_000);
+      emu.configure({ errorRate: 0, faultRoutes: null });
+      const rows = async () =>
+        (
+          await slow.rt.db.pool.query<{ status: string }>(
+            `SELECT status FROM cost_ledger WHERE run_id = $1 ORDER BY id`,
+            [runId],
+          )
+        ).rows.map((r) => r.status);
+      // The retry is now waiting for the budget; the first attempt's row is void within moments.
+      const voided = await until(
+        async () => ((await rows()).includes('failed') ? await rows() : undefined),
+        "the 500'd attempt's row voided",
+        10_000,
+      );
+      await sleep(2000);
+      const waiting = await rows();
+      console.log(
+        `unbilled then waiting: ${emu.stats().requests.total} request(s) sent, ${emu.stats().tokensAccepted} tokens billed; ledger rows while the retry waits ${JSON.stringify(waiting)}`,
+      );
+      expect(voided).toEqual(['failed']);
+      expect(waiting).toEqual(['failed']);
+      expect(emu.stats().requests.total).toBe(1);
+      // The window rolls, the retry is sent and billed: one billed row beside the void one.
+      const progress = await waitForRun(slow.rt, runId, { pollMs: 200 });
+      expect(progress.failed).toBe(0);
+      expect(await rows()).toEqual(['failed', 'billed']);
+      expect(emu.stats().requests.total).toBe(2);
+    } finally {
+      await slow.close();
+    }
+  }, 120_000);
+});
+
 describe('deadlines', () => {
   it('a blackholed Postgres connection: the job fails by its deadline naming the wait; not ready meanwhile', async () => {
     const docs = await seedDocuments(t.rt.db.pool, 'blackhole', 1, 4, 70); // texts the first test did not embed
