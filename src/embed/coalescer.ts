@@ -181,8 +181,17 @@ export class EmbeddingCoalescer {
       if (left) throw new PartsLeft('parts left the request before it was sent');
       for (const p of parts) p.sent = true;
     };
+    // The attempt ended unbilled and the retry is not sent yet: the parts are
+    // no longer on the wire, so an abort (a draining worker, a deadline) may
+    // drop them again while the retry backs off or waits for the budget,
+    // which can take minutes. An abort that came while they were on the wire
+    // drops them now.
     const afterUnbilled = async () => {
-      await Promise.all(parts.map((p) => (p.sent ? p.afterUnbilled?.().catch(() => {}) : undefined)));
+      const wereSent = parts.filter((p) => p.sent);
+      for (const p of parts) p.sent = false;
+      await Promise.all(wereSent.map((p) => p.afterUnbilled?.().catch(() => {})));
+      for (const p of parts) if (p.signal?.aborted) this.cancel(p);
+      watch();
     };
     let response: EmbeddingResponse;
     try {

@@ -217,8 +217,11 @@ async function runOnce(
       const c = await embedQueue.getJobCounts('waiting', 'active', 'prioritized', 'delayed').catch(() => undefined);
       return c ? Object.values(c).reduce((a, b) => a + b, 0) : 0;
     };
+    // A draining process is not picked again: a second SIGTERM would force its exit.
     const target = (pick: number, role?: string): Supervised | undefined => {
-      const alive = supervisor.alive().filter((p) => !p.stopped && (role === undefined || p.slot.startsWith(role)));
+      const alive = supervisor
+        .alive()
+        .filter((p) => !p.stopped && !p.draining && (role === undefined || p.slot.startsWith(role)));
       return alive[Math.floor(pick * alive.length)];
     };
     const note = (f: Fault, what: string) => {

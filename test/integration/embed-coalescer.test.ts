@@ -2,7 +2,10 @@
  * Request coalescing against the emulator over HTTP: concurrent jobs'
  * requests share API requests within the limits, each part gets exactly its
  * own vectors and its share of the bill, a 400 caused by one part fails only
- * that part, and an account-level error reaches every part.
+ * that part, and an account-level error reaches every part. A request
+ * answered 5xx is no longer on the wire while its retry waits: its parts can
+ * be aborted then (a draining worker does not wait for the retry), and each
+ * part hears that its attempt went unbilled before the wait.
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -98,6 +101,63 @@ describe('EmbeddingCoalescer', () => {
       2, 2, 2, 2, 2,
     ]);
     expect(emu.stats().requests.total).toBe(1 + 6); // the merged request, then each part alone
+  });
+
+  it('drops parts aborted while their 5xx-answered request waits to be retried; each heard it was unbilled first', async () => {
+    // The retry backs off 30 s: a part must not wait for it once aborted.
+    const slowRetry = new Embedder(openai, { retries: 1, retryMinMs: 30_000 });
+    const c = new EmbeddingCoalescer(slowRetry, { maxInputs: 2048, maxTokens: 300_000, lingerMs: 20 });
+    emu.configure({ errorRate: 1 });
+    const ps = parts(3, 2, 'drain');
+    const aborts = ps.map(() => new AbortController());
+    const unbilled: number[] = [];
+    const pending = ps.map((p, i) =>
+      c.embed(target, p.texts, p.tokens, {
+        signal: aborts[i]!.signal,
+        afterUnbilled: async () => {
+          unbilled.push(i);
+        },
+      }),
+    );
+    const t0 = Date.now();
+    while (unbilled.length < 3 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
+    expect(unbilled.sort()).toEqual([0, 1, 2]);
+    const aborted = Date.now();
+    for (const a of aborts) a.abort(new Error('the worker process is draining'));
+    const settled = await Promise.allSettled(pending);
+    const ms = Date.now() - aborted;
+    console.log(
+      `aborted during the retry's backoff: all 3 parts left in ${ms} ms (backoff 30 s), ${emu.stats().requests.total} request sent`,
+    );
+    expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(String((settled[0] as PromiseRejectedResult).reason?.message)).toMatch(/draining/);
+    expect(ms).toBeLessThan(5_000);
+    expect(emu.stats().requests.total).toBe(1);
+  });
+
+  it('sends the retry without a part aborted during the backoff', async () => {
+    const retry = new Embedder(openai, { retries: 1, retryMinMs: 1_500 });
+    const c = new EmbeddingCoalescer(retry, { maxInputs: 2048, maxTokens: 300_000, lingerMs: 20 });
+    emu.configure({ errorRate: 1 });
+    const ps = parts(3, 2, 'partial');
+    const aborts = ps.map(() => new AbortController());
+    let unbilled = 0;
+    const pending = ps.map((p, i) =>
+      c.embed(target, p.texts, p.tokens, {
+        signal: aborts[i]!.signal,
+        afterUnbilled: async () => {
+          unbilled++;
+        },
+      }),
+    );
+    const t0 = Date.now();
+    while (unbilled < 3 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
+    emu.configure({ errorRate: 0 });
+    aborts[0]!.abort(new Error('deadline'));
+    const settled = await Promise.allSettled(pending);
+    expect(settled.map((s) => s.status)).toEqual(['rejected', 'fulfilled', 'fulfilled']);
+    expect(emu.stats().requests.total).toBe(2);
+    expect(emu.stats().inputsAccepted).toBe(4); // the retry carried the two parts left
   });
 
   it('gives every part the error of a request that failed for the account or the transport', async () => {

@@ -29,6 +29,8 @@ export interface Supervised {
   startedAt: number;
   /** Stopped with SIGSTOP and not continued yet. */
   stopped: boolean;
+  /** Sent SIGTERM: it is draining, and a second SIGTERM would force its exit. */
+  draining: boolean;
 }
 
 /** Starts the process of a slot (e.g. `sluice worker embed` with its environment). */
@@ -85,6 +87,7 @@ export class Supervisor {
     if (signal === 'SIGKILL') this.sent.set(p.pid, 'sigkill');
     if (signal === 'SIGTERM' && !this.sent.has(p.pid)) this.sent.set(p.pid, 'sigterm');
     p.stopped = signal === 'SIGSTOP' ? true : signal === 'SIGCONT' ? false : p.stopped;
+    if (signal === 'SIGTERM') p.draining = true;
     p.child.kill(signal);
   }
 
@@ -102,7 +105,7 @@ export class Supervisor {
 
   private spawn(slot: string): void {
     const child = this.launch(slot);
-    const p: Supervised = { slot, child, pid: child.pid ?? -1, startedAt: Date.now(), stopped: false };
+    const p: Supervised = { slot, child, pid: child.pid ?? -1, startedAt: Date.now(), stopped: false, draining: false };
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-this.stderrBytes);
