@@ -12,14 +12,7 @@ import { chunksTotal, costUsdTotal, embeddingTokensTotal } from '../src/metrics/
 import { withTransaction } from '../src/db/db.ts';
 import { LeaseLostError } from '../src/errors/index.ts';
 import { sleepFor, waitFor } from '../src/runtime/deadline.ts';
-import {
-  completeSpend,
-  filterMissing,
-  insertEmbeddings,
-  loadChunkTexts,
-  recordSpendIntent,
-  voidSpend,
-} from '../src/store/embeddings.ts';
+import { completeSpend, filterMissing, insertEmbeddings, loadChunkTexts, voidSpend } from '../src/store/embeddings.ts';
 import { embeddingScope } from '../src/embed/embedding-key.ts';
 import { costUsd } from '../src/openai/prices.ts';
 import type { EmbedPayload, EmbedResult } from '../src/queue/contracts.ts';
@@ -55,11 +48,9 @@ async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: 
   for (const request of requests) {
     const hashesOf = request.items.map((i) => i.id);
     let intent: string | undefined;
-    // The row being written: a part dropped (aborted) while its INSERT is on
-    // the wire must still find and void it.
-    let intentWrite: Promise<string> | undefined;
     // Right before the request goes out (after the budget wait): this
-    // delivery must still hold every claim, and its ledger row is written.
+    // delivery must still hold every claim. Its ledger row is then written by
+    // the coalescer with the other parts' in one statement (`writeIntents`).
     const beforeSend = async () => {
       ctx.signal?.throwIfAborted();
       const lost = await ctx.claims.notHeld(scope, owner, hashesOf);
@@ -70,13 +61,6 @@ async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: 
       // A retry after a 5xx (unbilled) replaces the earlier attempt's row.
       if (intent !== undefined) await voidSpend(ctx.db.pool, intent);
       intent = undefined;
-      intentWrite = recordSpendIntent(ctx.db.pool, {
-        model: p.model,
-        runId: p.runId,
-        tokens: request.tokens,
-        usd: costUsd(request.tokens, cfg.priceUsdPerMTok),
-      });
-      intent = await intentWrite;
     };
     // A sent attempt refused unbilled (5xx, dropped connection) is voided at
     // once, not when its retry is sent: the retry may wait minutes for the
@@ -95,7 +79,20 @@ async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: 
           key,
           request.items.map((i) => i.text),
           request.tokens,
-          { ...(ctx.signal ? { signal: ctx.signal } : {}), beforeSend, afterUnbilled },
+          {
+            ...(ctx.signal ? { signal: ctx.signal } : {}),
+            beforeSend,
+            afterUnbilled,
+            intent: {
+              model: p.model,
+              runId: p.runId,
+              tokens: request.tokens,
+              usd: costUsd(request.tokens, cfg.priceUsdPerMTok),
+            },
+            onIntent: (id: string) => {
+              intent = id;
+            },
+          },
         ),
         ctx.paidSignal,
       );
@@ -104,7 +101,7 @@ async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: 
       // bills nothing. Voided through an outage like the bookkeeping of a
       // paid response: left 'sent', the ledger would count tokens nobody
       // billed. A job whose lease or deadline ends first leaves it 'sent'.
-      const id = intent ?? (await intentWrite?.catch(() => undefined));
+      const id = intent;
       if (id !== undefined)
         await afterPaid(() => ctx.db.write((pool) => voidSpend(pool, id))).catch((voidErr: unknown) => {
           ctx.logger.warn(

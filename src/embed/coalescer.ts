@@ -21,6 +21,7 @@
  */
 import { APIError } from 'openai';
 import { PermanentError } from '../errors/index.ts';
+import type { SpendIntent } from '../store/embeddings.ts';
 import type { EmbeddingResponse, Embedder } from './embedder.ts';
 import type { EmbeddingKey } from './embedding-key.ts';
 
@@ -34,6 +35,12 @@ export interface CoalescerOptions {
    * coalescing off: every part is sent as its own request.
    */
   lingerMs: number;
+  /**
+   * Writes the ledger rows of a request's parts (their `intent`s) in one
+   * statement right before it is sent, after every part's `beforeSend`;
+   * returns their ids in order. Without it, `intent` is ignored.
+   */
+  writeIntents?: (intents: SpendIntent[]) => Promise<string[]>;
 }
 
 /** What a caller may attach to its part (src/embed/embedder.ts `SendOptions`). */
@@ -52,6 +59,10 @@ export interface PartOptions {
   beforeSend?: () => Promise<void>;
   /** Called when a sent attempt ended unbilled and will be retried (`SendOptions.afterUnbilled`). */
   afterUnbilled?: () => Promise<void>;
+  /** This part's ledger row, written with the other parts' as the request goes out (`writeIntents`). */
+  intent?: SpendIntent;
+  /** Hands over the id of the row written for `intent`, before the request is sent. */
+  onIntent?: (id: string) => void;
 }
 
 /** One job's part of a request. */
@@ -101,8 +112,16 @@ export class EmbeddingCoalescer {
    */
   embed(target: EmbeddingKey, texts: string[], tokens: number, opts: PartOptions = {}): Promise<EmbeddingResponse> {
     const { maxInputs, maxTokens, lingerMs } = this.options;
-    if (lingerMs <= 0 || texts.length >= maxInputs || tokens >= maxTokens)
-      return this.embedder.embed(target, texts, tokens, opts);
+    if (lingerMs <= 0 || texts.length >= maxInputs || tokens >= maxTokens) {
+      // Alone: a request of its own, sent now, through the same checks and ledger write.
+      const alone = new Promise<EmbeddingResponse>((resolve, reject) => {
+        const part: Part = { texts, tokens, resolve, reject, done: false, sent: false, ...opts };
+        opts.signal?.addEventListener('abort', () => this.cancel(part), { once: true });
+        if (opts.signal?.aborted) this.cancel(part);
+        void this.send(target, [part]);
+      });
+      return alone;
+    }
     const key = `${target.model}:${target.dimensions}`;
     const current = this.open.get(key);
     if (current && (current.inputs + texts.length > maxInputs || current.tokens + tokens > maxTokens)) this.flush(key);
@@ -179,7 +198,15 @@ export class EmbeddingCoalescer {
         if (p.done) left = true;
       });
       if (left) throw new PartsLeft('parts left the request before it was sent');
+      // On the wire from here: an abort no longer drops a part (see afterUnbilled for the way back).
       for (const p of parts) p.sent = true;
+      const writing = parts.filter((p) => p.intent !== undefined);
+      if (this.options.writeIntents && writing.length) {
+        const ids = await this.options.writeIntents(writing.map((p) => p.intent!));
+        writing.forEach((p, i) => {
+          p.onIntent?.(ids[i]!);
+        });
+      }
     };
     // The attempt ended unbilled and the retry is not sent yet: the parts are
     // no longer on the wire, so an abort (a draining worker, a deadline) may
@@ -208,17 +235,10 @@ export class EmbeddingCoalescer {
       }
       if (parts.length > 1 && isInputError(err)) {
         // One part's input may be at fault: let each part succeed or fail alone.
-        // Each part writes its own ledger row again (its beforeSend voids the one of the refused request).
-        await Promise.all(
-          parts.map((p) =>
-            this.embedder
-              .embed(target, p.texts, p.tokens, {
-                ...(p.beforeSend ? { beforeSend: p.beforeSend } : {}),
-                ...(p.afterUnbilled ? { afterUnbilled: p.afterUnbilled } : {}),
-              })
-              .then(p.resolve, p.reject),
-          ),
-        );
+        // Each part alone, through the checks and the ledger write again (a
+        // 400 is unbilled: its beforeSend voids the refused request's row).
+        for (const p of parts) p.sent = false;
+        await Promise.all(parts.map((p) => this.send(target, [p])));
       } else {
         for (const p of parts) if (!p.done || p.sent) p.reject(err);
       }

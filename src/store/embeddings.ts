@@ -120,23 +120,39 @@ export async function recordSpend(
   );
 }
 
+/** A spend intent's row before it is written: tokens counted locally (cl100k_base), their price in USD. */
+export interface SpendIntent {
+  model: string;
+  runId: string;
+  tokens: number;
+  usd: number;
+}
+
 /**
- * Writes a spend intent before an embeddings request is sent (docs/design.md,
- * "Deadlines and leases"): status `sent`, with the tokens counted locally
- * (cl100k_base) and their price, so a process that dies before the response
- * still leaves the request in the ledger.
- * @returns the ledger row id, for {@link completeSpend} or {@link voidSpend}.
+ * Writes the spend intents of one embeddings request's parts before it is
+ * sent (docs/design.md, "Deadlines and leases"): status `sent`, with the
+ * tokens counted locally (cl100k_base) and their price, so a process that
+ * dies before the response still leaves the request in the ledger. One
+ * statement for every part of a coalesced request, as it goes out: a process
+ * killed between its rows and the send (rows that would count tokens nobody
+ * billed) has one round trip to die in, not the spread of one INSERT per part
+ * queued on the pool.
+ * @returns the row ids, in the order of `entries`, for {@link completeSpend} or {@link voidSpend}.
  */
-export async function recordSpendIntent(
-  pool: Pick<pg.Pool, 'query'>,
-  entry: { model: string; runId: string; tokens: number; usd: number },
-): Promise<string> {
+export async function recordSpendIntents(pool: Pick<pg.Pool, 'query'>, entries: SpendIntent[]): Promise<string[]> {
+  if (!entries.length) return [];
+  // Ids come from the sequence in the order the SELECT feeds the rows (ORDER BY ord).
   const { rows } = await pool.query<{ id: string }>(
-    `INSERT INTO cost_ledger (kind, model, run_id, tokens, usd, status) VALUES ('embedding', $1, $2, $3, $4, 'sent')
-     RETURNING id::text AS id`,
-    [entry.model, entry.runId, entry.tokens, entry.usd],
+    `WITH ins AS (
+       INSERT INTO cost_ledger (kind, model, run_id, tokens, usd, status)
+       SELECT 'embedding', u.model, u.run_id, u.tokens, u.usd, 'sent'
+       FROM unnest($1::text[], $2::text[], $3::int[], $4::float8[]) WITH ORDINALITY AS u(model, run_id, tokens, usd, ord)
+       ORDER BY u.ord
+       RETURNING id)
+     SELECT id::text AS id FROM ins ORDER BY id`,
+    [entries.map((e) => e.model), entries.map((e) => e.runId), entries.map((e) => e.tokens), entries.map((e) => e.usd)],
   );
-  return rows[0]!.id;
+  return rows.map((r) => r.id);
 }
 
 /** Completes an intent with what the API billed (`usage.prompt_tokens`), in the caller's transaction. */

@@ -64,6 +64,34 @@ describe('EmbeddingCoalescer', () => {
     for (const [i, r] of results.entries()) expect(r.promptTokens).toBe(ps[i]!.tokens);
   });
 
+  it("writes every part's ledger row in one call right before the request, and hands each part its id", async () => {
+    const calls: Array<{ rows: number; requestsBefore: number }> = [];
+    const c = new EmbeddingCoalescer(embedder, {
+      maxInputs: 2048,
+      maxTokens: 300_000,
+      lingerMs: 50,
+      writeIntents: async (rows) => {
+        calls.push({ rows: rows.length, requestsBefore: emu.stats().requests.total });
+        return rows.map((r) => `row-${r.runId}`);
+      },
+    });
+    const ps = parts(10, 2, 'ledger');
+    const ids: string[] = [];
+    await Promise.all(
+      ps.map((p, i) =>
+        c.embed(target, p.texts, p.tokens, {
+          intent: { model: target.model, runId: String(i), tokens: p.tokens, usd: 0 },
+          onIntent: (id) => {
+            ids[i] = id;
+          },
+        }),
+      ),
+    );
+    expect(calls).toEqual([{ rows: 10, requestsBefore: 0 }]);
+    expect(ids).toEqual(ps.map((_, i) => `row-${i}`));
+    expect(emu.stats().requests.total).toBe(1);
+  });
+
   it('never exceeds the input and token limits of a request', async () => {
     const c = new EmbeddingCoalescer(embedder, { maxInputs: 10, maxTokens: 300_000, lingerMs: 50 });
     const results = await Promise.all(parts(40, 2, 'inputs').map((p) => c.embed(target, p.texts, p.tokens)));
