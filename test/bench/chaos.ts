@@ -101,6 +101,8 @@ interface ChaosLog {
   restarts: number;
   unexpected: string[];
   faultsAfterRun: number;
+  /** Ledger rows left 'sent' at the end: when (after the run started) and how many tokens. */
+  sentRows?: string[];
 }
 
 interface Setup {
@@ -143,6 +145,20 @@ async function queryFigures(
         `SELECT coalesce(sum(tokens), 0) AS n FROM ${s}.cost_ledger WHERE kind = 'embedding' AND status = 'sent'`,
       ),
     };
+  } finally {
+    await c.end();
+  }
+}
+
+/** Ledger rows left 'sent': seconds after `t0` they were written, and their tokens. */
+async function sentRows(schema: string, t0: number): Promise<string[]> {
+  const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await c.connect();
+  try {
+    const { rows } = await c.query<{ ms: string; tokens: string }>(
+      `SELECT (extract(epoch FROM at) * 1000)::bigint AS ms, tokens FROM "${schema}".cost_ledger WHERE status = 'sent' ORDER BY at`,
+    );
+    return rows.map((r) => `+${seconds(Number(r.ms) - t0)} ${r.tokens} tokens`);
   } finally {
     await c.end();
   }
@@ -340,6 +356,10 @@ async function runOnce(
         tpm: config.embedding.tpm,
       }),
     };
+    // Where the rows left 'sent' were written, against the faults' times: a
+    // row just before a SIGKILL of an embed process is a request in flight or
+    // one killed before it left.
+    log.sentRows = await sentRows(iso.schema, t0);
     return { figures, chaos: log };
   } finally {
     await supervisor.close();
@@ -426,6 +446,7 @@ function report(base: Figures, chaos: Figures, log: ChaosLog): void {
     if (t.exitCode) console.log(`SIGTERMed pid ${t.pid} exited ${t.exitCode}:\n${t.stderrTail ?? ''}`);
   for (const f of chaos.failedJobs.slice(0, 20)) console.log(`failed: ${f}`);
   for (const u of log.unexpected) console.log(`unexpected exit: ${u}`);
+  if (log.sentRows?.length) console.log(`ledger rows left 'sent' (written at):\n  ${log.sentRows.join('\n  ')}`);
 }
 
 async function main(): Promise<void> {
