@@ -12,6 +12,7 @@ import { isConnectionError, RunStateLostError } from '../errors/index.ts';
 import type { RunFailure, RunProgress } from '../runs/tracker.ts';
 import { newRunId } from '../runs/tracker.ts';
 import type { RunDeps } from '../runtime/job-context.ts';
+import { analyzeChangedTables } from '../db/analyze.ts';
 import { type DeletionOutcome, syncDeletions } from './deletion-sync.ts';
 import { resolveSource, type SourceInput } from './sources.ts';
 
@@ -396,6 +397,20 @@ export async function summarizeRun(
 }
 
 /**
+ * Brings planner statistics up to date after a run that loaded many rows
+ * (src/db/analyze.ts), so the next re-crawl's per-page lookups use the
+ * indexes. Best effort: a failure is logged, the run's outcome stands.
+ */
+async function refreshStatistics(rt: RunDeps): Promise<void> {
+  try {
+    const analyzed = await analyzeChangedTables(rt.db.pool);
+    if (analyzed.length) rt.logger.info({ analyzed }, 'analyzed tables the run changed');
+  } catch (err) {
+    rt.logger.warn({ err: { message: (err as Error).message } }, 'could not analyze the tables the run changed');
+  }
+}
+
+/**
  * Enqueues a run and waits for it (workers must be running somewhere:
  * `sluice ingest` runs them in-process), then syncs deletions when
  * `deleteMissing` asks for it. The run stays the active run of its request
@@ -406,6 +421,7 @@ export async function ingest(rt: RunDeps, request: IngestRequest, options: WaitO
   const startedAt = Date.now();
   const run = await enqueueIngest(rt, request);
   await waitForRun(rt, run.runId, options);
+  await refreshStatistics(rt);
   const deletion = request.deleteMissing
     ? await syncDeletions(rt, run, { allowMassDelete: request.allowMassDelete ?? false })
     : undefined;
