@@ -95,7 +95,14 @@ interface Figures {
 interface ChaosLog {
   applied: string[];
   sigkills: number;
-  sigterms: { backlog: number; exitCode: number | null | undefined; pid: number; stderrTail?: string }[];
+  sigterms: {
+    backlog: number;
+    exitCode: number | null | undefined;
+    /** The signal that ended it when it did not exit by itself (SIGTERM: before its handler was installed). */
+    exitSignal?: string | null;
+    pid: number;
+    stderrTail?: string;
+  }[];
   lastFaultEndMs: number;
   finishedMs: number;
   restarts: number;
@@ -272,8 +279,9 @@ async function runOnce(
           if (!p) return note(f, 'skipped: no embed process alive');
           const record: ChaosLog['sigterms'][number] = { backlog: depth, exitCode: undefined, pid: p.pid };
           log.sigterms.push(record);
-          p.child.once('exit', (code) => {
+          p.child.once('exit', (code, signal) => {
             record.exitCode = code;
+            record.exitSignal = signal;
           });
           supervisor.signal(p, 'SIGTERM');
           note(f, `${p.slot} (pid ${p.pid}) with ${depth} embed jobs queued or waiting for budget`);
@@ -437,7 +445,7 @@ function report(base: Figures, chaos: Figures, log: ChaosLog): void {
     `emulator: undisturbed ${base.requests} requests, ${base.billedTokens} tokens billed; chaos ${chaos.requests} requests, ${chaos.faultsInjected} faults injected, ${chaos.billedTokens} tokens billed; unique chunk tokens ${chaos.uniqueTokens}; ledger ${chaos.ledgerTokens}`,
   );
   console.log(
-    `SIGTERMs: ${log.sigterms.map((s) => `backlog ${s.backlog}, ${s.exitCode === null ? 'SIGKILLed while draining' : `exit ${s.exitCode}`}`).join('; ')}`,
+    `SIGTERMs: ${log.sigterms.map((s) => `backlog ${s.backlog}, ${s.exitCode === null ? `ended by ${s.exitSignal}${s.exitSignal === 'SIGTERM' ? ' (still starting: no handler yet)' : ''}` : `exit ${s.exitCode}`}`).join('; ')}`,
   );
   console.log(
     `ledger: ${chaos.ledgerTokens - chaos.ledgerSentTokens} tokens in 'billed' rows, ${chaos.ledgerSentTokens} in 'sent' rows (a request whose process died before its response was recorded: counted, billed or not)`,
