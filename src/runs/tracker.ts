@@ -72,23 +72,9 @@ export function newRunId(): string {
 }
 
 /** Reads and writes the state of runs under one key prefix. */
-/** Runs whose URL owners a process remembers (the most recent ones). */
-const CLAIM_CACHE_RUNS = 2;
-/** URL owners remembered per run, at most: beyond, claims go to Redis as before. */
-const CLAIM_CACHE_URLS = 100_000;
-
 export class RunTracker {
   readonly redis: Redis;
   readonly prefix: string;
-  /**
-   * Per run, URL → the job that owns its claim, as Redis told this process.
-   * Claims are never reassigned within a run, so asking again about a URL
-   * another job owns can only say the same: a crawl sends every page's
-   * links, most of them claimed long ago, and this spares sending them all
-   * to Redis again. A job asking about a URL it owns itself (a retry) always
-   * asks Redis, and gets it back.
-   */
-  private readonly owners = new Map<string, Map<string, string>>();
 
   constructor(redis: Redis, prefix: string) {
     this.redis = redis;
@@ -324,18 +310,13 @@ export class RunTracker {
     maxPages: number,
     urls: string[],
   ): Promise<{ claimed: string[]; refused: number }> {
-    const known = this.owners.get(runId);
-    const asked = known ? urls.filter((u) => (known.get(u) ?? owner) === owner) : urls;
-    if (!asked.length) return { claimed: [], refused: 0 };
-    const reply = await claimUrlsScript.run(
+    if (!urls.length) return { claimed: [], refused: 0 };
+    const out = await claimUrlsScript.run(
       this.redis,
       [this.key(runId, 'claims'), this.key(runId, 'pages')],
-      [owner, String(maxPages), String(RUN_TTL_SECONDS), ...asked],
+      [owner, String(maxPages), String(RUN_TTL_SECONDS), ...urls],
     );
-    const refused = Number(reply[0] ?? 0);
-    const mine = Number(reply[1] ?? 0);
-    const out = reply.slice(2, 2 + mine);
-    this.rememberOwners(runId, reply.slice(2 + mine));
+    const refused = Number(out.pop() ?? 0);
     if (refused)
       await this.redis
         .multi()
@@ -343,21 +324,6 @@ export class RunTracker {
         .expire(this.key(runId, 'refused'), RUN_TTL_SECONDS)
         .exec();
     return { claimed: out, refused };
-  }
-
-  /** Remembers `[url, owner, url, owner, …]` for `runId`, within the cache's bounds. */
-  private rememberOwners(runId: string, pairs: string[]): void {
-    if (!pairs.length) return;
-    let known = this.owners.get(runId);
-    if (!known) {
-      known = new Map();
-      this.owners.set(runId, known);
-      for (const old of this.owners.keys()) {
-        if (this.owners.size <= CLAIM_CACHE_RUNS) break;
-        this.owners.delete(old);
-      }
-    }
-    for (let i = 0; i + 1 < pairs.length && known.size < CLAIM_CACHE_URLS; i += 2) known.set(pairs[i]!, pairs[i + 1]!);
   }
 
   async refusedPages(runId: string): Promise<number> {

@@ -14,14 +14,10 @@
     ARGV[4..] URLs
 
   Output:
-    { refused, mine, url1, ..., urlMine, other1, owner1, other2, owner2, ... }:
-    the number of URLs the page limit refused, the number of URLs this owner
-    must enqueue, those URLs, then each URL another owner holds with that
-    owner (claims are never reassigned within a run, so a caller may
-    remember them and not ask again)
+    the URLs this owner must enqueue, then as the last element the number
+    of URLs the page limit refused (as a string)
 ]]
 local out = {}
-local others = {}
 local refused = 0
 for i = 4, #ARGV do
   local url = ARGV[i]
@@ -37,14 +33,9 @@ for i = 4, #ARGV do
     end
   elseif owner == ARGV[1] then
     table.insert(out, url)
-  else
-    table.insert(others, url)
-    table.insert(others, owner)
   end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
-local reply = { tostring(refused), tostring(#out) }
-for _, url in ipairs(out) do table.insert(reply, url) end
-for _, v in ipairs(others) do table.insert(reply, v) end
-return reply
+table.insert(out, tostring(refused))
+return out
