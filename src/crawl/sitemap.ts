@@ -316,6 +316,21 @@ export interface SitemapLoad {
   files: SitemapRead[];
 }
 
+/** A sitemap the pass stopped before (and `left` more queued): recorded with why, so the run reports it. */
+function unread(url: string, left: number, reason: SitemapErrorReason, why: string): SitemapRead {
+  return {
+    url,
+    bytes: 0,
+    entries: 0,
+    invalid: 0,
+    error: new SitemapError(
+      url,
+      reason,
+      `sitemap ${url} and ${left} more not read: ${why}; their pages are crawled by their links`,
+    ),
+  };
+}
+
 /**
  * Reads sitemaps breadth first from `roots` (robots.txt `Sitemap:` lines or
  * the implicit `/sitemap.xml`), following sitemap indexes, each file once.
@@ -334,31 +349,12 @@ export async function loadSitemaps(
   while (queue.length) {
     const next = queue.shift()!;
     if (opts.signal?.aborted) {
-      files.push({
-        url: next.url,
-        bytes: 0,
-        entries: 0,
-        invalid: 0,
-        error: new SitemapError(
-          next.url,
-          'deadline',
-          `sitemap ${next.url} and ${queue.length} more not read: the sitemap pass ran out of time (SITEMAP_DEADLINE_MS); their pages are crawled by their links`,
-        ),
-      });
+      files.push(unread(next.url, queue.length, 'deadline', 'the sitemap pass ran out of time (SITEMAP_DEADLINE_MS)'));
       break;
     }
     if (files.length >= opts.maxFiles) {
-      files.push({
-        url: next.url,
-        bytes: 0,
-        entries: 0,
-        invalid: 0,
-        error: new SitemapError(
-          next.url,
-          'too-many-sitemaps',
-          `sitemap ${next.url} and ${queue.length} more not read: over the limit of ${opts.maxFiles} sitemap files (SITEMAP_MAX_FILES); their pages are crawled by their links`,
-        ),
-      });
+      const why = `over the limit of ${opts.maxFiles} sitemap files (SITEMAP_MAX_FILES)`;
+      files.push(unread(next.url, queue.length, 'too-many-sitemaps', why));
       break;
     }
     const read: SitemapRead = { url: next.url, bytes: 0, entries: 0, invalid: 0 };

@@ -39,14 +39,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../../src/config/config.ts';
 import { PG_MANUAL_DIR, requireManual, serveDirectory, type StaticServer } from '../../src/demo/static-server.ts';
 import { ingest, type IngestSummary } from '../../src/ingest/ingest.ts';
-import { createLogger } from '../../src/log/logger.ts';
-import { openRuntime, type Runtime } from '../../src/runtime/runtime.ts';
-import { parseQueues } from '../../src/runtime/worker-process.ts';
-import { startWorkers } from '../../src/runtime/workers.ts';
+import type { Runtime } from '../../src/runtime/runtime.ts';
 import { search } from '../../src/search/search.ts';
+import { withRuntime } from '../helpers/runtime.ts';
 import { isolate, requirePostgres, requireRedis, type TestIsolation } from '../helpers/services.ts';
 import { loadQueries } from './bookindex.ts';
 
@@ -67,21 +64,6 @@ function rng(seed: number): () => number {
     x = (x * 1103515245 + 12345) % 2147483648;
     return x / 2147483648;
   };
-}
-
-async function withRuntime<T>(iso: TestIsolation, version: number, fn: (rt: Runtime) => Promise<T>): Promise<T> {
-  const rt = await openRuntime(
-    loadConfig({ ...iso.env, CHUNKER_VERSION: String(version), LOG_LEVEL: 'silent' }),
-    createLogger('silent'),
-    { role: 'bench', workers: true },
-  );
-  const workers = startWorkers(rt, parseQueues(['all']));
-  try {
-    return await fn(rt);
-  } finally {
-    await workers.close();
-    await rt.close();
-  }
 }
 
 /** Chunk hashes and their tokens per document URI. */
@@ -162,7 +144,7 @@ interface Figures {
 async function runVersion(version: number, dir: string, site: StaticServer, iso: TestIsolation): Promise<Figures> {
   const source = `${site.url}/index.html`;
   const log = (m: string) => process.stderr.write(`[v${version}] ${m}\n`);
-  return withRuntime(iso, version, async (rt) => {
+  return withRuntime({ ...iso.env, CHUNKER_VERSION: String(version), LOG_LEVEL: 'silent' }, async (rt) => {
     const first = await ingest(rt, { collection: COLLECTION, sources: [source], maxPages });
     log(`first crawl: ${first.documents} pages, ${first.chunks} chunks, ${first.durationSeconds} s`);
 
@@ -266,7 +248,7 @@ async function main(): Promise<void> {
       const figures = await runVersion(version, dir, site, iso);
       if (version === 1) {
         // The one-time re-chunk after switching the old schema to version 2.
-        figures.switch = await withRuntime(iso, 2, async (rt) => {
+        figures.switch = await withRuntime({ ...iso.env, CHUNKER_VERSION: '2', LOG_LEVEL: 'silent' }, async (rt) => {
           const before = await chunksByDoc(rt);
           const known = new Set([...before.values()].flatMap((m) => [...m.keys()]));
           // Embeddings are content-addressed and outlive the chunks that used them (the edit step's old texts).

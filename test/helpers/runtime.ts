@@ -40,3 +40,23 @@ export async function openTestRuntime(
     },
   };
 }
+
+/**
+ * Runs `fn` against a runtime with every worker, opened from `env` (an
+ * isolation's env and overrides), and closes both after it: for tests and
+ * benches that reopen a runtime on the same schema with other settings.
+ */
+export async function withRuntime<T>(
+  env: Record<string, string | undefined>,
+  fn: (rt: Runtime) => Promise<T>,
+  role = 'test',
+): Promise<T> {
+  const rt = await openRuntime(loadConfig(env), createLogger('silent'), { role, workers: true });
+  const workers = startWorkers(rt, parseQueues(['all']));
+  try {
+    return await fn(rt);
+  } finally {
+    await workers.close();
+    await rt.close();
+  }
+}

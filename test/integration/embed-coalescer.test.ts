@@ -14,6 +14,7 @@ import { EmbeddingCoalescer } from '../../src/embed/coalescer.ts';
 import { createEmbeddings, Embedder, type EmbeddingResponse } from '../../src/embed/embedder.ts';
 import { startEmulator, type RunningEmulator } from '@sluice/openai-emulator';
 import { PermanentError } from '../../src/errors/index.ts';
+import { until } from '../helpers/wait.ts';
 
 const target = { model: 'text-embedding-3-small', dimensions: 64 };
 let emu: RunningEmulator;
@@ -29,6 +30,30 @@ function parts(n: number, size: number, tag: string): Array<{ texts: string[]; t
     );
     return { texts, tokens: texts.reduce((s, t) => s + countTokens(t), 0) };
   });
+}
+
+/**
+ * Three parts merged into one request that the emulator answers 5xx; returns
+ * once each part heard its attempt went unbilled, while the one retry (after
+ * `retryMinMs`) waits. The emulator keeps failing until the caller says.
+ */
+async function threePartsInRetryBackoff(retryMinMs: number, tag: string) {
+  const retrying = new Embedder(openai, { retries: 1, retryMinMs });
+  const c = new EmbeddingCoalescer(retrying, { maxInputs: 2048, maxTokens: 300_000, lingerMs: 20 });
+  emu.configure({ errorRate: 1 });
+  const ps = parts(3, 2, tag);
+  const aborts = ps.map(() => new AbortController());
+  const unbilled: number[] = [];
+  const pending = ps.map((p, i) =>
+    c.embed(target, p.texts, p.tokens, {
+      signal: aborts[i]!.signal,
+      afterUnbilled: async () => {
+        unbilled.push(i);
+      },
+    }),
+  );
+  await until(async () => (unbilled.length === 3 ? true : undefined), 'every part to hear it went unbilled', 10_000);
+  return { pending, aborts, unbilled };
 }
 
 beforeAll(async () => {
@@ -133,22 +158,7 @@ describe('EmbeddingCoalescer', () => {
 
   it('drops parts aborted while their 5xx-answered request waits to be retried; each heard it was unbilled first', async () => {
     // The retry backs off 30 s: a part must not wait for it once aborted.
-    const slowRetry = new Embedder(openai, { retries: 1, retryMinMs: 30_000 });
-    const c = new EmbeddingCoalescer(slowRetry, { maxInputs: 2048, maxTokens: 300_000, lingerMs: 20 });
-    emu.configure({ errorRate: 1 });
-    const ps = parts(3, 2, 'drain');
-    const aborts = ps.map(() => new AbortController());
-    const unbilled: number[] = [];
-    const pending = ps.map((p, i) =>
-      c.embed(target, p.texts, p.tokens, {
-        signal: aborts[i]!.signal,
-        afterUnbilled: async () => {
-          unbilled.push(i);
-        },
-      }),
-    );
-    const t0 = Date.now();
-    while (unbilled.length < 3 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
+    const { pending, aborts, unbilled } = await threePartsInRetryBackoff(30_000, 'drain');
     expect(unbilled.sort()).toEqual([0, 1, 2]);
     const aborted = Date.now();
     for (const a of aborts) a.abort(new Error('the worker process is draining'));
@@ -164,22 +174,7 @@ describe('EmbeddingCoalescer', () => {
   });
 
   it('sends the retry without a part aborted during the backoff', async () => {
-    const retry = new Embedder(openai, { retries: 1, retryMinMs: 1_500 });
-    const c = new EmbeddingCoalescer(retry, { maxInputs: 2048, maxTokens: 300_000, lingerMs: 20 });
-    emu.configure({ errorRate: 1 });
-    const ps = parts(3, 2, 'partial');
-    const aborts = ps.map(() => new AbortController());
-    let unbilled = 0;
-    const pending = ps.map((p, i) =>
-      c.embed(target, p.texts, p.tokens, {
-        signal: aborts[i]!.signal,
-        afterUnbilled: async () => {
-          unbilled++;
-        },
-      }),
-    );
-    const t0 = Date.now();
-    while (unbilled < 3 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
+    const { pending, aborts } = await threePartsInRetryBackoff(1_500, 'partial');
     emu.configure({ errorRate: 0 });
     aborts[0]!.abort(new Error('deadline'));
     const settled = await Promise.allSettled(pending);

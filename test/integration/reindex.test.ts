@@ -13,12 +13,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/config.ts';
 import { ingest } from '../../src/ingest/ingest.ts';
-import { createLogger } from '../../src/log/logger.ts';
-import { openRuntime, type Runtime } from '../../src/runtime/runtime.ts';
-import { parseQueues } from '../../src/runtime/worker-process.ts';
-import { startWorkers } from '../../src/runtime/workers.ts';
+import type { Runtime } from '../../src/runtime/runtime.ts';
+import { withRuntime } from '../helpers/runtime.ts';
 import { isolate, requirePostgres, requireRedis, type TestIsolation } from '../helpers/services.ts';
 import { serveDirectory, type StaticServer } from '../helpers/static-server.ts';
 
@@ -35,20 +32,6 @@ let iso: TestIsolation;
 let site: StaticServer;
 let dir: string;
 const paras = Array.from({ length: 60 }, (_, i) => paragraph(i));
-
-async function withRuntime<T>(version: string, fn: (rt: Runtime) => Promise<T>): Promise<T> {
-  const rt = await openRuntime(loadConfig({ ...iso.env, CHUNKER_VERSION: version }), createLogger('silent'), {
-    role: 'test',
-    workers: true,
-  });
-  const workers = startWorkers(rt, parseQueues(['all']));
-  try {
-    return await fn(rt);
-  } finally {
-    await workers.close();
-    await rt.close();
-  }
-}
 
 async function hashes(rt: Runtime): Promise<Set<string>> {
   const { rows } = await rt.db.pool.query<{ h: string }>(`SELECT DISTINCT chunk_hash AS h FROM chunks`);
@@ -76,7 +59,7 @@ afterAll(async () => {
 
 describe('re-index', () => {
   it('an unchanged re-crawl answers 304 for every page, downloads no body and embeds nothing', async () => {
-    await withRuntime('1', async (rt) => {
+    await withRuntime({ ...iso.env, CHUNKER_VERSION: '1' }, async (rt) => {
       const first = await ingest(rt, { collection: 'r', sources: [`${site.url}/long.html`] });
       expect(first.failed).toEqual([]);
       expect(first.documents).toBe(2);
@@ -101,7 +84,7 @@ describe('re-index', () => {
   it('a page with new validators but the same body is unchanged: not re-processed, nothing embedded', async () => {
     const later = new Date(Date.now() + 60_000);
     fs.utimesSync(path.join(dir, 'short.html'), later, later);
-    await withRuntime('1', async (rt) => {
+    await withRuntime({ ...iso.env, CHUNKER_VERSION: '1' }, async (rt) => {
       const s = await ingest(rt, { collection: 'r', sources: [`${site.url}/long.html`] });
       expect(s).toMatchObject({ pagesNotModified: 1, pagesUnchanged: 1, tokensEmbedded: 0 });
       expect(s.bytesDownloaded).toBe(fs.statSync(path.join(dir, 'short.html')).size);
@@ -109,7 +92,7 @@ describe('re-index', () => {
   }, 120_000);
 
   it('a new chunker version re-chunks every document once, embedding only chunks whose text changed', async () => {
-    await withRuntime('2', async (rt) => {
+    await withRuntime({ ...iso.env, CHUNKER_VERSION: '2' }, async (rt) => {
       const before = await hashes(rt);
       const s = await ingest(rt, { collection: 'r', sources: [`${site.url}/long.html`] });
       expect(s.failed).toEqual([]);
@@ -130,7 +113,7 @@ describe('re-index', () => {
   it('a paragraph inserted in the middle of a long section re-embeds at most 3 chunks (version 2)', async () => {
     const edited = [...paras.slice(0, 30), 'An inserted paragraph about the planner and vacuum.', ...paras.slice(30)];
     fs.writeFileSync(path.join(dir, 'long.html'), longPage(edited));
-    await withRuntime('2', async (rt) => {
+    await withRuntime({ ...iso.env, CHUNKER_VERSION: '2' }, async (rt) => {
       const s = await ingest(rt, { collection: 'r', sources: [`${site.url}/long.html`] });
       expect(s.failed).toEqual([]);
       expect(s.chunks).toBeGreaterThan(5);

@@ -16,12 +16,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/config.ts';
 import { ingest } from '../../src/ingest/ingest.ts';
-import { createLogger } from '../../src/log/logger.ts';
-import { openRuntime, type Runtime } from '../../src/runtime/runtime.ts';
-import { parseQueues } from '../../src/runtime/worker-process.ts';
-import { startWorkers } from '../../src/runtime/workers.ts';
+import { withRuntime } from '../helpers/runtime.ts';
 import { isolate, requirePostgres, requireRedis, type TestIsolation } from '../helpers/services.ts';
 import { serveDirectory, type StaticServer } from '../helpers/static-server.ts';
 
@@ -46,20 +42,6 @@ function writeSitemaps(): void {
     path.join(dir, 'map-1.xml.gz'),
     gzipSync(`<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">${urls}</urlset>`),
   );
-}
-
-async function withRuntime<T>(env: Record<string, string>, fn: (rt: Runtime) => Promise<T>): Promise<T> {
-  const rt = await openRuntime(loadConfig({ ...iso.env, ...env }), createLogger('silent'), {
-    role: 'test',
-    workers: true,
-  });
-  const workers = startWorkers(rt, parseQueues(['all']));
-  try {
-    return await fn(rt);
-  } finally {
-    await workers.close();
-    await rt.close();
-  }
 }
 
 /** Requests per path since the last call. */
@@ -107,7 +89,7 @@ afterAll(async () => {
 describe('sitemaps', () => {
   it('an unchanged re-crawl skips fetching listed pages, keeps them seen, and still reaches pages only they link to', async () => {
     const source = `${site.url}/docs/index.html`;
-    await withRuntime({}, async (rt) => {
+    await withRuntime(iso.env, async (rt) => {
       const first = await ingest(rt, { collection: 's', sources: [source] });
       expect(first.failed).toEqual([]);
       expect(first.documents).toBe(5); // c only through the sitemap, d only through b
@@ -169,7 +151,7 @@ describe('sitemaps', () => {
     );
     writeSitemaps();
     const source = `${site.url}/docs/index.html`;
-    await withRuntime({}, async (rt) => {
+    await withRuntime(iso.env, async (rt) => {
       const fetches = fetchesSince();
       const s = await ingest(rt, { collection: 's', sources: [source] });
       const paths = fetches();
@@ -188,7 +170,7 @@ describe('sitemaps', () => {
   }, 120_000);
 
   it('CRAWL_SITEMAPS=false reads no sitemap and fetches every page', async () => {
-    await withRuntime({ CRAWL_SITEMAPS: 'false' }, async (rt) => {
+    await withRuntime({ ...iso.env, CRAWL_SITEMAPS: 'false' }, async (rt) => {
       const fetches = fetchesSince();
       const s = await ingest(rt, { collection: 's', sources: [`${site.url}/docs/index.html`] });
       const paths = fetches();
