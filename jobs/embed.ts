@@ -44,13 +44,15 @@ async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: 
   let tokens = 0;
   const scope = embeddingScope(key);
   const owner = ctx.delivery ?? String(job.id);
+  // Whose a voided ledger row is, should the void land before its intent's INSERT (voidSpend).
+  const spender = { model: p.model, runId: p.runId };
   const afterPaid = ctx.afterPaid ?? (<T>(fn: () => Promise<T>) => fn());
   for (const request of requests) {
     const hashesOf = request.items.map((i) => i.id);
     let intent: string | undefined;
     // Right before the request goes out (after the budget wait): this
     // delivery must still hold every claim. Its ledger row is then written by
-    // the coalescer with the other parts' in one statement (`writeIntents`).
+    // the coalescer with the other parts' in one statement (`ledger`).
     const beforeSend = async () => {
       ctx.signal?.throwIfAborted();
       const lost = await ctx.claims.notHeld(scope, owner, hashesOf);
@@ -59,7 +61,7 @@ async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: 
           `embed job ${job.id}: ${lost} of ${hashesOf.length} claims are no longer this delivery's (it stalled past them); not paying for them`,
         );
       // A retry after a 5xx (unbilled) replaces the earlier attempt's row.
-      if (intent !== undefined) await voidSpend(ctx.db.pool, intent);
+      if (intent !== undefined) await voidSpend(ctx.db.pool, intent, spender);
       intent = undefined;
     };
     // A sent attempt refused unbilled (5xx, dropped connection) is voided at
@@ -68,7 +70,7 @@ async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: 
     const afterUnbilled = async () => {
       const id = intent;
       if (id === undefined) return;
-      await voidSpend(ctx.db.pool, id);
+      await voidSpend(ctx.db.pool, id, spender);
       if (intent === id) intent = undefined;
     };
     let response: Awaited<ReturnType<typeof ctx.coalescer.embed>>;
@@ -97,13 +99,14 @@ async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: 
         ctx.paidSignal,
       );
     } catch (err) {
-      // Sent and refused unbilled (429, 4xx, 5xx), or not sent: the intent
-      // bills nothing. Voided through an outage like the bookkeeping of a
-      // paid response: left 'sent', the ledger would count tokens nobody
-      // billed. A job whose lease or deadline ends first leaves it 'sent'.
+      // Sent and refused unbilled (429, 4xx, 5xx), or not sent (the intent's
+      // own INSERT may have failed, committed or not): the intent bills
+      // nothing. Voided through an outage like the bookkeeping of a paid
+      // response: left 'sent', the ledger would count tokens nobody billed.
+      // A job whose lease or deadline ends first leaves it 'sent'.
       const id = intent;
       if (id !== undefined)
-        await afterPaid(() => ctx.db.write((pool) => voidSpend(pool, id))).catch((voidErr: unknown) => {
+        await afterPaid(() => ctx.db.write((pool) => voidSpend(pool, id, spender))).catch((voidErr: unknown) => {
           ctx.logger.warn(
             { jobId: job.id, ledgerId: id, err: { message: (voidErr as Error).message } },
             'could not void the ledger row of an unbilled request: it stays sent',

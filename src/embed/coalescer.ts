@@ -21,7 +21,7 @@
  */
 import { APIError } from 'openai';
 import { PermanentError } from '../errors/index.ts';
-import type { SpendIntent } from '../store/embeddings.ts';
+import type { AllocatedIntent, SpendIntent } from '../store/embeddings.ts';
 import type { EmbeddingResponse, Embedder } from './embedder.ts';
 import type { EmbeddingKey } from './embedding-key.ts';
 
@@ -36,11 +36,24 @@ export interface CoalescerOptions {
    */
   lingerMs: number;
   /**
-   * Writes the ledger rows of a request's parts (their `intent`s) in one
-   * statement right before it is sent, after every part's `beforeSend`;
-   * returns their ids in order. Without it, `intent` is ignored.
+   * Writes the ledger rows of a request's parts (their `intent`s) right
+   * before it is sent, after every part's `beforeSend`. Without it, `intent`
+   * is ignored.
    */
-  writeIntents?: (intents: SpendIntent[]) => Promise<string[]>;
+  ledger?: IntentLedger;
+}
+
+/**
+ * Where the coalescer writes spend intents (src/store/embeddings.ts). Two
+ * steps, so every part holds its row's id before the row is written: an
+ * INSERT that fails without a reply may still have committed, and the part
+ * must be able to void that row by id.
+ */
+export interface IntentLedger {
+  /** Draws `n` row ids. */
+  allocate(n: number): Promise<string[]>;
+  /** Writes the rows, one statement for the request's parts. */
+  write(rows: AllocatedIntent[]): Promise<void>;
 }
 
 /** What a caller may attach to its part (src/embed/embedder.ts `SendOptions`). */
@@ -59,9 +72,12 @@ export interface PartOptions {
   beforeSend?: () => Promise<void>;
   /** Called when a sent attempt ended unbilled and will be retried (`SendOptions.afterUnbilled`). */
   afterUnbilled?: () => Promise<void>;
-  /** This part's ledger row, written with the other parts' as the request goes out (`writeIntents`). */
+  /** This part's ledger row, written with the other parts' as the request goes out (`ledger`). */
   intent?: SpendIntent;
-  /** Hands over the id of the row written for `intent`, before the request is sent. */
+  /**
+   * Hands over the id of `intent`'s row before the row is written: if the
+   * write fails, the row may exist all the same, and the part voids it by id.
+   */
   onIntent?: (id: string) => void;
 }
 
@@ -201,11 +217,13 @@ export class EmbeddingCoalescer {
       // On the wire from here: an abort no longer drops a part (see afterUnbilled for the way back).
       for (const p of parts) p.sent = true;
       const writing = parts.filter((p) => p.intent !== undefined);
-      if (this.options.writeIntents && writing.length) {
-        const ids = await this.options.writeIntents(writing.map((p) => p.intent!));
+      const { ledger } = this.options;
+      if (ledger && writing.length) {
+        const ids = await ledger.allocate(writing.length);
         writing.forEach((p, i) => {
           p.onIntent?.(ids[i]!);
         });
+        await ledger.write(writing.map((p, i) => ({ ...p.intent!, id: ids[i]! })));
       }
     };
     // The attempt ended unbilled and the retry is not sent yet: the parts are

@@ -25,7 +25,7 @@ import { Producer } from '../queue/producer.ts';
 import { closeQueues, createQueues, type Queues } from '../queue/queues.ts';
 import { checkRedis, createRedis, type Redis } from '../queue/redis.ts';
 import { RunTracker } from '../runs/tracker.ts';
-import { recordSpendIntents } from '../store/embeddings.ts';
+import { allocateSpendIds, recordSpendIntents } from '../store/embeddings.ts';
 import { checkEmbeddingsProvider } from '../store/provider.ts';
 import { defaultTextThreads, TextPool } from '../textpool/pool.ts';
 
@@ -137,7 +137,10 @@ export async function openRuntime(config: Config, logger: Logger, options: Runti
       maxInputs: embedding.maxInputs,
       maxTokens: requestTokenLimit(embedding),
       lingerMs: embedding.coalesceMs,
-      writeIntents: (intents) => recordSpendIntents(db.pool, intents),
+      ledger: {
+        allocate: (n) => allocateSpendIds(db.pool, n),
+        write: (rows) => recordSpendIntents(db.pool, rows),
+      },
     });
     const claims = new HashClaims(redis, config.redis.prefix, embedding.claimTtlMs);
     const uploadBudget = new SharedBudget(redis, config.redis.prefix, 'file-uploads', {

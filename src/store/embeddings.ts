@@ -129,6 +129,29 @@ export interface SpendIntent {
 }
 
 /**
+ * Draws `n` ledger row ids from `cost_ledger`'s identity sequence, before any
+ * row is written. The caller holds the ids before {@link recordSpendIntents}
+ * runs, so an INSERT that committed but whose reply was lost (the connection
+ * cut mid-statement, a client-side deadline) can still be voided by id: with
+ * ids from `RETURNING`, that row would stay `sent` and count tokens nobody
+ * billed. An id drawn and never used leaves a gap in the sequence, nothing else.
+ * @returns `n` ids (decimal strings).
+ */
+export async function allocateSpendIds(pool: Pick<pg.Pool, 'query'>, n: number): Promise<string[]> {
+  if (n <= 0) return [];
+  const { rows } = await pool.query<{ id: string }>(
+    `SELECT nextval(pg_get_serial_sequence('cost_ledger', 'id'))::text AS id FROM generate_series(1, $1::int)`,
+    [n],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** A spend intent with the row id drawn for it by {@link allocateSpendIds}. */
+export interface AllocatedIntent extends SpendIntent {
+  id: string;
+}
+
+/**
  * Writes the spend intents of one embeddings request's parts before it is
  * sent (docs/design.md, "Deadlines and leases"): status `sent`, with the
  * tokens counted locally (cl100k_base) and their price, so a process that
@@ -137,22 +160,26 @@ export interface SpendIntent {
  * killed between its rows and the send (rows that would count tokens nobody
  * billed) has one round trip to die in, not the spread of one INSERT per part
  * queued on the pool.
- * @returns the row ids, in the order of `entries`, for {@link completeSpend} or {@link voidSpend}.
+ *
+ * Ids come from {@link allocateSpendIds}. A row {@link voidSpend} reached
+ * first (its INSERT was still on its way when the caller gave up on it) is
+ * left as voided: `ON CONFLICT DO NOTHING`.
  */
-export async function recordSpendIntents(pool: Pick<pg.Pool, 'query'>, entries: SpendIntent[]): Promise<string[]> {
-  if (!entries.length) return [];
-  // Ids come from the sequence in the order the SELECT feeds the rows (ORDER BY ord).
-  const { rows } = await pool.query<{ id: string }>(
-    `WITH ins AS (
-       INSERT INTO cost_ledger (kind, model, run_id, tokens, usd, status)
-       SELECT 'embedding', u.model, u.run_id, u.tokens, u.usd, 'sent'
-       FROM unnest($1::text[], $2::text[], $3::int[], $4::float8[]) WITH ORDINALITY AS u(model, run_id, tokens, usd, ord)
-       ORDER BY u.ord
-       RETURNING id)
-     SELECT id::text AS id FROM ins ORDER BY id`,
-    [entries.map((e) => e.model), entries.map((e) => e.runId), entries.map((e) => e.tokens), entries.map((e) => e.usd)],
+export async function recordSpendIntents(pool: Pick<pg.Pool, 'query'>, entries: AllocatedIntent[]): Promise<void> {
+  if (!entries.length) return;
+  await pool.query(
+    `INSERT INTO cost_ledger (id, kind, model, run_id, tokens, usd, status) OVERRIDING SYSTEM VALUE
+     SELECT u.id, 'embedding', u.model, u.run_id, u.tokens, u.usd, 'sent'
+     FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::float8[]) AS u(id, model, run_id, tokens, usd)
+     ON CONFLICT (id) DO NOTHING`,
+    [
+      entries.map((e) => e.id),
+      entries.map((e) => e.model),
+      entries.map((e) => e.runId),
+      entries.map((e) => e.tokens),
+      entries.map((e) => e.usd),
+    ],
   );
-  return rows.map((r) => r.id);
 }
 
 /** Completes an intent with what the API billed (`usage.prompt_tokens`), in the caller's transaction. */
@@ -168,9 +195,27 @@ export async function completeSpend(
   ]);
 }
 
-/** Marks an intent whose request was not billed (refused before or by the API: 429, 4xx): 0 tokens. */
-export async function voidSpend(db: Pick<pg.Pool, 'query'>, id: string): Promise<void> {
-  await db.query(`UPDATE cost_ledger SET status = 'failed', tokens = 0, usd = 0 WHERE id = $1 AND status = 'sent'`, [
-    id,
-  ]);
+/**
+ * Marks an intent whose request was not billed (refused before or by the API:
+ * 429, 4xx, 5xx, a dropped connection, or never sent): 0 tokens, status
+ * `failed`. A billed row stays billed.
+ *
+ * An upsert, not an UPDATE: when the intent's INSERT failed without a reply,
+ * it may have committed, or may still be running on its backend and commit
+ * after this. Written first, the voided row makes that late INSERT a no-op
+ * ({@link recordSpendIntents}); written second, it waits for the INSERT's
+ * transaction and voids its row. Either order ends `failed`.
+ * @param of the intent's model and run, for the row if the INSERT never lands
+ */
+export async function voidSpend(
+  db: Pick<pg.Pool, 'query'>,
+  id: string,
+  of: Pick<SpendIntent, 'model' | 'runId'>,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO cost_ledger (id, kind, model, run_id, tokens, usd, status) OVERRIDING SYSTEM VALUE
+     VALUES ($1, 'embedding', $2, $3, 0, 0, 'failed')
+     ON CONFLICT (id) DO UPDATE SET status = 'failed', tokens = 0, usd = 0 WHERE cost_ledger.status = 'sent'`,
+    [id, of.model, of.runId],
+  );
 }

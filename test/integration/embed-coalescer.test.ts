@@ -89,19 +89,31 @@ describe('EmbeddingCoalescer', () => {
     for (const [i, r] of results.entries()) expect(r.promptTokens).toBe(ps[i]!.tokens);
   });
 
-  it("writes every part's ledger row in one call right before the request, and hands each part its id", async () => {
-    const calls: Array<{ rows: number; requestsBefore: number }> = [];
+  it("writes every part's ledger row in one call right before the request, after handing each part its id", async () => {
+    const allocated: Array<{ n: number; requestsBefore: number }> = [];
+    const calls: Array<{ rows: number; requestsBefore: number; idsHanded: number }> = [];
+    const written: string[] = [];
+    const ids: string[] = [];
     const c = new EmbeddingCoalescer(embedder, {
       maxInputs: 2048,
       maxTokens: 300_000,
       lingerMs: 50,
-      writeIntents: async (rows) => {
-        calls.push({ rows: rows.length, requestsBefore: emu.stats().requests.total });
-        return rows.map((r) => `row-${r.runId}`);
+      ledger: {
+        allocate: async (n) => {
+          allocated.push({ n, requestsBefore: emu.stats().requests.total });
+          return Array.from({ length: n }, (_, i) => `row-${i}`);
+        },
+        write: async (rows) => {
+          calls.push({
+            rows: rows.length,
+            requestsBefore: emu.stats().requests.total,
+            idsHanded: ids.filter(Boolean).length,
+          });
+          written.push(...rows.map((r) => `${r.id}:${r.runId}`));
+        },
       },
     });
     const ps = parts(10, 2, 'ledger');
-    const ids: string[] = [];
     await Promise.all(
       ps.map((p, i) =>
         c.embed(target, p.texts, p.tokens, {
@@ -112,8 +124,11 @@ describe('EmbeddingCoalescer', () => {
         }),
       ),
     );
-    expect(calls).toEqual([{ rows: 10, requestsBefore: 0 }]);
+    expect(allocated).toEqual([{ n: 10, requestsBefore: 0 }]);
+    // Every part knew its id before the write: a write that fails without a reply can still be voided.
+    expect(calls).toEqual([{ rows: 10, requestsBefore: 0, idsHanded: 10 }]);
     expect(ids).toEqual(ps.map((_, i) => `row-${i}`));
+    expect(written).toEqual(ps.map((_, i) => `row-${i}:${i}`));
     expect(emu.stats().requests.total).toBe(1);
   });
 

@@ -10,6 +10,8 @@
  * - An embeddings request answered 500 (unbilled) while PostgreSQL refuses
  *   connections: its ledger row is voided once PostgreSQL answers, not left
  *   'sent' to count tokens nobody billed.
+ * - The intent's INSERT commits after its connection was cut (the attempt
+ *   heard an error and never sent its request): its row ends voided.
  * After each, the ledger's tokens equal the tokens the emulator billed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -213,6 +215,72 @@ describe('unbilled, then waiting for the budget', () => {
       expect(emu.stats().requests.total).toBe(2);
     } finally {
       await slow.close();
+    }
+  }, 120_000);
+});
+
+describe('an intent write that fails without a reply', () => {
+  it("a ledger row whose INSERT committed after its connection was cut is voided, not left 'sent'", async () => {
+    // The intent's INSERT sleeps on the server (a trigger of this test's);
+    // the proxy cuts its connection meanwhile, so the attempt hears an error
+    // and never sends its request, while the backend goes on and commits the
+    // row seconds later, after the void may already have run. The row must
+    // end voided all the same: the job held its id before the write
+    // (allocated first), and the void is an upsert the late INSERT cannot
+    // undo. The retry writes a row of its own, billed.
+    const docs = await seedDocuments(t.rt.db.pool, 'ambiguous', 1, 3, 160); // texts no other test embeds
+    emu.reset();
+    await t.rt.db.pool.query(`
+      CREATE FUNCTION intent_insert_sleeps() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM pg_sleep(5); RETURN NULL; END $$;
+      CREATE TRIGGER intent_insert_sleeps AFTER INSERT ON cost_ledger
+        FOR EACH ROW WHEN (NEW.status = 'sent') EXECUTE FUNCTION intent_insert_sleeps();`);
+    try {
+      const runId = await enqueueEmbeds('ambiguous', docs);
+      await until(
+        async () => {
+          const { rows } = await t.rt.db.pool.query(
+            `SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE '%INSERT INTO cost_ledger%'`,
+          );
+          return rows.length ? true : undefined;
+        },
+        "the intent's INSERT to be sleeping in its trigger",
+        20_000,
+      );
+      await proxy.refuse();
+      await sleep(1000);
+      await proxy.accept();
+      // The job sees an outage, not a failure of its own: it is retried and its request billed once.
+      const progress = await waitForRun(t.rt, runId, { pollMs: 100 });
+      const statuses = async () =>
+        (
+          await t.rt.db.pool.query<{ status: string; tokens: number }>(
+            `SELECT status, tokens::int AS tokens FROM cost_ledger WHERE run_id = $1 ORDER BY id`,
+            [runId],
+          )
+        ).rows;
+      const rows = await until(
+        async () => {
+          const idle = await t.rt.db.pool.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep'`);
+          return idle.rows.length ? undefined : await statuses();
+        },
+        'the sleeping INSERT to finish',
+        20_000,
+      );
+      const stats = emu.stats();
+      console.log(
+        `intent write cut: ${progress.failed} failed jobs; ${stats.requests.total} request(s) sent, ${stats.tokensAccepted} tokens billed; ledger rows ${JSON.stringify(rows)}`,
+      );
+      expect(progress.failed).toBe(0);
+      // The cut attempt's row is void; the retry's row holds exactly what the emulator billed.
+      expect(rows[0]).toEqual({ status: 'failed', tokens: 0 });
+      expect(rows.filter((r) => r.status === 'sent')).toEqual([]);
+      expect(rows.filter((r) => r.status === 'billed').reduce((n, r) => n + r.tokens, 0)).toBe(stats.tokensAccepted);
+      expect(stats.requests.total).toBe(1);
+    } finally {
+      await t.rt.db.pool.query(
+        `DROP TRIGGER IF EXISTS intent_insert_sleeps ON cost_ledger; DROP FUNCTION IF EXISTS intent_insert_sleeps()`,
+      );
     }
   }, 120_000);
 });
