@@ -3,7 +3,7 @@
  * pages", "Content-defined chunking"), against real Redis, PostgreSQL and the
  * emulator over HTTP, on a site served over loopback:
  * - a re-crawl of an unchanged site answers 304 for every page and embeds
- *   nothing, downloading no body bytes;
+ *   nothing, downloading no body bytes, and no page writes the collection row;
  * - a page whose validators changed but whose body did not is `unchanged`;
  * - switching CHUNKER_VERSION re-chunks every document once (validators are
  *   not sent) and embeds only the chunks whose text changed;
@@ -78,6 +78,15 @@ describe('re-index', () => {
       });
       const { rows } = await rt.db.pool.query<{ v: number }>(`SELECT DISTINCT chunker_version AS v FROM documents`);
       expect(rows).toEqual([{ v: 1 }]);
+      // The collection is marked used when the run starts, not by each page
+      // (a shared row every page rewrote): it predates every page's touch.
+      const marks = await rt.db.pool.query<{ used_first: boolean }>(
+        `SELECT c.last_used_at < min(d.last_seen_at) AS used_first
+         FROM collections c JOIN documents d ON d.collection_id = c.id
+         WHERE c.name = 'r' AND d.last_seen_run = $1 GROUP BY c.last_used_at`,
+        [again.runId],
+      );
+      expect(marks.rows).toEqual([{ used_first: true }]);
     });
   }, 120_000);
 
