@@ -44,7 +44,7 @@ async function embedClaimed(job: Job, p: EmbedPayload, ctx: JobContext, hashes: 
   let tokens = 0;
   const scope = embeddingScope(key);
   const owner = ctx.delivery ?? String(job.id);
-  // Whose a voided ledger row is, should the void land before its intent's INSERT (voidSpend).
+  // The model and run a voided ledger row carries if the void lands before its intent's INSERT (voidSpend).
   const spender = { model: p.model, runId: p.runId };
   const afterPaid = ctx.afterPaid ?? (<T>(fn: () => Promise<T>) => fn());
   for (const request of requests) {
