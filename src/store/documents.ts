@@ -75,13 +75,7 @@ function storedDocument(r: DocumentRow): StoredDocument {
 
 /** Creates the collection if needed and marks it used; returns its id. */
 export async function ensureCollection(pool: pg.Pool, name: string): Promise<number> {
-  const { rows } = await pool.query<{ id: string }>(
-    `INSERT INTO collections (name) VALUES ($1)
-     ON CONFLICT (name) DO UPDATE SET last_used_at = now()
-     RETURNING id`,
-    [name],
-  );
-  return Number(rows[0]!.id);
+  return (await markCollectionUsed(pool, name)).collectionId;
 }
 
 export async function findCollection(pool: pg.Pool, name: string): Promise<number | undefined> {
